@@ -1,0 +1,39 @@
+# Two entry points a newcomer needs: `make run` and `make test`. Both set everything up.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: run test lint typecheck pytest bench schema clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[probe,service,test]'
+	touch $(STAMP)
+
+# The service on an embedded PostgreSQL (or $DATABASE_URL), with a local probe measuring
+# loopback targets, so data flows at once. Nothing leaves this machine.
+run: $(STAMP)
+	$(BIN)/cutwatch serve --demo
+
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check cutwatch probes api detectors tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench
+
+# Regenerate the checked-in JSON Schema of the wire format after changing cutwatch/wire.py.
+schema: $(STAMP)
+	$(BIN)/python -c 'import json; from cutwatch.wire import json_schema; print(json.dumps(json_schema(), indent=2, sort_keys=True))' > docs/wire-format.schema.json
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Collector service: ingest, storage, read API, subscriptions, webhooks, dashboard."""

@@ -1,0 +1,5 @@
+import sys
+
+from cutwatch.cli import main
+
+sys.exit(main())

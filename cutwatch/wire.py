@@ -1,0 +1,122 @@
+"""Wire format v1: the batch a probe POSTs to ``/v1/batches``.
+
+These models are the single source of the format: the probe builds batches with them, the
+collector validates uploads with them, the replay stream embeds them, and
+``docs/wire-format.schema.json`` is generated from them (a test fails when the two drift).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from cutwatch.failures import Failure
+
+SCHEMA_VERSION: Final = 1
+MAX_RESULTS_PER_BATCH: Final = 5000
+
+CheckKind = Literal["dns", "tcp", "http", "gateway", "icmp", "traceroute"]
+# Where a target sits relative to the probe: its own LAN (gateway, home resolver), its own
+# country, or abroad. This is what tells a home fault from a regional or a gateway cut.
+Scope = Literal["lan", "domestic", "international"]
+Family = Literal["ipv4", "ipv6"]
+Access = Literal["fixed", "mobile", "satellite"]
+
+ProbeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+
+
+class _Wire(BaseModel):
+    # Unknown fields are refused: a typo on the probe side must not silently lose data.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Result(_Wire):
+    """One measurement: one check of one target, from one probe, at one moment."""
+
+    id: UUID = Field(description="Random UUID made by the probe; the collector stores it once.")
+    kind: CheckKind
+    target: str = Field(min_length=1, max_length=255, description="Catalogue name of the target.")
+    scope: Scope | None = Field(default=None, description="lan | domestic | international")
+    family: Family | None = Field(default=None, description="IP family measured, if one.")
+    measured_at: AwareDatetime = Field(description="When the check started (UTC, RFC 3339).")
+    duration_ms: float = Field(ge=0, le=86_400_000)
+    ok: bool
+    failure: Failure | None = Field(
+        default=None, description="From the closed failure vocabulary; null when ok."
+    )
+    details: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Kind-specific facts (rcode, answers, status, timings, ...), see docs.",
+    )
+
+    @field_validator("measured_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return _to_utc(value)
+
+
+class Clock(_Wire):
+    """The probe's view of its own clock when it sent the batch."""
+
+    synced: bool | None = Field(
+        default=None, description="Whether the OS reports the clock synchronised (NTP)."
+    )
+    offset_ms: float | None = Field(
+        default=None,
+        description="Probe clock minus collector clock, as last measured by the probe.",
+    )
+
+
+class Heartbeat(_Wire):
+    """Liveness facts that travel with every batch, even an empty one."""
+
+    seq: int = Field(ge=0, description="Batch sequence number, +1 per new batch.")
+    spool_depth: int = Field(ge=0, description="Results still waiting after this batch.")
+    dropped_total: int = Field(
+        ge=0, description="Results the spool has dropped (size/age caps) since installation."
+    )
+    started_at: AwareDatetime | None = Field(
+        default=None, description="When the probe process started (tells reboots apart)."
+    )
+    software: str | None = Field(default=None, max_length=64)
+
+
+class Batch(_Wire):
+    """One upload. Retried unchanged (same ``batch_id``) until the collector acknowledges it."""
+
+    schema_version: Literal[1]
+    batch_id: UUID
+    probe_id: ProbeId
+    sent_at: AwareDatetime
+    clock: Clock = Field(default_factory=Clock)
+    heartbeat: Heartbeat
+    results: list[Result] = Field(default_factory=list, max_length=MAX_RESULTS_PER_BATCH)
+
+    @field_validator("sent_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return _to_utc(value)
+
+
+class BatchAck(BaseModel):
+    """The collector's answer to an accepted batch."""
+
+    batch_id: UUID
+    accepted: int = Field(description="Results stored by this request.")
+    duplicates: int = Field(description="Results already stored earlier (retries).")
+    server_time: AwareDatetime
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a batch, as checked in under docs/."""
+    schema = Batch.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://cutwatch.example/schemas/batch-v1.json"
+    return schema

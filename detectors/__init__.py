@@ -1,0 +1,1 @@
+"""Detection of area-level shutdowns from the stream of results and arrivals."""

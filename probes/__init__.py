@@ -1,0 +1,1 @@
+"""Probe agent run by volunteers: checks -> spool -> uploader."""
