@@ -1,0 +1,1 @@
+"""Webhooks: subscriptions, the delivery outbox, the signing dispatcher and the event feeds."""

@@ -1,0 +1,154 @@
+"""Which event transitions a subscription (or a feed query) wants: entities, kinds, status.
+
+The same vocabulary serves webhook subscriptions (stored as JSON) and feed query parameters.
+Matching is a pure function of the filter and the DESIGN.md transition object.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+EntityType = Literal["country", "subdivision", "city", "asn", "asn_subdivision"]
+Kind = Literal[
+    "blackout", "international_cut", "service_block", "throttling", "power_outage", "unknown"
+]
+
+_SUBDIVISION = re.compile(r"\b([A-Za-z]{2})-[A-Za-z0-9]{1,3}\b")
+_ASN = re.compile(r"^(?:AS)?(\d+)\b", re.IGNORECASE)
+
+
+class EntityFilter(BaseModel):
+    """One entity; ``children`` widens a country / subdivision / ASN to what lies inside it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: EntityType
+    code: str = Field(min_length=1, max_length=100)
+    children: bool = False
+
+    @field_validator("code")
+    @classmethod
+    def _normalise(cls, value: str) -> str:
+        return value.strip()
+
+
+class Filters(BaseModel):
+    """What a subscriber wants; empty lists mean "everything"."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    entities: list[EntityFilter] = Field(default_factory=list, max_length=500)
+    kinds: list[Kind] = Field(default_factory=list)
+    min_status: Literal["suspected", "confirmed"] = "suspected"
+    min_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+@dataclass(frozen=True)
+class EntityPlace:
+    """Where an event's entity sits: its own code plus the country / subdivision / ASN it is in."""
+
+    type: str
+    code: str
+    country: str | None
+    subdivision: str | None
+    asn: int | None
+
+
+def _asn(value: Any) -> int | None:
+    if isinstance(value, int):
+        return value
+    match = _ASN.match(str(value or "").strip())
+    return int(match.group(1)) if match else None
+
+
+def place_of(entity: Mapping[str, Any]) -> EntityPlace:
+    """Locate an entity; explicit ``country``/``subdivision``/``asn`` keys win over the code.
+
+    Codes follow DESIGN.md: ISO 3166-1 for countries, ISO 3166-2 for subdivisions; a city or
+    asn_subdivision code is searched for an ISO 3166-2 code and (for the latter) an ASN.
+    """
+    etype = str(entity.get("type", ""))
+    code = str(entity.get("code", ""))
+    subdivision = entity.get("subdivision")
+    if subdivision is None and etype in ("subdivision", "city", "asn_subdivision"):
+        found = _SUBDIVISION.search(code)
+        subdivision = found.group(0) if found else None
+    country = entity.get("country")
+    if country is None:
+        if etype == "country":
+            country = code
+        elif subdivision:
+            country = str(subdivision)[:2]
+    asn = entity.get("asn")
+    if asn is None and etype in ("asn", "asn_subdivision"):
+        asn = _asn(code)
+    return EntityPlace(
+        type=etype,
+        code=code,
+        country=str(country).upper() if country else None,
+        subdivision=str(subdivision).upper() if subdivision else None,
+        asn=_asn(asn) if asn is not None else None,
+    )
+
+
+def entity_matches(wanted: EntityFilter, place: EntityPlace) -> bool:
+    """True when the entity is the wanted one, or inside it and children are wanted."""
+    if wanted.type == place.type:
+        if wanted.type in ("asn",):
+            return _asn(wanted.code) == place.asn
+        return wanted.code.casefold() == place.code.casefold()
+    if not wanted.children:
+        return False
+    if wanted.type == "country":
+        return place.type in ("subdivision", "city", "asn_subdivision") and (
+            place.country == wanted.code.upper()
+        )
+    if wanted.type == "subdivision":
+        return place.type in ("city", "asn_subdivision") and (
+            place.subdivision == wanted.code.upper()
+        )
+    if wanted.type == "asn":
+        return place.type == "asn_subdivision" and place.asn == _asn(wanted.code)
+    return False
+
+
+def where_matches(filters: Filters, event: Mapping[str, Any]) -> bool:
+    """Entity and kind part of the filter: does this event concern what the subscriber follows?"""
+    if filters.kinds and event.get("kind") not in filters.kinds:
+        return False
+    if not filters.entities:
+        return True
+    place = place_of(event.get("entity") or {})
+    return any(entity_matches(wanted, place) for wanted in filters.entities)
+
+
+def severity_matches(filters: Filters, event: Mapping[str, Any]) -> bool:
+    """Status and confidence part: is this transition strong enough to be told on its own?
+
+    A subscriber already told about an event hears every later transition of it (see
+    ``matches``), so ``resolved``/``retracted`` need not pass this test.
+    """
+    status = event.get("status")
+    if status not in ("suspected", "confirmed"):
+        return False
+    if filters.min_status == "confirmed" and status != "confirmed":
+        return False
+    confidence = event.get("confidence")
+    return isinstance(confidence, int | float) and float(confidence) >= filters.min_confidence
+
+
+def matches(filters: Filters, transition: Mapping[str, Any], *, already_told: bool) -> bool:
+    """The whole rule: right entity and kind, strong enough, or an event already being followed.
+
+    Once told about an event, a subscriber hears all its later transitions, even if its kind
+    was revised or its confidence dropped, so an opened alert is always closed.
+    """
+    if already_told:
+        return True
+    event = transition.get("event") or {}
+    return where_matches(filters, event) and severity_matches(filters, event)

@@ -1,0 +1,78 @@
+"""The outbox: deliveries written in the same transaction as the event transition they carry.
+
+The detector calls ``enqueue`` inside the transaction that stores a transition, so either both
+the transition and its deliveries are committed or neither is. The dispatcher sends them later.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from api.webhooks import filters, payloads
+
+_dumps = partial(json.dumps, default=str)
+
+
+def new_delivery_id() -> str:
+    """A Standard Webhooks ``webhook-id``: unique per message, kept across retries."""
+    return f"msg_{uuid.uuid4().hex}"
+
+
+async def enqueue(conn: psycopg.AsyncConnection[Any], transition: Mapping[str, Any]) -> int:
+    """Insert one delivery per matching active subscription; return how many.
+
+    Runs in the caller's transaction. Raises ``payloads.PayloadError`` when the object is not
+    a DESIGN.md event transition. Every transition is also recorded for the feeds.
+    """
+    kind = payloads.event_type(transition)
+    event_id = str(transition["event"]["id"])
+    payload = Jsonb(dict(transition), dumps=_dumps)
+    async with conn.cursor() as cur:
+        await cur.execute(
+            "INSERT INTO feed_entries (event_id, action, at, transition)"
+            " VALUES (%s, %s, %s, %s)",
+            (event_id, transition["action"], transition.get("at") or payloads.now_rfc3339(),
+             payload),
+        )
+        await cur.execute(
+            """
+            SELECT s.id, s.filters,
+                   EXISTS (SELECT 1 FROM deliveries d
+                           WHERE d.subscription_id = s.id AND d.event_id = %s) AS told
+            FROM subscriptions s JOIN subscribers b ON b.id = s.subscriber_id
+            WHERE s.status = 'active' AND b.revoked_at IS NULL
+            """,
+            (event_id,),
+        )
+        rows = await cur.fetchall()
+        wanted = [
+            sub_id for sub_id, stored, told in rows
+            if filters.matches(filters.Filters.model_validate(stored), transition,
+                               already_told=bool(told))
+        ]
+        if wanted:
+            await cur.executemany(
+                "INSERT INTO deliveries (id, subscription_id, event_type, event_id, payload)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                [(new_delivery_id(), sub_id, kind, event_id, payload) for sub_id in wanted],
+            )
+    return len(wanted)
+
+
+async def enqueue_test(conn: psycopg.AsyncConnection[Any], subscription_id: str) -> str:
+    """Queue a ``webhook.test`` delivery for one subscription (any status); return its id."""
+    delivery_id = new_delivery_id()
+    await conn.execute(
+        "INSERT INTO deliveries (id, subscription_id, event_type, event_id, payload)"
+        " VALUES (%s, %s, %s, NULL, %s)",
+        (delivery_id, subscription_id, payloads.TEST_TYPE,
+         Jsonb(payloads.sample_transition(), dumps=_dumps)),
+    )
+    return delivery_id
