@@ -1,0 +1,71 @@
+"""Loopback TCP peers: a listener that holds, resets or cuts connections; a closed port.
+
+Behaviours:
+- ``hold``: accept and keep the connection open (a reachable service);
+- ``reset``: accept, then close with SO_LINGER 0, so the client gets an RST;
+- ``reset_after_read``: read what the client sends first (a ClientHello), then RST, as an
+  SNI filter does;
+- ``close_after_read``: read the first bytes, then close cleanly (EOF mid-handshake).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import threading
+from typing import Literal
+
+from cutwatch.lab._server import LoopbackPeer, family_of
+
+TcpBehaviour = Literal["hold", "reset", "reset_after_read", "close_after_read"]
+
+
+class TcpServer(LoopbackPeer):
+    def __init__(self, behaviour: TcpBehaviour = "hold", *, host: str = "127.0.0.1") -> None:
+        sock = socket.socket(family_of(host), socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, 0))
+        sock.listen(64)
+        super().__init__(sock)
+        self.behaviour = behaviour
+        self.accepted = 0
+        self._held: list[socket.socket] = []
+
+    def handle_readable(self) -> None:
+        conn, _ = self._sock.accept()
+        self.accepted += 1
+        if self.behaviour == "hold":
+            self._held.append(conn)
+            return
+        if self.behaviour == "reset":
+            _reset(conn)
+            return
+        threading.Thread(target=self._after_read, args=(conn,), daemon=True).start()
+
+    def _after_read(self, conn: socket.socket) -> None:
+        conn.settimeout(5)
+        with contextlib.suppress(OSError):
+            conn.recv(4096)
+        if self.behaviour == "reset_after_read":
+            _reset(conn)
+        else:
+            conn.close()
+
+    def stop(self) -> None:
+        super().stop()
+        for conn in self._held:
+            conn.close()
+
+
+def _reset(conn: socket.socket) -> None:
+    # Linger on, timeout 0: close() discards the buffers and sends RST instead of FIN.
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+
+
+def closed_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on: bound once by the kernel's choice, then released."""
+    with socket.socket(family_of(host), socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
