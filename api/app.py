@@ -1,0 +1,106 @@
+"""The collector service as a FastAPI app, made by ``create_app(settings)``.
+
+The lifespan opens the database pool, applies migrations, opens the GeoIP database and runs
+the background WORKERS as tasks until shutdown. Each stage adds one line to ROUTERS or WORKERS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+
+from fastapi import APIRouter, FastAPI
+from fastapi.exceptions import RequestValidationError
+
+from api import health, ingest, probes_read, registration
+from api.db import make_pool
+from api.errors import validation_error_handler
+from api.geo import GeoLookup
+from api.migrate import apply_migrations
+from api.settings import Settings
+from api.state import AppState
+from cutwatch import __version__
+
+log = logging.getLogger(__name__)
+
+Worker = Callable[[AppState], Awaitable[None]]
+RouterSource = APIRouter | Callable[[Settings], APIRouter]
+
+# One line per stage. A factory receives the settings and returns its router.
+ROUTERS: list[RouterSource] = [
+    health.router,
+    registration.router,
+    ingest.router,
+    probes_read.router,
+]
+
+# Long-running tasks: `async def worker(state: AppState) -> None`, cancelled at shutdown and
+# restarted (after a pause) if they crash.
+WORKERS: list[Worker] = []
+
+WORKER_RESTART_DELAY_S = 5.0
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """A ready-to-serve app; ``settings.database_url`` must be set (the CLI embeds one if not)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = make_pool(settings)
+        await pool.open(wait=True, timeout=30)
+        geo = GeoLookup.open(settings.geoip_paths())
+        state = AppState(settings=settings, pool=pool, geo=geo)
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            if settings.migrate_on_start:
+                async with pool.connection() as conn:
+                    await conn.set_autocommit(True)
+                    applied = await apply_migrations(conn)
+                    await conn.set_autocommit(False)
+                if applied:
+                    log.info("applied migrations: %s", ", ".join(applied))
+            app.state.cutwatch = state
+            tasks = [
+                asyncio.create_task(_supervise(worker, state), name=_name(worker))
+                for worker in WORKERS
+            ]
+            yield
+        finally:
+            state.stopping.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await pool.close()
+            geo.close()
+
+    app = FastAPI(
+        title="Cutwatch collector",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    for source in ROUTERS:
+        app.include_router(source if isinstance(source, APIRouter) else source(settings))
+    return app
+
+
+async def _supervise(worker: Worker, state: AppState) -> None:
+    while not state.stopping.is_set():
+        try:
+            await worker(state)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("worker %s crashed; restarting in %.0f s", _name(worker),
+                          WORKER_RESTART_DELAY_S)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(state.stopping.wait(), WORKER_RESTART_DELAY_S)
+
+
+def _name(worker: Worker) -> str:
+    return getattr(worker, "__qualname__", repr(worker))

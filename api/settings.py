@@ -1,0 +1,55 @@
+"""Service settings: one object, built at the entry point (``cutwatch serve``) and passed down.
+
+Read from the environment (prefix ``CUTWATCH_``; ``DATABASE_URL`` is also honoured) and
+overridden by command-line flags. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the collector service needs to know about its deployment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CUTWATCH_", extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    # Storage. Without a URL, `cutwatch serve` starts an embedded PostgreSQL in data_dir.
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CUTWATCH_DATABASE_URL", "DATABASE_URL"),
+    )
+    data_dir: Path = Field(default=Path("var"), description="Embedded PostgreSQL lives here.")
+    pool_min_size: int = Field(default=1, ge=0)
+    pool_max_size: int = Field(default=10, ge=1)
+    migrate_on_start: bool = True
+
+    # HTTP
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    # Proxies whose X-Forwarded-For is trusted (comma-separated), for replicas behind a load
+    # balancer; the address is only used for the ASN/country lookup, then dropped.
+    forwarded_allow_ips: str | None = None
+
+    # Auth
+    admin_token: SecretStr | None = Field(default=None, description="Operator's bearer token.")
+
+    # Ingest limits
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    max_decompressed_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+
+    # Offline GeoIP databases (MMDB). One file may carry both fields (ipinfo lite).
+    geoip_asn_db: Path | None = None
+    geoip_country_db: Path | None = None
+
+    # A probe is "silent" after this long without an accepted batch.
+    silent_after_seconds: int = Field(default=600, ge=1)
+
+    def geoip_paths(self) -> tuple[Path, ...]:
+        paths = [p for p in (self.geoip_asn_db, self.geoip_country_db) if p is not None]
+        return tuple(dict.fromkeys(paths))

@@ -1,0 +1,139 @@
+"""Storing one accepted batch: batch row, results (COPY) and probe liveness in one transaction.
+
+Idempotent: the batch row is keyed by ``batch_id`` and results by ``(measured_at, id)``, both
+inserted with ON CONFLICT DO NOTHING, so a retried batch (or a result repeated in another
+batch) stores nothing twice. ``received_at`` is the collector's clock (the transaction's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from api.db import Conn
+from api.geo import Network
+from cutwatch.wire import Batch
+
+_STAGING: Final = """
+CREATE TEMP TABLE IF NOT EXISTS ingest_staging (
+    id uuid, kind text, target text, scope text, family text, measured_at timestamptz,
+    duration_ms double precision, ok boolean, failure text, details jsonb
+) ON COMMIT DELETE ROWS
+"""
+_COPY: Final = (
+    "COPY ingest_staging (id, kind, target, scope, family, measured_at, duration_ms, ok,"
+    " failure, details) FROM STDIN (FORMAT BINARY)"
+)
+_COPY_TYPES: Final = [
+    "uuid", "text", "text", "text", "text", "timestamptz", "float8", "bool", "text", "jsonb",
+]
+_MOVE: Final = """
+INSERT INTO results (id, probe_id, batch_id, kind, target, scope, family, measured_at,
+                     received_at, duration_ms, ok, failure, details)
+SELECT id, %(probe_id)s, %(batch_id)s, kind, target, scope, family, measured_at,
+       %(received_at)s, duration_ms, ok, failure, details
+FROM ingest_staging
+ON CONFLICT (measured_at, id) DO NOTHING
+"""
+_BATCH: Final = """
+INSERT INTO batches (batch_id, probe_id, seq, sent_at, received_at, result_count,
+                     accepted_count, spool_depth, dropped_total, clock_synced,
+                     clock_offset_ms, started_at, software)
+VALUES (%(batch_id)s, %(probe_id)s, %(seq)s, %(sent_at)s, %(received_at)s, %(count)s, 0,
+        %(spool_depth)s, %(dropped_total)s, %(clock_synced)s, %(clock_offset_ms)s,
+        %(started_at)s, %(software)s)
+ON CONFLICT (batch_id) DO NOTHING
+RETURNING batch_id
+"""
+# Right-hand sides see the row before the update, so "asn changed" compares old and new.
+_LIVENESS: Final = """
+UPDATE probes SET
+    last_seen_at = %(received_at)s,
+    last_seq = GREATEST(COALESCE(last_seq, -1), %(seq)s),
+    spool_depth = %(spool_depth)s,
+    dropped_total = %(dropped_total)s,
+    clock_synced = %(clock_synced)s,
+    clock_offset_ms = %(clock_offset_ms)s,
+    started_at = %(started_at)s,
+    software = %(software)s,
+    asn_changed_at = CASE WHEN %(geo)s AND asn IS DISTINCT FROM %(asn)s::integer
+                          THEN %(received_at)s ELSE asn_changed_at END,
+    asn = CASE WHEN %(geo)s THEN %(asn)s::integer ELSE asn END,
+    derived_country = CASE WHEN %(geo)s THEN %(derived_country)s::text ELSE derived_country END,
+    network_mismatch = CASE WHEN %(geo)s
+                            THEN COALESCE(%(derived_country)s::text <> country, false)
+                            ELSE network_mismatch END,
+    network_checked_at = CASE WHEN %(geo)s THEN %(received_at)s ELSE network_checked_at END
+WHERE id = %(probe_id)s
+"""
+
+
+class BatchOwnedElsewhere(Exception):
+    """The batch_id is already stored for another probe."""
+
+
+@dataclass(frozen=True)
+class StoreOutcome:
+    accepted: int
+    duplicates: int
+    received_at: datetime
+    new_batch: bool
+
+
+async def store_batch(conn: Conn, batch: Batch, network: Network | None) -> StoreOutcome:
+    """Store ``batch`` (already validated and authorised) and update its probe's liveness.
+
+    ``network`` is what the GeoIP lookup derived from the upload's source address, or None
+    when no GeoIP database is configured (the probe's network facts are then left alone).
+    """
+    async with conn.transaction():
+        cur = conn.cursor()
+        await cur.execute("SELECT now()")
+        row = await cur.fetchone()
+        assert row is not None
+        received_at: datetime = row[0]
+        hb, clock = batch.heartbeat, batch.clock
+        facts = {
+            "batch_id": batch.batch_id, "probe_id": batch.probe_id, "seq": hb.seq,
+            "sent_at": batch.sent_at, "received_at": received_at, "count": len(batch.results),
+            "spool_depth": hb.spool_depth, "dropped_total": hb.dropped_total,
+            "clock_synced": clock.synced, "clock_offset_ms": clock.offset_ms,
+            "started_at": hb.started_at, "software": hb.software,
+        }
+        await cur.execute(_BATCH, facts)
+        new_batch = await cur.fetchone() is not None
+        if not new_batch:
+            await cur.execute("SELECT probe_id FROM batches WHERE batch_id = %s", (batch.batch_id,))
+            owner = await cur.fetchone()
+            if owner is None or owner[0] != batch.probe_id:
+                raise BatchOwnedElsewhere(str(batch.batch_id))
+        accepted = 0
+        if batch.results:
+            await cur.execute(_STAGING)
+            async with cur.copy(_COPY) as copy:
+                copy.set_types(_COPY_TYPES)
+                for r in batch.results:
+                    await copy.write_row((
+                        r.id, r.kind, r.target, r.scope, r.family, r.measured_at,
+                        r.duration_ms, r.ok, r.failure, r.details,
+                    ))
+            await cur.execute(_MOVE, facts)
+            accepted = cur.rowcount
+            if new_batch:
+                await cur.execute(
+                    "UPDATE batches SET accepted_count = %s WHERE batch_id = %s",
+                    (accepted, batch.batch_id),
+                )
+        await cur.execute(_LIVENESS, {
+            **facts,
+            "geo": network is not None,
+            "asn": network.asn if network else None,
+            "derived_country": network.country if network else None,
+        })
+    return StoreOutcome(
+        accepted=accepted,
+        duplicates=len(batch.results) - accepted,
+        received_at=received_at,
+        new_batch=new_batch,
+    )
