@@ -1,9 +1,148 @@
-"""``cutwatch serve`` and ``cutwatch db ...``: the collector service and its storage."""
+"""``cutwatch serve``, ``cutwatch db migrate`` and ``cutwatch admin ...``: the collector.
+
+Only the standard library is imported here; the service loads when a handler runs, so the
+probe-only install can still print ``cutwatch --help``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from cutwatch.cli import CliError
+
+_ENV = (
+    "Settings come from the environment (CUTWATCH_* and DATABASE_URL, see docs/operations.md); "
+    "flags override them. Without a database URL an embedded PostgreSQL runs in the data dir."
+)
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    commands.add_parser("serve", help="run the collector service")
+    serve = commands.add_parser(
+        "serve", help="run the collector service", description=f"Run the collector. {_ENV}"
+    )
+    _database_flags(serve)
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations")
+    serve.add_argument(
+        "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
+    )
+    serve.set_defaults(handler=_serve)
+
+    db = commands.add_parser("db", help="storage maintenance", description=_ENV)
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    migrate = db_commands.add_parser(
+        "migrate", help="apply pending SQL migrations", description="Apply pending migrations "
+        "(safe while replicas run: an advisory lock serialises them). " + _ENV,
+    )
+    _database_flags(migrate)
+    migrate.set_defaults(handler=_migrate)
+
+    admin = commands.add_parser("admin", help="operator tasks", description=_ENV)
+    admin_commands = admin.add_subparsers(dest="admin_command", metavar="ACTION", required=True)
+    enroll = admin_commands.add_parser(
+        "enroll", help="issue an enrollment token probes can register with",
+        description="Issue an enrollment token (printed once as JSON; stored only as a hash). "
+        "Volunteers' probes register with it: POST /v1/probes. " + _ENV,
+    )
+    _database_flags(enroll)
+    enroll.add_argument("--label", help="what the token is for (shown to operators only)")
+    uses = enroll.add_mutually_exclusive_group()
+    uses.add_argument("--uses", type=int, default=1, help="registrations allowed (default 1)")
+    uses.add_argument("--unlimited", action="store_true", help="any number until expiry")
+    enroll.add_argument(
+        "--expires-in", type=float, default=72.0, metavar="HOURS", help="lifetime (default 72)"
+    )
+    enroll.set_defaults(handler=_enroll)
+
+
+def _database_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", help="PostgreSQL URL (default: $DATABASE_URL)")
+    parser.add_argument("--data-dir", type=Path, help="embedded PostgreSQL data (default ./var)")
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Any:
+    from pydantic import ValidationError
+
+    from api.errors import describe_errors
+    from api.settings import Settings
+
+    overrides = {
+        "database_url": args.database_url,
+        "data_dir": args.data_dir,
+        "host": getattr(args, "host", None),
+        "port": getattr(args, "port", None),
+        **extra,
+    }
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise CliError(f"invalid settings: {describe_errors(exc.errors())}") from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from api.server import serve
+
+    settings = _settings(args, migrate_on_start=False if args.no_migrate else None)
+    serve(settings, log_level=args.log_level)
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from api.embedded import database_url
+    from api.migrate import migrate_url
+
+    settings = _settings(args)
+    with database_url(settings.database_url, settings.data_dir) as url:
+        applied = asyncio.run(_checked(migrate_url(url)))
+    print("applied: " + ", ".join(applied) if applied else "database is up to date")
+    return 0
+
+
+def _enroll(args: argparse.Namespace) -> int:
+    import asyncio
+    from datetime import timedelta
+
+    from api.embedded import database_url
+
+    if not args.unlimited and args.uses < 1:
+        raise CliError("--uses must be at least 1")
+    if not 0 < args.expires_in <= 24 * 366:
+        raise CliError("--expires-in must be between 0 and 8784 hours")
+    settings = _settings(args)
+
+    async def issue(url: str) -> Any:
+        import psycopg
+
+        from api.migrate import apply_migrations
+        from api.registration import create_enrollment_token
+
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            await apply_migrations(conn)
+            return await create_enrollment_token(
+                conn, label=args.label, max_uses=None if args.unlimited else args.uses,
+                expires_in=timedelta(hours=args.expires_in),
+            )
+
+    with database_url(settings.database_url, settings.data_dir) as url:
+        token = asyncio.run(_checked(issue(url)))
+    json.dump(token.model_dump(mode="json"), sys.stdout, indent=2)
+    print()
+    return 0
+
+
+async def _checked(coro: Any) -> Any:
+    """Database trouble as one line instead of a traceback."""
+    import psycopg
+
+    try:
+        return await coro
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CliError(f"database unreachable: {first}") from None

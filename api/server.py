@@ -1,0 +1,44 @@
+"""Running the app on uvicorn, configured so that no client address is ever logged.
+
+Used by ``cutwatch serve`` and by the tests that go through a real socket, so both run the
+same configuration.
+"""
+
+from __future__ import annotations
+
+import uvicorn
+from fastapi import FastAPI
+
+from api.settings import Settings
+
+# No "trace": uvicorn's trace level prints each connection's peer address.
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def uvicorn_config(app: FastAPI, settings: Settings, *, log_level: str = "info") -> uvicorn.Config:
+    if log_level not in LOG_LEVELS:
+        raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}")
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        # The access log line starts with the client's address: off, always.
+        access_log=False,
+        # Only trust X-Forwarded-For from proxies the operator names.
+        proxy_headers=settings.forwarded_allow_ips is not None,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        server_header=False,
+        log_level=log_level,
+        lifespan="on",
+    )
+
+
+def serve(settings: Settings, *, log_level: str = "info") -> None:
+    """Run the service until interrupted, on an embedded PostgreSQL if no URL is set."""
+    from api.app import create_app
+    from api.embedded import database_url
+
+    with database_url(settings.database_url, settings.data_dir) as url:
+        settings = settings.model_copy(update={"database_url": url})
+        app = create_app(settings)
+        uvicorn.Server(uvicorn_config(app, settings, log_level=log_level)).run()
