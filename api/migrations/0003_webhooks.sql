@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     status               text NOT NULL DEFAULT 'active'
                          CHECK (status IN ('active', 'paused', 'disabled')),
     disabled_reason      text,
+    disabled_at          timestamptz,
     consecutive_failures integer NOT NULL DEFAULT 0,
     created_at           timestamptz NOT NULL DEFAULT now(),
     updated_at           timestamptz NOT NULL DEFAULT now()

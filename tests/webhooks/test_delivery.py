@@ -1,0 +1,279 @@
+"""Signed, durable delivery end to end: outbox -> dispatcher -> a real receiver on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+import svix.webhooks
+from psycopg_pool import AsyncConnectionPool
+from standardwebhooks.webhooks import Webhook
+
+from api.webhooks import dispatcher, outbox, signing
+from api.webhooks.config import WebhookConfig
+from api.webhooks.deliveries import claim
+
+from .factory import add_subscription, transition
+from .receiver import Receiver
+
+pytestmark = pytest.mark.anyio
+
+
+async def eventually(check: Callable[[], bool], within: float = 15.0) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def settled(pool: AsyncConnectionPool[Any], within: float = 10.0) -> None:
+    """Wait until no delivery is pending any more (results recorded, not just received)."""
+    deadline = time.monotonic() + within
+    while await rows(pool, "SELECT 1 FROM deliveries WHERE status = 'pending'"):
+        if time.monotonic() > deadline:
+            raise AssertionError("deliveries still pending")
+        await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def running(pool: AsyncConnectionPool[Any], cfg: WebhookConfig) -> AsyncIterator[None]:
+    task = asyncio.create_task(dispatcher.run(pool, cfg))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def enqueue(pool: AsyncConnectionPool[Any], *transitions: dict[str, Any]) -> None:
+    async with pool.connection() as conn, conn.transaction():
+        for item in transitions:
+            await outbox.enqueue(conn, item)
+
+
+async def rows(pool: AsyncConnectionPool[Any], sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    async with pool.connection() as conn:
+        cur = await conn.execute(sql, args)
+        return await cur.fetchall()
+
+
+async def test_every_delivery_verifies_with_standardwebhooks_and_svix(
+    pool: AsyncConnectionPool[Any], fast: WebhookConfig,
+) -> None:
+    receiver = Receiver(secret="").start()
+    try:
+        async with pool.connection() as conn:
+            _, receiver.secret = await add_subscription(conn, receiver.url)
+        actions = ["opened", "updated", "resolved"]
+        await enqueue(pool, *(transition(a, event_id="ev-7") for a in actions))
+        async with running(pool, fast):
+            await eventually(lambda: len(receiver.requests) == 3)
+            await settled(pool)
+        for got in receiver.requests:
+            assert got.error is None
+            # The svix receiver library verifies the same bytes and headers unchanged.
+            svix_headers = {k: v for k, v in got.headers.items() if k.startswith("webhook-")}
+            svix.webhooks.Webhook(receiver.secret).verify(got.body, svix_headers)  # raises if bad
+            with pytest.raises(svix.webhooks.WebhookVerificationError):
+                svix.webhooks.Webhook(signing.new_secret()).verify(got.body, svix_headers)
+            assert got.headers["content-type"] == "application/json"
+        bodies = sorted((r.verified for r in receiver.requests), key=lambda b: b["type"])
+        assert [b["type"] for b in bodies] == ["outage.opened", "outage.resolved",
+                                               "outage.updated"]
+        assert bodies[0]["data"] == transition("opened", event_id="ev-7")
+        assert bodies[0]["links"] == {"api": "https://cutwatch.example/v1/events/ev-7",
+                                      "dashboard": "https://cutwatch.example/events/ev-7"}
+        # A tampered body or a foreign secret does not verify.
+        first = receiver.requests[0]
+        with pytest.raises(Exception, match="signature"):
+            Webhook(receiver.secret).verify(first.body + b" ", first.headers)
+        assert await rows(pool, "SELECT DISTINCT status, attempts FROM deliveries") == [
+            ("succeeded", 1)]
+    finally:
+        receiver.stop()
+
+
+@pytest.mark.slow
+async def test_receiver_down_for_a_while_gets_everything_once_it_returns(
+    pool: AsyncConnectionPool[Any], fast: WebhookConfig,
+) -> None:
+    receiver = Receiver(secret="").start()
+    receiver.stop()  # the port is known and nothing listens on it: connection refused
+    async with pool.connection() as conn:
+        _, receiver.secret = await add_subscription(conn, receiver.url)
+    await enqueue(pool, *(transition(event_id=f"ev-{i}") for i in range(5)))
+    expected = {r[0] for r in await rows(pool, "SELECT id FROM deliveries")}
+    async with running(pool, fast):
+        await asyncio.sleep(1.0)
+        failing = await rows(pool, "SELECT status, attempts, last_error FROM deliveries")
+        assert all(s == "pending" and a >= 2 and "ConnectError" in e for s, a, e in failing)
+        receiver.start()
+        try:
+            await eventually(lambda: set(receiver.accepted_ids()) == expected)
+            await settled(pool)
+        finally:
+            receiver.stop()
+    assert sorted(receiver.ids()) == sorted(expected)  # and no duplicates at all here
+    done = await rows(pool, "SELECT DISTINCT status, last_status_code, last_error FROM deliveries")
+    assert done == [("succeeded", 200, None)]
+
+
+@pytest.mark.slow
+async def test_dispatcher_restart_mid_schedule_and_mid_flight_loses_nothing(
+    pool: AsyncConnectionPool[Any], fast: WebhookConfig,
+) -> None:
+    up = False
+    receiver = Receiver(secret="", respond=lambda _r: (200, {}) if up else (500, {})).start()
+    try:
+        async with pool.connection() as conn:
+            _, receiver.secret = await add_subscription(conn, receiver.url)
+        await enqueue(pool, *(transition(event_id=f"ev-{i}") for i in range(4)))
+        expected = {r[0] for r in await rows(pool, "SELECT id FROM deliveries")}
+        async with running(pool, fast):  # first life: every attempt fails with 500
+            await eventually(lambda: len(receiver.requests) >= 8)
+        # The service dies again, this time holding a lease on a delivery it never sent.
+        held: list[Any] = []
+        deadline = time.monotonic() + 5
+        while not held and time.monotonic() < deadline:
+            async with pool.connection() as conn:
+                held = await claim(conn, WebhookConfig(batch_size=1, lease=1.5, timeout=1.0))
+            await asyncio.sleep(0.05)
+        assert len(held) == 1
+        up = True
+        async with running(pool, fast):  # second life
+            await eventually(lambda: set(receiver.accepted_ids()) == expected)
+        accepted = receiver.accepted_ids()
+        assert sorted(accepted) == sorted(expected)  # each exactly once
+        attempts = dict(await rows(pool, "SELECT id, attempts FROM deliveries"))
+        assert attempts[held[0].id] >= 3  # failures, the lost lease, then success
+    finally:
+        receiver.stop()
+
+
+@pytest.mark.slow
+async def test_two_dispatchers_deliver_each_message_once(
+    pool: AsyncConnectionPool[Any], fast: WebhookConfig, webhooks_db: str,
+) -> None:
+    receiver = Receiver(secret="").start()
+    try:
+        async with pool.connection() as conn:
+            _, receiver.secret = await add_subscription(conn, receiver.url)
+            await add_subscription(conn, receiver.url, secret=receiver.secret)
+        await enqueue(pool, *(transition(event_id=f"ev-{i}") for i in range(30)))
+        expected = {r[0] for r in await rows(pool, "SELECT id FROM deliveries")}
+        assert len(expected) == 60
+        cfg = WebhookConfig(**{**fast.__dict__, "batch_size": 5})
+        other = AsyncConnectionPool(webhooks_db, min_size=1, max_size=2, open=False,
+                                    kwargs={"autocommit": True})
+        async with other, running(pool, cfg), running(other, cfg):
+            await eventually(lambda: len(receiver.requests) >= 60)
+            await asyncio.sleep(0.3)  # room for a duplicate to show up, if any
+        assert sorted(receiver.ids()) == sorted(expected)
+        assert all(r.error is None for r in receiver.requests)
+    finally:
+        receiver.stop()
+
+
+async def test_retry_after_is_honoured(
+    pool: AsyncConnectionPool[Any], fast: WebhookConfig,
+) -> None:
+    def respond(_r: Any) -> tuple[int, dict[str, str]]:
+        return (429, {"Retry-After": "1"}) if len(receiver.requests) == 1 else (200, {})
+
+    receiver = Receiver(secret="", respond=respond).start()
+    try:
+        async with pool.connection() as conn:
+            _, receiver.secret = await add_subscription(conn, receiver.url)
+        await enqueue(pool, transition())
+        async with running(pool, fast):
+            await eventually(lambda: len(receiver.requests) == 1)
+            first = time.monotonic()
+            await eventually(lambda: len(receiver.requests) == 2)
+            gap = time.monotonic() - first
+            await settled(pool)
+        assert gap >= 0.9  # the schedule alone would have retried after 0.2 s
+        assert receiver.ids()[0] == receiver.ids()[1]  # same webhook-id on the retry
+    finally:
+        receiver.stop()
+    assert await rows(pool, "SELECT status, attempts, last_status_code FROM deliveries") == [
+        ("succeeded", 2, 200)]
+
+
+async def test_410_disables_the_endpoint(
+    pool: AsyncConnectionPool[Any], fast: WebhookConfig,
+) -> None:
+    receiver = Receiver(secret="", respond=lambda _r: (410, {})).start()
+    try:
+        async with pool.connection() as conn:
+            _, receiver.secret = await add_subscription(conn, receiver.url)
+        await enqueue(pool, transition(event_id="a"), transition(event_id="b"))
+        async with running(pool, fast):
+            await eventually(lambda: len(receiver.requests) >= 1)
+            await asyncio.sleep(0.5)
+        status = await rows(pool, "SELECT status, disabled_reason FROM subscriptions")
+        assert status == [("disabled", "the endpoint answered 410 Gone")]
+        assert len(receiver.requests) <= 2  # nothing more once disabled
+        async with pool.connection() as conn:
+            assert await outbox.enqueue(conn, transition(event_id="c")) == 0
+    finally:
+        receiver.stop()
+
+
+async def test_a_long_run_of_failures_disables_the_endpoint(
+    pool: AsyncConnectionPool[Any], fast: WebhookConfig,
+) -> None:
+    receiver = Receiver(secret="", respond=lambda _r: (500, {})).start()
+    try:
+        async with pool.connection() as conn:
+            _, receiver.secret = await add_subscription(conn, receiver.url)
+        await enqueue(pool, transition())
+        cfg = WebhookConfig(**{**fast.__dict__, "disable_after_failures": 3})
+        async with running(pool, cfg):
+            await eventually(lambda: len(receiver.requests) >= 3)
+            await asyncio.sleep(0.6)
+        assert len(receiver.requests) == 3
+        [(status, reason)] = await rows(pool, "SELECT status, disabled_reason FROM subscriptions")
+        assert (status, reason) == ("disabled",
+                                    "3 consecutive failed attempts (last: HTTP 500)")
+        # The delivery itself is kept, pending, for when the subscriber resumes.
+        assert await rows(pool, "SELECT status, attempts FROM deliveries") == [("pending", 3)]
+    finally:
+        receiver.stop()
+
+
+async def test_redirects_are_not_followed(
+    pool: AsyncConnectionPool[Any], fast: WebhookConfig,
+) -> None:
+    target = Receiver(secret="whsec_" + "A" * 44).start()
+    receiver = Receiver(secret="", respond=lambda _r: (307, {"Location": target.url})).start()
+    try:
+        async with pool.connection() as conn:
+            _, receiver.secret = await add_subscription(conn, receiver.url)
+        await enqueue(pool, transition())
+        async with running(pool, fast):
+            await eventually(lambda: len(receiver.requests) >= 2)
+        [(code, error)] = await rows(pool, "SELECT last_status_code, last_error FROM deliveries")
+        assert code == 307
+        assert error == f"redirect to {target.url!r} not followed"
+        assert target.requests == []
+    finally:
+        receiver.stop()
+        target.stop()
+
+
+def test_payload_is_json_with_sorted_keys() -> None:
+    from datetime import UTC, datetime
+
+    from api.webhooks import payloads
+
+    body = payloads.build("outage.opened", transition(), "https://x.example/",
+                          datetime(2021, 2, 15, 1, 2, 30, tzinfo=UTC))
+    assert json.loads(body)["timestamp"] == "2021-02-15T01:02:30Z"
+    assert json.loads(body)["links"]["api"] == "https://x.example/v1/events/ev-1"
