@@ -21,6 +21,8 @@ from api.geo import GeoLookup
 from api.migrate import apply_migrations
 from api.settings import Settings
 from api.state import AppState
+from api.webhooks import dispatcher as webhook_dispatcher
+from api.webhooks import routes as webhook_routes
 from cutwatch import __version__
 
 log = logging.getLogger(__name__)
@@ -34,11 +36,12 @@ ROUTERS: list[RouterSource] = [
     registration.router,
     ingest.router,
     probes_read.router,
+    *webhook_routes.ROUTERS,
 ]
 
 # Long-running tasks: `async def worker(state: AppState) -> None`, cancelled at shutdown and
 # restarted (after a pause) if they crash.
-WORKERS: list[Worker] = []
+WORKERS: list[Worker] = [webhook_dispatcher.worker]
 
 WORKER_RESTART_DELAY_S = 5.0
 

@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     # A probe is "silent" after this long without an accepted batch.
     silent_after_seconds: int = Field(default=600, ge=1)
 
+    # Webhooks (api/webhooks, docs/webhooks.md). Links in payloads and feeds point here.
+    public_base_url: str = "http://127.0.0.1:8000"
+    # Operator's explicit permission for http:// and private/loopback webhook targets (labs).
+    webhook_allow_private: bool = False
+    # Seconds before each attempt; unset = the published schedule (api/webhooks/config.py).
+    webhook_retry_schedule: tuple[float, ...] | None = None
+    webhook_disable_after_failures: int | None = Field(default=None, ge=1)
+
     def geoip_paths(self) -> tuple[Path, ...]:
         paths = [p for p in (self.geoip_asn_db, self.geoip_country_db) if p is not None]
         return tuple(dict.fromkeys(paths))

@@ -61,8 +61,10 @@ SET attempts = d.attempts + 1,
 FROM subscriptions s
 WHERE s.id = d.subscription_id
   AND d.id IN (
-      SELECT d2.id FROM deliveries d2 JOIN subscriptions s2 ON s2.id = d2.subscription_id
-      WHERE d2.status = 'pending' AND d2.next_attempt_at <= now()
+      SELECT d2.id FROM deliveries d2
+      JOIN subscriptions s2 ON s2.id = d2.subscription_id
+      JOIN subscribers b2 ON b2.id = s2.subscriber_id
+      WHERE d2.status = 'pending' AND d2.next_attempt_at <= now() AND b2.revoked_at IS NULL
         AND (s2.status = 'active' OR d2.event_type = %(test)s)
       ORDER BY d2.next_attempt_at
       LIMIT %(limit)s
