@@ -24,7 +24,9 @@ from cutwatch.wire import Access
 router = APIRouter(tags=["registration"])
 
 # "16.8, 96.1", "N16 E96", "16°48'": anything that looks like a coordinate, not a city name.
-_COORDINATES = re.compile(r"\d+\s*[.,°'\u2032]\s*\d|[-+]\d|\d+\s*[NSEW]\b", re.IGNORECASE)
+_COORDINATES = re.compile(
+    r"\d+\s*[.,°'\u2032]\s*\d|[-+]\d|\d+\s*[NSEW]\b|\b[NSEW]\s*\d", re.IGNORECASE
+)
 _ENROLLMENT_PREFIX = "enr_"
 
 

@@ -6,6 +6,8 @@ same configuration.
 
 from __future__ import annotations
 
+import logging
+
 import uvicorn
 from fastapi import FastAPI
 
@@ -15,10 +17,27 @@ from api.settings import Settings
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
+class DropAccessLog(logging.Filter):
+    """Drops every record of uvicorn's access logger: each one starts with the client address.
+
+    ``access_log=False`` alone is not enough: uvicorn re-enables access lines whenever any
+    handler is reachable from ``uvicorn.access`` (an operator's logging setup, a test runner).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+def silence_access_log() -> None:
+    logger = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, DropAccessLog) for f in logger.filters):
+        logger.addFilter(DropAccessLog())
+
+
 def uvicorn_config(app: FastAPI, settings: Settings, *, log_level: str = "info") -> uvicorn.Config:
     if log_level not in LOG_LEVELS:
         raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}")
-    return uvicorn.Config(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -31,6 +50,8 @@ def uvicorn_config(app: FastAPI, settings: Settings, *, log_level: str = "info")
         log_level=log_level,
         lifespan="on",
     )
+    silence_access_log()  # after Config(), which (re)configures logging
+    return config
 
 
 def serve(settings: Settings, *, log_level: str = "info") -> None:
