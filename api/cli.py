@@ -58,6 +58,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--expires-in", type=float, default=72.0, metavar="HOURS", help="lifetime (default 72)"
     )
     enroll.set_defaults(handler=_enroll)
+    __import__("api.webhooks.cli", fromlist=["register"]).register(admin_commands)
 
 
 def _database_flags(parser: argparse.ArgumentParser) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +14,17 @@ import uvicorn
 from api.app import create_app
 from api.server import uvicorn_config
 from api.settings import Settings
+
+ADMIN = "admin-token-for-webhook-tests"
+
+
+def settings_for(database_url: str, tmp_path: Path, **extra: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url, "admin_token": ADMIN, "data_dir": tmp_path / "var",
+        "pool_max_size": 4, "public_base_url": "https://cutwatch.example",
+        "webhook_allow_private": True, "webhook_retry_schedule": (0, 0.2, 0.2, 0.2),
+    }
+    return Settings(**{**values, **extra})
 
 
 class Service:

@@ -12,23 +12,11 @@ import psycopg
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from api.settings import Settings
 from api.webhooks import outbox
 
 from .factory import transition
 from .receiver import Receiver
-from .service import Service
-
-ADMIN = "admin-token-for-webhook-tests"
-
-
-def settings_for(database_url: str, tmp_path: Path, **extra: Any) -> Settings:
-    values: dict[str, Any] = {
-        "database_url": database_url, "admin_token": ADMIN, "data_dir": tmp_path / "var",
-        "pool_max_size": 4, "public_base_url": "https://cutwatch.example",
-        "webhook_allow_private": True, "webhook_retry_schedule": (0, 0.2, 0.2, 0.2),
-    }
-    return Settings(**{**values, **extra})
+from .service import ADMIN, Service, settings_for
 
 
 @pytest.fixture

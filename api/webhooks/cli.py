@@ -1,0 +1,89 @@
+"""``cutwatch admin subscriber ...``: the operator issues and revokes webhook subscriber keys.
+
+Only the standard library (and api.cli's helpers, themselves stdlib-only) at the top; the
+service code loads when a handler runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from api.cli import _ENV, _checked, _database_flags, _settings
+from cutwatch.cli import CliError
+
+
+def register(admin_commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sub = admin_commands.add_parser(
+        "subscriber", help="webhook subscriber API keys",
+        description="Issue, list and revoke the API keys NGOs and newsrooms use to manage "
+        "their webhook subscriptions (docs/webhooks.md). " + _ENV)
+    actions = sub.add_subparsers(dest="subscriber_command", metavar="ACTION", required=True)
+    add = actions.add_parser("add", help="issue a key (printed once as JSON; stored hashed)")
+    _database_flags(add)
+    add.add_argument("--name", required=True, help="who the key is for")
+    add.set_defaults(handler=_add)
+    listing = actions.add_parser("list", help="list subscribers (never their keys)")
+    _database_flags(listing)
+    listing.set_defaults(handler=_list)
+    revoke = actions.add_parser("revoke", help="revoke a subscriber's key")
+    _database_flags(revoke)
+    revoke.add_argument("subscriber_id")
+    revoke.set_defaults(handler=_revoke)
+
+
+def _run(args: argparse.Namespace, action: Any) -> Any:
+    import asyncio
+
+    import psycopg
+
+    from api.embedded import database_url
+    from api.migrate import apply_migrations
+
+    async def go(url: str) -> Any:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            await apply_migrations(conn)
+            return await action(conn)
+
+    settings = _settings(args)
+    with database_url(settings.database_url, settings.data_dir) as url:
+        return asyncio.run(_checked(go(url)))
+
+
+def _add(args: argparse.Namespace) -> int:
+    from api.webhooks.subscribers import issue_key
+
+    name = args.name.strip()
+    if not name or len(name) > 200:
+        raise CliError("--name must be 1 to 200 characters")
+    issued = _run(args, lambda conn: issue_key(conn, name))
+    json.dump(issued.model_dump(mode="json"), sys.stdout, indent=2)
+    print()
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    async def fetch(conn: Any) -> Any:
+        cur = await conn.execute(
+            "SELECT id, name, created_at, revoked_at FROM subscribers ORDER BY created_at, id")
+        return await cur.fetchall()
+
+    for ident, name, created, revoked in _run(args, fetch):
+        state = f"revoked {revoked:%Y-%m-%d}" if revoked else "active"
+        print(f"{ident}\t{created:%Y-%m-%d}\t{state}\t{name}")
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    async def revoke(conn: Any) -> int:
+        cur = await conn.execute(
+            "UPDATE subscribers SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s",
+            (args.subscriber_id,))
+        return int(cur.rowcount)
+
+    if _run(args, revoke) == 0:
+        raise CliError(f"no subscriber {args.subscriber_id}")
+    print(f"revoked {args.subscriber_id}")
+    return 0
