@@ -1,0 +1,104 @@
+"""Classification from backlogs: what each returning probe measured while it was silent.
+
+A probe that kept measuring with its gateway up and nothing beyond it proves a blackout;
+domestic up and international down, an international cut; no measurements in the gap (or
+the gateway down too), a power outage; everything fine, no shutdown at all (only its uploads
+failed: the collector was unreachable). The event takes the kind most of its probes agree on.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+
+from detectors.params import Params
+from detectors.state import DOMESTIC, INTERNATIONAL, LAN, GapRecord
+
+# What a probe's gap says, and what an event of that label becomes.
+KIND_OF = {"blackout": "blackout", "international_cut": "international_cut",
+           "power": "power_outage"}
+
+
+@dataclass(frozen=True, slots=True)
+class GapVerdict:
+    label: str  # blackout | international_cut | power | none | unknown | nodata
+    onset: float
+    end: float
+
+
+def _fail_share(results: list[tuple[float, int, bool]], scope: int) -> float | None:
+    values = [ok for _, s, ok in results if s == scope]
+    return None if not values else 1 - sum(values) / len(values)
+
+
+def judge_gap(gap: GapRecord, bucket: float, measured_before: bool,
+              params: Params) -> GapVerdict:
+    end = gap.end if gap.end is not None else gap.start
+    span = max(end - gap.start, bucket)
+    within = sorted(r for r in gap.results if gap.start - bucket <= r[0] <= end)
+    if not within:
+        if not measured_before:
+            return GapVerdict("nodata", gap.start, end)
+        return GapVerdict("power", gap.start, end)
+    times = [t for t, _, _ in within]
+    covered = len({int((t - gap.start) // bucket) for t in times if t >= gap.start})
+    if covered / max(1.0, span // bucket) < params.gap_coverage_power:
+        hole_from, hole_to = _largest_hole([gap.start, *times, end])
+        half = min(bucket, (hole_to - hole_from) / 4) / 2
+        return GapVerdict("power", hole_from + half, hole_to - half)
+    lan_fail = _fail_share(within, LAN)
+    if lan_fail is not None and lan_fail > 0.5:
+        fails = [t for t, s, ok in within if s == LAN and not ok]
+        return GapVerdict("power", fails[0], fails[-1])
+    ext = [r for r in within if r[1] != LAN]
+    fail_times = [t for t, _, ok in ext if not ok]
+    if not fail_times:
+        return GapVerdict("none" if ext else "unknown", gap.start, end)
+    first_fail, last_fail = fail_times[0], fail_times[-1]
+    before = [t for t, _, ok in ext if ok and t < first_fail]
+    after = [t for t, _, ok in ext if ok and t > last_fail]
+    last_ok = before[-1] if before else max(gap.prior_ok, gap.start - bucket)
+    first_ok = after[0] if after else end
+    onset, finish = (last_ok + first_fail) / 2, (last_fail + first_ok) / 2
+    if (last_fail - first_fail + bucket) < 0.3 * span:
+        return GapVerdict("none", onset, finish)
+    period = [r for r in ext if first_fail <= r[0] <= last_fail]
+    intl, dom = _fail_share(period, INTERNATIONAL), _fail_share(period, DOMESTIC)
+    if intl is not None and intl >= 0.8 and dom is not None and dom <= 0.5:
+        return GapVerdict("international_cut", onset, finish)
+    if (intl is None or intl >= 0.8) and (dom is None or dom >= 0.8):
+        return GapVerdict("blackout", onset, finish)
+    return GapVerdict("unknown", onset, finish)
+
+
+def _largest_hole(times: list[float]) -> tuple[float, float]:
+    best = (times[0], times[-1])
+    width = -1.0
+    for a, b in itertools.pairwise(times):
+        if b - a > width:
+            best, width = (a, b), b - a
+    return best
+
+
+@dataclass(frozen=True, slots=True)
+class EventVerdict:
+    label: str
+    voters: int
+    agree: int
+    start: float
+    end: float | None
+
+
+def judge_event(verdicts: list[GapVerdict], members: int, params: Params) -> EventVerdict | None:
+    """The label most returning probes agree on, with refined start and end."""
+    votes = [v for v in verdicts if v.label != "nodata"]
+    if len(votes) < min(params.min_probes, members) or not votes:
+        return None
+    label, agree = Counter(v.label for v in votes).most_common(1)[0]
+    if agree < params.confirm_share * len(votes) or label == "unknown":
+        return None
+    chosen = [v for v in votes if v.label == label]
+    return EventVerdict(label, len(votes), agree, statistics.median(v.onset for v in chosen),
+                        statistics.median(v.end for v in chosen))

@@ -1,0 +1,103 @@
+"""Entity verdicts on live in-probe conditions: international cut, service block, throttling.
+
+A block needs controls: the same target measured fine from outside the entity's country.
+A target failing from the controls too is down for everyone, and raises nothing.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from detectors.decide import Verdict, judge
+from detectors.entities import Entity
+from detectors.state import ALIVE
+
+if TYPE_CHECKING:
+    from detectors.engine import Engine
+
+
+def _targets(detail: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for item in detail.split(","):
+        name, _, method = item.rpartition(":")
+        out.append((name, method) if name else (method, ""))
+    return out
+
+
+def controlled(eng: Engine, ent: Entity, target: str) -> bool:
+    """The target is reached from outside the entity's country (or entity): not down."""
+    params = eng.params
+    ok = fail = 0
+    for p in eng.measuring.get(target, ()):
+        probe = eng.probes[p]
+        if probe.liveness != ALIVE or probe.targets is None:
+            continue
+        if (ent.country is not None and probe.info.country == ent.country) or \
+                p in ent.members:
+            continue
+        state = probe.targets.get(target)
+        if state is None:
+            continue
+        if state.fail_run >= 2:
+            fail += 1
+        elif state.fail_run == 0 and state.n_ok:
+            ok += 1
+    return ok >= params.control_min_probes and ok >= params.control_ok_fraction * (ok + fail)
+
+
+def blocked_targets(eng: Engine, ent: Entity, members: set[int]) -> dict[str, str]:
+    """Targets failing from the entity's affected probes while controls reach them."""
+    methods: dict[str, Counter[str]] = {}
+    for p in members:
+        conditions = eng.probes[p].conditions or {}
+        for name, method in _targets(conditions.get("block", "")):
+            methods.setdefault(name, Counter())[method] += 1
+    return {name: c.most_common(1)[0][0] for name, c in sorted(methods.items())
+            if controlled(eng, ent, name)}
+
+
+def judge_condition(eng: Engine, ent: Entity, signal: str) -> Verdict | None:
+    params = eng.params
+    affected = ent.conditions.get(signal, set())
+    if len(affected) < params.min_probes or len(affected) < params.open_fraction * ent.alive:
+        return None
+    if signal == "block":
+        blocked = blocked_targets(eng, ent, affected)
+        if not blocked:
+            return None
+        names = set(blocked)
+        affected = {p for p in affected
+                    if names & {n for n, _ in
+                                _targets((eng.probes[p].conditions or {}).get("block", ""))}}
+    ents, probes = eng.index.entities, eng.probes
+    unaffected = (p for p in ent.members if probes[p].liveness == ALIVE and p not in affected)
+    return judge(ent, affected, unaffected, ent.alive, params.churn_floor,
+                 lambda i: (len(ents[i].conditions.get(signal, ())), ents[i].alive),
+                 eng.asn_of, params)
+
+
+def describe(eng: Engine, ent: Entity, signal: str,
+             members: set[int]) -> tuple[float, dict[str, Any]]:
+    """Start time and evidence of a condition event."""
+    starts: list[float] = []
+    for p in members:
+        targets = eng.probes[p].targets or {}
+        since = [t.fail_since for t in targets.values() if t.fail_run >= 2]
+        if since:
+            starts.append(min(since))
+    start = statistics.median(starts) if starts else eng.clock
+    evidence: dict[str, Any] = {"signal": signal}
+    if signal == "block":
+        blocked = blocked_targets(eng, ent, members)
+        evidence["targets"] = sorted(blocked)
+        evidence["methods"] = sorted(set(blocked.values()))
+        evidence["method"] = Counter(blocked.values()).most_common(1)[0][0] if blocked else None
+    elif signal == "throttling":
+        slow: Counter[str] = Counter()
+        for p in members:
+            slow.update((eng.probes[p].conditions or {}).get("throttling", "").split(","))
+        evidence["targets"] = sorted(t for t in slow if t)
+        start = eng.clock - eng.params.throttle_min_results * 60.0
+    return start, evidence

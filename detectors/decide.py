@@ -1,0 +1,84 @@
+"""Decisions: is an entity down, as a whole, far beyond its usual churn?
+
+The model is Disco's burst of simultaneous disconnections made probabilistic: under normal
+churn each active probe starts a silence within one burst window with probability ``churn``,
+so the number that did is Binomial(n, churn); a burst whose tail probability is below
+``max_surprise`` (and which meets the evidence thresholds) is an outage. ``confidence`` is
+the posterior of "down" against that null with an even prior. Hysteresis: an entity opens at
+``open_fraction`` of its active probes and its event closes at ``close_fraction``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+
+from detectors.entities import Entity
+from detectors.params import Params
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    affected: frozenset[int]
+    total: int
+    confidence: float
+    asns: tuple[int, ...]
+
+
+def binomial_tail(n: int, k: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p), summed in log space (n may be large)."""
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    total = 0.0
+    for i in range(k, min(n, k + 200) + 1):
+        log_term = (math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+                    + i * log_p + (n - i) * log_q)
+        total += math.exp(log_term)
+    return min(total, 1.0)
+
+
+def confidence(surprise: float) -> float:
+    return 1.0 / (1.0 + surprise)
+
+
+def network_spread(affected: Iterable[int], unaffected: Iterable[int],
+                   asn_of: list[int | None], params: Params) -> tuple[int, ...]:
+    """ASNs in which at least ``open_fraction`` of the entity's probes are affected."""
+    hit = Counter(asn_of[p] for p in affected)
+    rest = Counter(asn_of[p] for p in unaffected)
+    return tuple(sorted(
+        a for a, k in hit.items() if a is not None and k / (k + rest[a]) >= params.open_fraction
+    ))
+
+
+def whole(entity: Entity, share: Callable[[int], tuple[int, int]], params: Params) -> bool:
+    """Every populated part of the entity is affected too (else a part explains it)."""
+    for parts in entity.children.values():
+        for idx in parts:
+            k, n = share(idx)
+            if n >= params.part_min_probes and k / n < params.part_fraction:
+                return False
+    return True
+
+
+def judge(entity: Entity, affected: Collection[int], unaffected: Iterable[int], active: int,
+          churn: float, share: Callable[[int], tuple[int, int]],
+          asn_of: list[int | None], params: Params) -> Verdict | None:
+    """The verdict on one entity, or None when the evidence is not enough."""
+    k = len(affected)
+    if k < params.min_probes or active <= 0 or k / active < params.open_fraction:
+        return None
+    surprise = binomial_tail(active, k, max(churn, params.churn_floor))
+    if surprise > params.max_surprise:
+        return None
+    if not whole(entity, share, params):
+        return None
+    asns = network_spread(affected, unaffected, asn_of, params)
+    if entity.key.type not in ("asn", "asn_subdivision") and len(asns) < params.min_asns:
+        return None
+    return Verdict(frozenset(affected), active, confidence(surprise), asns)

@@ -1,0 +1,93 @@
+"""Entity index: which probes make up each entity, its parts, and live counters.
+
+Counters (alive probes, probes in a silence burst, probes with a live condition) are kept up
+to date as probes change state, so an evaluation reads them instead of scanning probes.
+"""
+
+from __future__ import annotations
+
+from detectors.model import EntityKey, ProbeInfo
+
+# Which entity a probe's entity is split into (its "parts"); access splits every unscoped one.
+CHILD_TYPE = {"country": "subdivision", "subdivision": "city", "asn": "asn_subdivision"}
+
+
+class Entity:
+    __slots__ = (
+        "alive", "burst", "children", "conditions", "country", "idx", "key", "members",
+        "name", "parents",
+    )
+
+    def __init__(self, idx: int, key: EntityKey, name: str, country: str | None) -> None:
+        self.idx = idx
+        self.key = key
+        self.name = name
+        self.country = country  # the one country it lies in, None when it spans several
+        self.members: set[int] = set()
+        self.alive = 0
+        self.burst: set[int] = set()
+        self.conditions: dict[str, set[int]] = {}
+        self.children: dict[str, set[int]] = {}  # partition name -> child entity indexes
+        self.parents: set[int] = set()  # entities directly containing this one
+
+    @property
+    def active(self) -> int:
+        return self.alive + len(self.burst)
+
+
+class EntityIndex:
+    def __init__(self) -> None:
+        self.entities: list[Entity] = []
+        self.by_key: dict[EntityKey, int] = {}
+        self.countries: dict[str, int] = {}
+
+    def attach(self, probe: int, info: ProbeInfo) -> list[int]:
+        """Add a probe to its entities (creating them) and return their indexes."""
+        pairs = info.entities()
+        idxs: list[int] = []
+        by_key: dict[EntityKey, int] = {}
+        for key, name in pairs:
+            idx = self.by_key.get(key)
+            if idx is None:
+                idx = len(self.entities)
+                self.entities.append(Entity(idx, key, name, info.country))
+                self.by_key[key] = idx
+                if key.type == "country" and key.access is None:
+                    self.countries[key.code] = idx
+            self.entities[idx].members.add(probe)
+            if self.entities[idx].country != info.country:
+                # an entity seen in two countries (an ASN) lies in no single one
+                self.entities[idx].country = None
+            idxs.append(idx)
+            by_key[key] = idx
+        for key, idx in by_key.items():
+            parent = self.entities[idx]
+            if key.access is None and info.access is not None:
+                scoped = by_key.get(EntityKey(key.type, key.code, info.access))
+                if scoped is not None:
+                    parent.children.setdefault("access", set()).add(scoped)
+                    self.entities[scoped].parents.add(idx)
+            child_type = CHILD_TYPE.get(key.type)
+            for other, cidx in by_key.items():
+                if other.access != key.access:
+                    continue
+                if other.type == child_type:
+                    parent.children.setdefault(child_type, set()).add(cidx)
+                    self.entities[cidx].parents.add(idx)
+                elif key.type == "subdivision" and other.type == "asn_subdivision":
+                    self.entities[cidx].parents.add(idx)
+        return idxs
+
+    def ancestors(self, idx: int) -> set[int]:
+        out: set[int] = set()
+        todo = list(self.entities[idx].parents)
+        while todo:
+            a = todo.pop()
+            if a not in out:
+                out.add(a)
+                todo.extend(self.entities[a].parents)
+        return out
+
+    def detach(self, probe: int, idxs: list[int]) -> None:
+        for idx in idxs:
+            self.entities[idx].members.discard(probe)

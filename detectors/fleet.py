@@ -1,0 +1,76 @@
+"""Simulated fleets: probes spread over countries, provinces, cities, networks and access types.
+
+Used by ``cutwatch simulate`` and the benchmark. Deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from detectors.model import ProbeInfo
+
+
+@dataclass(frozen=True, slots=True)
+class SimProbe:
+    info: ProbeInfo
+    phase: float  # seconds into each cadence period at which it uploads
+    night_off: tuple[float, float] | None  # (off, on) seconds of day, UTC; None: always on
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSpec:
+    """Countries with provinces; each country has a few fixed ISPs and mobile operators."""
+
+    countries: tuple[str, ...] = ("MM", "TH", "KH")
+    subdivisions: int = 3
+    cities: int = 2
+    probes_per_country: tuple[int, ...] = (48, 18, 12)
+    fixed_asns: int = 2
+    mobile_asns: int = 2
+    mobile_share: float = 0.35
+    night_off_share: float = 0.15
+    cadence_s: float = 60.0
+
+
+def build_fleet(spec: FleetSpec, rng: random.Random) -> list[SimProbe]:
+    probes: list[SimProbe] = []
+    for ci, country in enumerate(spec.countries):
+        count = spec.probes_per_country[ci % len(spec.probes_per_country)]
+        fixed = [64500 + ci * 100 + i for i in range(spec.fixed_asns)]
+        mobile = [64550 + ci * 100 + i for i in range(spec.mobile_asns)]
+        for n in range(count):
+            sub = f"{country}-{n % spec.subdivisions + 1:02d}"
+            city = f"City{n // spec.subdivisions % spec.cities + 1}-{sub}"
+            is_mobile = rng.random() < spec.mobile_share
+            asn = rng.choice(mobile if is_mobile else fixed)
+            # spread the networks over the provinces so each province has several
+            if n < spec.subdivisions * 2:
+                asn = (fixed + mobile)[n % (len(fixed) + len(mobile))]
+                is_mobile = asn in mobile
+            night = None
+            if rng.random() < spec.night_off_share:
+                off = 22 * 3600 + rng.uniform(-1800, 1800)
+                night = (off, off + 8 * 3600 + rng.uniform(-1800, 1800))
+            info = ProbeInfo(f"{country.lower()}-{n:03d}", country, sub, city, asn,
+                             "mobile" if is_mobile else "fixed")
+            probes.append(SimProbe(info, rng.uniform(0, spec.cadence_s), night))
+    return probes
+
+
+def select(probes: list[SimProbe], entity_type: str, code: str,
+           access: str | None = None) -> list[SimProbe]:
+    """The probes of one entity, as the detector's entity codes name them."""
+    out: list[SimProbe] = []
+    for p in probes:
+        i = p.info
+        codes = {
+            "country": i.country,
+            "subdivision": i.subdivision,
+            "city": f"{i.subdivision}/{i.city}",
+            "asn": f"AS{i.asn}",
+            "asn_subdivision": f"AS{i.asn}/{i.subdivision}",
+        }
+        if codes.get(entity_type) == code and (access is None or i.access == access):
+            out.append(p)
+    return out

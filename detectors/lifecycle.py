@@ -1,0 +1,261 @@
+"""Event lifecycle: open the widest entity down as a whole, refine, resolve, retract.
+
+Candidates are judged by ``decide`` for each signal (``silence`` and the live conditions
+``international``, ``block``, ``throttling``). A candidate must qualify at two consecutive
+evaluations before it opens, and the widest one opens first, so a province opening a few
+seconds before its country does not raise both. Backlog verdicts (``classify``) turn a
+``suspected`` silence into a ``confirmed`` kind, a power outage, or a retraction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from detectors import conditions as cond
+from detectors.classify import KIND_OF, GapVerdict, judge_event
+from detectors.decide import Verdict, judge
+from detectors.entities import Entity
+from detectors.model import RANK, Event, Transition, event_id
+from detectors.state import ALIVE
+
+if TYPE_CHECKING:
+    from detectors.engine import Engine
+
+SIGNALS = ("silence", "international", "block", "throttling")
+KIND_OF_SIGNAL = {"silence": "blackout", "international": "international_cut",
+                  "block": "service_block", "throttling": "throttling"}
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
+
+
+class Lifecycle:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.open: dict[tuple[int, str], Event] = {}
+        self.closed: list[Event] = []
+        self.pending: dict[tuple[int, str], float] = {}  # candidate -> first qualified
+        self.member_events: dict[int, list[Event]] = {}
+        self.returns: dict[str, dict[int, float]] = {}
+        self.ending: dict[str, float] = {}
+        self.to_judge: set[str] = set()
+
+    def is_member(self, probe: int) -> bool:
+        return probe in self.member_events
+
+    def gap_judged(self, probe: int) -> None:
+        for ev in self.member_events.get(probe, ()):
+            self.to_judge.add(ev.id)
+
+    # ---- one evaluation ---------------------------------------------------------------
+    def step(self, now: float) -> list[Transition]:
+        out: list[Transition] = []
+        for ev in list(self.open.values()) + self.closed:
+            self._follow(ev, now, out)
+        self.closed = [ev for ev in self.closed
+                       if ev.status == "resolved" and now - (ev.closed_at or now)
+                       < self.engine.params.settle_s]
+        self._open_new(now, out)
+        return out
+
+    def _candidates(self, now: float) -> Iterator[tuple[Entity, str, Verdict]]:
+        eng = self.engine
+        ents = eng.index.entities
+        churn = eng.churn(now)
+        seen: set[tuple[int, str]] = set()
+        keys = [(e, "silence") for e in eng.dirty] + list(self.pending)
+        keys += [(e, s) for e in eng.cond_dirty for s in ents[e].conditions]
+        for e, signal in keys:
+            if (e, signal) in seen or (e, signal) in self.open:
+                continue
+            seen.add((e, signal))
+            ent = ents[e]
+            if signal == "silence":
+                verdict = self._judge_silence(ent, churn)
+            else:
+                verdict = cond.judge_condition(eng, ent, signal)
+            if verdict is not None:
+                yield ent, signal, verdict
+
+    def _judge_silence(self, ent: Entity, churn: float) -> Verdict | None:
+        eng, params = self.engine, self.engine.params
+        if len(ent.burst) < params.min_probes:
+            return None
+        ents, probes = eng.index.entities, eng.probes
+        country = eng.index.countries.get(ent.country or "")
+        scope = ents[country] if country is not None else ent
+        out_burst = eng.burst - len(scope.burst)
+        out_active = eng.alive + eng.burst - scope.active
+        out_share = out_burst / out_active if out_active >= params.min_probes else 0.0
+        share = len(ent.burst) / ent.active
+        if out_share >= params.outside_max_fraction or share - out_share < params.outside_margin:
+            return None
+        unaffected = (p for p in ent.members if probes[p].liveness == ALIVE)
+        # the control group's own burst rate is the null: a fleet-wide wave (mass reboot)
+        # makes a burst in one entity unsurprising
+        return judge(ent, ent.burst, unaffected, ent.active, max(churn, out_share),
+                     lambda i: (len(ents[i].burst), ents[i].active), eng.asn_of, params)
+
+    def _open_new(self, now: float, out: list[Transition]) -> None:
+        found = sorted(self._candidates(now), key=lambda c: (
+            RANK[c[0].key.type], c[0].key.access is not None, c[0].key.code, c[1]))
+        covered: dict[str, list[frozenset[int] | set[int]]] = {}
+        ents = self.engine.index.entities
+        for (e, signal), _ev in self.open.items():
+            # an entity already down as a whole covers all of its probes
+            covered.setdefault(signal, []).append(ents[e].members)
+        pending: dict[tuple[int, str], float] = {}
+        hold = self.engine.params.hold_s
+        for ent, signal, verdict in found:
+            cover = covered.setdefault(signal, [])
+            if any(verdict.affected <= c for c in cover):
+                continue
+            cover.append(ent.members)
+            key = (ent.idx, signal)
+            first = self.pending.get(key)
+            if first is None or (now - first < hold and self._rising_above(ent, signal)):
+                pending[key] = now if first is None else first
+            else:
+                self._open(ent, signal, verdict, now, out)
+        self.pending = pending
+
+    def _rising_above(self, ent: Entity, signal: str) -> bool:
+        """A wider entity is being affected beyond this one: it may be down as a whole."""
+        eng, params = self.engine, self.engine.params
+        ents = eng.index.entities
+        for a in eng.index.ancestors(ent.idx):
+            wider = ents[a]
+            if signal == "silence":
+                k, n = len(wider.burst) - len(ent.burst), wider.active - ent.active
+            else:
+                k = len(wider.conditions.get(signal, ())) - len(ent.conditions.get(signal, ()))
+                n = wider.alive - ent.alive
+            if k >= params.part_min_probes and k >= params.part_fraction * n:
+                return True
+        return False
+
+    def _open(self, ent: Entity, signal: str, verdict: Verdict, now: float,
+              out: list[Transition]) -> None:
+        eng = self.engine
+        members = set(verdict.affected)
+        if signal == "silence":
+            start = quantile([eng.probes[p].silent_since for p in members], 0.9)
+            evidence: dict[str, object] = {"signal": "silence"}
+        else:
+            start, evidence = cond.describe(eng, ent, signal, members)
+        if ent.key.access is not None:
+            evidence["access"] = ent.key.access
+        evidence["probes_active"] = verdict.total
+        ev = Event(
+            id=event_id(ent.key, signal, start), entity=ent.key, entity_name=ent.name,
+            signal=signal, kind=KIND_OF_SIGNAL[signal],
+            status="suspected" if signal == "silence" else "confirmed",
+            start=start, end=None, detected_at=now, confidence=verdict.confidence,
+            members=members, probes_total=verdict.total, evidence=evidence,
+            asns_affected=sorted({a for p in members if (a := eng.asn_of[p]) is not None}),
+        )
+        self.open[(ent.idx, signal)] = ev
+        for p in members:
+            self.member_events.setdefault(p, []).append(ev)
+        out.append(Transition("opened", now, ev.snapshot()))
+
+    # ---- following an event ---------------------------------------------------------
+    def _follow(self, ev: Event, now: float, out: list[Transition]) -> None:
+        eng = self.engine
+        ent = eng.index.entities[eng.index.by_key[ev.entity]]
+        if ev.status in ("suspected", "confirmed"):
+            joiners = ent.burst if ev.signal == "silence" else \
+                ent.conditions.get(ev.signal, set())
+            if ent.idx in eng.dirty or ent.idx in eng.cond_dirty:
+                for p in joiners - ev.members:
+                    ev.members.add(p)
+                    self.member_events.setdefault(p, []).append(ev)
+            for p in ev.members:
+                if eng.probes[p].liveness == ALIVE:
+                    self.returns.setdefault(ev.id, {}).setdefault(p, now)
+        if ev.id in self.to_judge:
+            self.to_judge.discard(ev.id)
+            if ev.signal == "silence" and self._apply_backlogs(ev, now, out):
+                return
+        if ev.status not in ("suspected", "confirmed"):
+            return
+        if ev.signal == "silence":
+            still = sum(1 for p in ev.members if eng.probes[p].liveness != ALIVE)
+        else:
+            still = len(ev.members & ent.conditions.get(ev.signal, set()))
+        if still > eng.params.close_fraction * len(ev.members):
+            self.ending.pop(ev.id, None)
+            return
+        since = self.ending.setdefault(ev.id, now)
+        waited = now - since >= eng.params.backlog_wait_s or ev.signal != "silence"
+        if ev.refined or waited:
+            self._resolve(ev, now, out)
+
+    def _resolve(self, ev: Event, now: float, out: list[Transition]) -> None:
+        eng = self.engine
+        if ev.end is None and ev.refined:
+            verdict = judge_event(self._verdicts(ev), len(ev.members), eng.params)
+            if verdict is not None and verdict.label != "none":
+                ev.end = verdict.end
+        if ev.end is None:
+            back = list(self.returns.get(ev.id, {}).values()) or [now]
+            cadence = quantile([eng.probes[p].cadence for p in ev.members], 0.5)
+            ev.end = max(ev.start, quantile(back, 0.2) - cadence / 2) \
+                if ev.signal == "silence" else now
+        ev.status, ev.closed_at = "resolved", now
+        self._close(ev)
+        self.closed.append(ev)
+        out.append(Transition("resolved", now, ev.snapshot()))
+
+    def _close(self, ev: Event) -> None:
+        self.open.pop((self.engine.index.by_key[ev.entity], ev.signal), None)
+        self.ending.pop(ev.id, None)
+        for p in ev.members:
+            events = self.member_events.get(p)
+            if events is not None and ev in events:
+                events.remove(ev)
+                if not events:
+                    del self.member_events[p]
+
+    def _verdicts(self, ev: Event) -> list[GapVerdict]:
+        verdicts = self.engine.verdicts
+        floor = ev.start - self.engine.params.burst_window_s
+        return [v for p in ev.members if (v := verdicts.get(p)) is not None and v.end >= floor]
+
+    def _apply_backlogs(self, ev: Event, now: float, out: list[Transition]) -> bool:
+        """Refine an event from its members' backlogs; True when it was retracted."""
+        _eng, params = self.engine, self.engine.params
+        verdicts = self._verdicts(ev)
+        verdict = judge_event(verdicts, len(ev.members), params)
+        if verdict is None:
+            return False
+        if verdict.label == "none":
+            ev.status = "retracted"
+            ev.evidence["backlogs"] = {"probes": verdict.voters, "agree": verdict.agree,
+                                       "verdict": "no_shutdown"}
+            self._close(ev)
+            self.closed = [e for e in self.closed if e is not ev]
+            out.append(Transition("retracted", now, ev.snapshot()))
+            return True
+        kind = KIND_OF[verdict.label]
+        ended = ev.status == "resolved" or ev.id in self.ending
+        new_end = verdict.end if ended else ev.end
+        shift = params.refine_min_shift_s
+        changed = (kind != ev.kind or ev.status == "suspected"
+                   or abs(verdict.start - ev.start) >= shift
+                   or (new_end is not None and (ev.end is None or abs(new_end - ev.end) >= shift)))
+        ev.refined = True
+        ev.evidence["backlogs"] = {"probes": verdict.voters, "agree": verdict.agree,
+                                   "verdict": verdict.label}
+        if not changed:
+            return False
+        ev.kind, ev.start = kind, verdict.start
+        if new_end is not None:
+            ev.end = new_end
+        if ev.status == "suspected":
+            ev.status = "confirmed"
+        out.append(Transition("updated", now, ev.snapshot()))
+        return False

@@ -1,0 +1,147 @@
+"""The detector's nouns: probes and their entities, inputs, events and their transitions.
+
+Inputs come from the replay stream or the database; transitions leave as the DESIGN.md JSON
+object (``Transition.to_json``), the same in replay output, webhook payloads and the API.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, Literal, NamedTuple
+
+from cutwatch.wire import Batch
+
+EntityType = Literal["country", "subdivision", "city", "asn", "asn_subdivision"]
+Kind = Literal["blackout", "international_cut", "service_block", "throttling", "power_outage",
+               "unknown"]
+Status = Literal["suspected", "confirmed", "resolved", "retracted"]
+Action = Literal["opened", "updated", "resolved", "retracted"]
+
+# Wider first: the order in which "the widest entity down as a whole" is chosen.
+RANK: Final[dict[str, int]] = {
+    "country": 0, "asn": 1, "subdivision": 2, "asn_subdivision": 3, "city": 4,
+}
+EVENT_NAMESPACE: Final = uuid.UUID("6f1c2a2e-5b7d-4f7e-9a53-cb0e1d7a4c11")
+
+
+class EntityKey(NamedTuple):
+    """One entity, optionally narrowed to one access type (``mobile``-only, ...)."""
+
+    type: str
+    code: str
+    access: str | None = None
+
+    def to_json(self, name: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type, "code": self.code, "name": name}
+        if self.type in ("asn", "asn_subdivision"):
+            out["asn"] = int(self.code[2:].split("/")[0])
+        if self.access is not None:
+            out["access"] = self.access
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeInfo:
+    """Where a probe is: what the volunteer declared plus what the collector derived."""
+
+    id: str
+    country: str | None = None
+    subdivision: str | None = None
+    city: str | None = None
+    asn: int | None = None
+    access: str | None = None
+
+    def entities(self) -> list[tuple[EntityKey, str]]:
+        """Every entity the probe belongs to, with a display name, unscoped then scoped."""
+        base: list[tuple[EntityKey, str]] = []
+        if self.country:
+            base.append((EntityKey("country", self.country), self.country))
+        if self.subdivision:
+            base.append((EntityKey("subdivision", self.subdivision), self.subdivision))
+            if self.city:
+                base.append((EntityKey("city", f"{self.subdivision}/{self.city}"), self.city))
+        elif self.city and self.country:
+            base.append((EntityKey("city", f"{self.country}/{self.city}"), self.city))
+        if self.asn is not None:
+            base.append((EntityKey("asn", f"AS{self.asn}"), f"AS{self.asn}"))
+            if self.subdivision:
+                code = f"AS{self.asn}/{self.subdivision}"
+                base.append((EntityKey("asn_subdivision", code), code))
+        if self.access is None:
+            return base
+        return base + [(EntityKey(k.type, k.code, self.access), n) for k, n in base]
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """One batch as the collector received it; ``received_at`` is the engine's clock."""
+
+    received_at: float
+    batch: Batch
+
+
+@dataclass(slots=True)
+class Event:
+    """An event as the engine keeps it; ``snapshot`` is what leaves in a transition."""
+
+    id: str
+    entity: EntityKey
+    entity_name: str
+    signal: str
+    kind: str
+    status: str
+    start: float
+    end: float | None
+    detected_at: float
+    confidence: float
+    members: set[int]
+    probes_total: int
+    evidence: dict[str, Any] = field(default_factory=dict)
+    asns_affected: list[int] = field(default_factory=list)
+    closed_at: float | None = None
+    refined: bool = False
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "kind": self.kind,
+            "entity": self.entity.to_json(self.entity_name),
+            "start": iso(self.start),
+            "end": None if self.end is None else iso(self.end),
+            "detected_at": iso(self.detected_at),
+            "confidence": round(self.confidence, 4),
+            "probes_affected": len(self.members),
+            "probes_total": self.probes_total,
+            "asns_affected": sorted(self.asns_affected),
+            "evidence": self.evidence,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    action: str
+    at: float
+    event: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "event", "action": self.action, "at": iso(self.at), "event": self.event}
+
+
+def event_id(entity: EntityKey, signal: str, start: float) -> str:
+    """Deterministic: the same stream gives the same ids, run after run."""
+    name = f"{entity.type}|{entity.code}|{entity.access or ''}|{signal}|{int(start)}"
+    return str(uuid.uuid5(EVENT_NAMESPACE, name))
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(round(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> float:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()

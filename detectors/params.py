@@ -1,0 +1,98 @@
+"""Every tunable number of the detector, in one frozen object (documented in docs/events.md).
+
+The engine, the replay command, the online worker and the benchmark all take a ``Params``;
+nothing else in ``detectors/`` hard-codes a threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    # --- evaluation clock -------------------------------------------------------------
+    eval_interval_s: float = 15.0
+    """The engine is evaluated at least this often (replay time); DESIGN asks for <= 30 s."""
+
+    # --- liveness (silence) -----------------------------------------------------------
+    default_cadence_s: float = 60.0
+    """Upload cadence assumed for a probe until it has shown its own."""
+    learn_arrivals: int = 3
+    """Arrivals a probe needs before its silence can count (its cadence is learned first)."""
+    cadence_alpha: float = 0.1
+    """EWMA weight of one new inter-arrival gap in the learned cadence."""
+    silence_factor: float = 1.5
+    """A probe is silent after ``silence_factor`` x its cadence + 3 x its jitter + margin."""
+    silence_margin_s: float = 10.0
+    max_cadence_s: float = 3600.0
+    """Cadences above this are clipped: such a probe is hardly a liveness signal."""
+    burst_window_s: float = 900.0
+    """Silences that began within this window of each other form one burst; older silences
+    (dead probes, probes switched off) leave the denominator instead of counting as evidence."""
+
+    # --- evidence thresholds ----------------------------------------------------------
+    min_probes: int = 3
+    """An entity-level claim needs at least this many affected probes."""
+    min_asns: int = 2
+    """Areas wider than one ISP need affected probes in at least this many networks."""
+    open_fraction: float = 0.5
+    """Share of an entity's active probes that must be affected to open an event."""
+    close_fraction: float = 0.3
+    """An open event resolves when the share of its affected probes still affected falls to
+    this (hysteresis: open at 0.5, close at 0.3)."""
+    part_fraction: float = 0.34
+    """A wider entity is down "as a whole" only when every part of it with at least
+    ``part_min_probes`` active probes has at least this share affected."""
+    part_min_probes: int = 2
+    hold_s: float = 60.0
+    """A qualifying entity waits up to this long while a wider one containing it is being
+    affected beyond it (so a country going dark province by province raises the country)."""
+    churn_floor: float = 0.01
+    """Lowest per-probe chance of a silence beginning within one burst window by churn."""
+    max_surprise: float = 1e-4
+    """Binomial tail P(K >= k | n, churn) an entity's burst must fall under."""
+    outside_max_fraction: float = 0.5
+    """Open nothing while this share of the probes outside the entity's country are in a
+    burst too (the collector, not a region, went dark)."""
+    outside_margin: float = 0.4
+    """The entity's burst share must exceed the outside share by this much."""
+    global_fraction: float = 0.5
+    """A burst covering this share of the fleet in at least ``global_min_countries``
+    countries is a global arrival gap (collector down, mass reboot): its silences are set
+    aside until the probes return."""
+    global_min_countries: int = 2
+
+    # --- time of day --------------------------------------------------------------------
+    tod_slot_s: int = 900
+    """Width of one time-of-day slot of a probe's activity profile (UTC)."""
+    tod_min_days: int = 1
+    """Days a slot must have been observed before it can excuse a silence."""
+    tod_presence: float = 0.5
+    """A silence starting in a slot where the probe was present on fewer than this share of
+    observed days is the probe's usual off time, not evidence."""
+
+    # --- backlogs -----------------------------------------------------------------------
+    gap_coverage_power: float = 0.3
+    """A probe that measured during less than this share of its gap was off (power)."""
+    backlog_wait_s: float = 600.0
+    """How long after a probe returns its backlog may still be arriving."""
+    confirm_share: float = 0.5
+    """Share of reporting probes whose backlog must agree for a kind to be taken."""
+    refine_min_shift_s: float = 20.0
+    """Start/end moves smaller than this do not produce an ``updated`` transition."""
+    settle_s: float = 1800.0
+    """A resolved event still takes refinements from late backlogs for this long."""
+
+    # --- in-probe signals -------------------------------------------------------------
+    live_window_s: float = 300.0
+    """Results measured within this window of the clock describe the probe's present."""
+    throttle_factor: float = 3.0
+    """Latency (or 1/throughput) this many times the probe's own baseline is throttling."""
+    throttle_min_results: int = 3
+    baseline_alpha: float = 0.05
+    """EWMA weight of one result in a per-target latency baseline."""
+    baseline_min_results: int = 5
+    control_min_probes: int = 2
+    """Probes outside the area that must reach a target for its failures to be a block."""
+    control_ok_fraction: float = 0.8

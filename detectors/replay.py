@@ -1,0 +1,123 @@
+"""Replay: read a stream (JSON Lines, DESIGN.md format), drive the engine on its clock.
+
+The clock is each upload's ``received_at``; the engine is evaluated every
+``eval_interval_s`` of replay time and once more at ``until`` (default: the last line).
+A bad line stops the replay with one error naming its line number, unless ``skip_bad``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from cutwatch.wire import Access, Batch
+from detectors.engine import Engine
+from detectors.model import ProbeInfo, Transition, Upload
+from detectors.params import Params
+
+
+class ReplayError(ValueError):
+    """A line of the stream could not be read; the message names the line."""
+
+
+class ProbeRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    id: str = Field(min_length=1, max_length=64)
+    country: str | None = None
+    subdivision: str | None = None
+    city: str | None = None
+    asn: int | None = None
+    access: Access | None = None
+
+
+class ProbeLine(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["probe"]
+    probe: ProbeRecord
+
+
+class UploadLine(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["upload"]
+    received_at: AwareDatetime
+    batch: Batch
+
+
+LINE: TypeAdapter[ProbeLine | UploadLine] = TypeAdapter(
+    Annotated[ProbeLine | UploadLine, Field(discriminator="type")]
+)
+
+
+def parse_line(text: str, number: int) -> ProbeLine | UploadLine:
+    try:
+        return LINE.validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ReplayError(f"line {number}: {where}: {first['msg']}" if where
+                          else f"line {number}: {first['msg']}") from None
+
+
+def probe_info(record: ProbeRecord) -> ProbeInfo:
+    return ProbeInfo(record.id, record.country, record.subdivision, record.city, record.asn,
+                     record.access)
+
+
+def replay(lines: Iterable[str], params: Params | None = None, until: float | None = None,
+           on_bad: Callable[[ReplayError], None] | None = None,
+           engine: Engine | None = None) -> Iterator[Transition]:
+    """Transitions of the stream, in order. ``on_bad`` receives skipped lines' errors."""
+    engine = engine or Engine(params)
+    items = _items(lines, on_bad)
+    yield from drive(engine, items, until)
+
+
+def _items(lines: Iterable[str], on_bad: Callable[[ReplayError], None] | None,
+           ) -> Iterator[ProbeInfo | Upload]:
+    for number, text in enumerate(lines, 1):
+        if not text.strip():
+            continue
+        try:
+            item = parse_line(text, number)
+        except ReplayError as exc:
+            if on_bad is None:
+                raise
+            on_bad(exc)
+            continue
+        if isinstance(item, ProbeLine):
+            yield probe_info(item.probe)
+        else:
+            yield Upload(item.received_at.timestamp(), item.batch)
+
+
+def drive(engine: Engine, items: Iterable[ProbeInfo | Upload],
+          until: float | None = None) -> Iterator[Transition]:
+    """Feed inputs in order, evaluating on the replay clock; shared by replay and tests."""
+    interval = engine.params.eval_interval_s
+    tick: float | None = None
+    last = None
+    for item in items:
+        if isinstance(item, ProbeInfo):
+            engine.register(item)
+            continue
+        now = item.received_at
+        if until is not None and now > until:
+            break
+        if tick is None:
+            tick = math.floor(now / interval) * interval + interval
+        while tick <= now:
+            yield from engine.evaluate(tick)
+            tick += interval
+        engine.upload(item)
+        last = now if last is None else max(last, now)
+    end = until if until is not None else last
+    if end is None or tick is None:
+        return
+    while tick <= end:
+        yield from engine.evaluate(tick)
+        tick += interval
+    if tick - interval < end:
+        yield from engine.evaluate(end)

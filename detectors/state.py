@@ -1,0 +1,118 @@
+"""Per-probe state: learned upload cadence, liveness, time-of-day profile, gap record.
+
+Everything the engine knows about one probe lives here, in ``__slots__`` objects so that
+memory stays linear and small per probe (see the engine-cost benchmark).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from detectors.model import ProbeInfo
+from detectors.params import Params
+
+# Liveness states of a probe.
+NEW: Final = 0  # not enough arrivals to know its cadence: no evidence either way
+ALIVE: Final = 1
+BURST: Final = 2  # silent, the silence began recently: evidence
+OLD: Final = 3  # silent for longer than a burst window: out of the denominator
+EXCUSED: Final = 4  # silent at its usual off time
+GLOBAL: Final = 5  # silent inside a global arrival gap (collector down, mass reboot)
+
+# Scopes of a result, as small ints (gap records keep many of them).
+LAN: Final = 0
+DOMESTIC: Final = 1
+INTERNATIONAL: Final = 2
+
+
+class GapRecord:
+    """What a probe measured while it was silent: filled by its backlog when it returns."""
+
+    __slots__ = ("end", "prior_ok", "rebooted", "results", "start", "started_before")
+
+    def __init__(self, start: float, prior_ok: float, started_before: float | None) -> None:
+        self.start = start  # last arrival before the silence
+        self.end: float | None = None  # first arrival after it
+        self.prior_ok = prior_ok  # last external success measured before the silence
+        self.started_before = started_before
+        self.rebooted = False
+        self.results: list[tuple[float, int, bool]] = []  # (measured_at, scope, ok)
+
+
+class TargetState:
+    """One probe's view of one target: failure run, method, latency baseline."""
+
+    __slots__ = ("base", "fail_run", "fail_since", "method", "n_ok", "scope", "slow_run")
+
+    def __init__(self, scope: int) -> None:
+        self.scope = scope
+        self.fail_run = 0
+        self.fail_since = 0.0
+        self.method = ""
+        self.n_ok = 0
+        self.base = 0.0  # EWMA of the slowness measure while not slow
+        self.slow_run = 0
+
+
+class ProbeState:
+    __slots__ = (
+        "arrivals", "cadence", "conditions", "deadline", "entities", "first_seen", "gap",
+        "idx", "info", "jitter", "last_arrival", "last_ext_ok", "last_measured", "liveness",
+        "seen_day", "seen_slots", "silent_since", "started_at", "targets", "version",
+    )
+
+    def __init__(self, idx: int, info: ProbeInfo, entities: list[int], params: Params) -> None:
+        self.idx = idx
+        self.info = info
+        self.entities = entities
+        self.liveness = NEW
+        self.arrivals = 0
+        self.cadence = params.default_cadence_s
+        self.jitter = 0.0
+        self.last_arrival = 0.0
+        self.first_seen = 0.0
+        self.deadline = 0.0
+        self.version = 0
+        self.silent_since = 0.0
+        self.started_at: float | None = None
+        self.last_ext_ok = 0.0
+        self.last_measured = 0.0
+        self.gap: GapRecord | None = None
+        self.targets: dict[str, TargetState] | None = None
+        self.conditions: dict[str, str] | None = None  # signal -> detail (method, ...)
+        slots = 86_400 // params.tod_slot_s
+        self.seen_slots = bytearray(slots)
+        self.seen_day = bytearray(slots)
+
+    def learn_arrival(self, now: float, params: Params) -> None:
+        """Update cadence/jitter from one more inter-arrival gap (backlog bursts excluded)."""
+        if self.arrivals and now > self.last_arrival:
+            gap = now - self.last_arrival
+            if self.arrivals < params.learn_arrivals:
+                self.cadence = gap if self.arrivals == 1 else (self.cadence + gap) / 2
+            elif gap <= 3 * self.cadence:
+                a = params.cadence_alpha
+                self.jitter = (1 - a) * self.jitter + a * abs(gap - self.cadence)
+                self.cadence = (1 - a) * self.cadence + a * gap
+            self.cadence = min(max(self.cadence, 1.0), params.max_cadence_s)
+        elif not self.arrivals:
+            self.first_seen = now
+        self.arrivals += 1
+        self.last_arrival = max(self.last_arrival, now)
+        slot = int(now % 86_400) // params.tod_slot_s
+        day = int(now // 86_400) % 255 + 1
+        if self.seen_day[slot] != day:
+            self.seen_day[slot] = day
+            if self.seen_slots[slot] < 255:
+                self.seen_slots[slot] += 1
+
+    def silence_after(self, params: Params) -> float:
+        return params.silence_factor * self.cadence + 3 * self.jitter + params.silence_margin_s
+
+    def usually_off(self, at: float, params: Params) -> bool:
+        """Whether the probe is usually absent at this time of day (switched off at night)."""
+        days = int((at - self.first_seen) // 86_400)
+        if days < params.tod_min_days:
+            return False
+        slot = int((at + params.tod_slot_s) % 86_400) // params.tod_slot_s
+        return self.seen_slots[slot] / min(days, 255) < params.tod_presence
