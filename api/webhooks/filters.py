@@ -18,8 +18,9 @@ Kind = Literal[
     "blackout", "international_cut", "service_block", "throttling", "power_outage", "unknown"
 ]
 
-_SUBDIVISION = re.compile(r"\b([A-Za-z]{2})-[A-Za-z0-9]{1,3}\b")
-_ASN = re.compile(r"^(?:AS)?(\d+)\b", re.IGNORECASE)
+_SUBDIVISION = re.compile(r"[A-Za-z]{2}-[A-Za-z0-9]{1,3}")
+_COUNTRY = re.compile(r"[A-Za-z]{2}")
+_ASN = re.compile(r"^(?:AS)?(\d+)$", re.IGNORECASE)
 
 
 class EntityFilter(BaseModel):
@@ -69,24 +70,31 @@ def _asn(value: Any) -> int | None:
 def place_of(entity: Mapping[str, Any]) -> EntityPlace:
     """Locate an entity; explicit ``country``/``subdivision``/``asn`` keys win over the code.
 
-    Codes follow DESIGN.md: ISO 3166-1 for countries, ISO 3166-2 for subdivisions; a city or
-    asn_subdivision code is searched for an ISO 3166-2 code and (for the latter) an ASN.
+    Codes as the detector writes them (detectors/model.py): ``MM``, ``MM-07``, city
+    ``MM-07/Bago`` or ``MM/Bago``, ``AS9988``, asn_subdivision ``AS9988/MM-07``.
     """
     etype = str(entity.get("type", ""))
     code = str(entity.get("code", ""))
+    parts = code.split("/")
     subdivision = entity.get("subdivision")
-    if subdivision is None and etype in ("subdivision", "city", "asn_subdivision"):
-        found = _SUBDIVISION.search(code)
-        subdivision = found.group(0) if found else None
     country = entity.get("country")
-    if country is None:
-        if etype == "country":
-            country = code
-        elif subdivision:
-            country = str(subdivision)[:2]
     asn = entity.get("asn")
-    if asn is None and etype in ("asn", "asn_subdivision"):
-        asn = _asn(code)
+    if etype == "country":
+        country = country or code
+    elif etype == "subdivision":
+        subdivision = subdivision or code
+    elif etype == "city":
+        if subdivision is None and _SUBDIVISION.fullmatch(parts[0]):
+            subdivision = parts[0]
+        elif country is None and len(parts) > 1 and _COUNTRY.fullmatch(parts[0]):
+            country = parts[0]
+    elif etype in ("asn", "asn_subdivision"):
+        asn = asn if asn is not None else parts[0]
+        if etype == "asn_subdivision" and subdivision is None and len(parts) > 1 and (
+                _SUBDIVISION.fullmatch(parts[1])):
+            subdivision = parts[1]
+    if country is None and subdivision:
+        country = str(subdivision)[:2]
     return EntityPlace(
         type=etype,
         code=code,
