@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -20,6 +20,23 @@ from cutwatch.wire import Access, CheckKind
 router = APIRouter(tags=["read"])
 
 MAX_WINDOW = timedelta(days=31)
+
+PROBES_SQL: Final = (
+    "SELECT id, name, country, subdivision, city, access, asn, network_mismatch,"
+    " registered_at, last_seen_at,"
+    " COALESCE(last_seen_at > now() - make_interval(secs => %s), false)"
+    " FROM probes WHERE disabled_at IS NULL ORDER BY id"
+)
+# Keyset paging on (measured_at, id): the primary key, so each page is one index range scan.
+RESULTS_SQL: Final = (
+    "SELECT id, batch_id, kind, target, scope, family, measured_at, received_at,"
+    " duration_ms, ok, failure, details FROM results"
+    " WHERE probe_id = %(probe)s AND measured_at >= %(since)s AND measured_at < %(until)s"
+    " AND (%(kind)s::text IS NULL OR kind = %(kind)s::text)"
+    " AND (%(after_at)s::timestamptz IS NULL"
+    "      OR (measured_at, id) > (%(after_at)s::timestamptz, %(after_id)s::uuid))"
+    " ORDER BY measured_at, id LIMIT %(limit)s"
+)
 DEFAULT_WINDOW = timedelta(hours=24)
 
 
@@ -65,13 +82,7 @@ async def list_probes(request: Request) -> list[ProbeView]:
     """Every registered probe with its public facts and live/silent status."""
     state = get_state(request)
     async with state.pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT id, name, country, subdivision, city, access, asn, network_mismatch,"
-            " registered_at, last_seen_at,"
-            " COALESCE(last_seen_at > now() - make_interval(secs => %s), false)"
-            " FROM probes WHERE disabled_at IS NULL ORDER BY id",
-            (state.settings.silent_after_seconds,),
-        )
+        cur = await conn.execute(PROBES_SQL, (state.settings.silent_after_seconds,))
         rows = await cur.fetchall()
     return [
         ProbeView(
@@ -107,13 +118,7 @@ async def probe_results(
         if await cur.fetchone() is None:
             raise HTTPException(404, "no such probe")
         cur = await conn.execute(
-            "SELECT id, batch_id, kind, target, scope, family, measured_at, received_at,"
-            " duration_ms, ok, failure, details FROM results"
-            " WHERE probe_id = %(probe)s AND measured_at >= %(since)s AND measured_at < %(until)s"
-            " AND (%(kind)s::text IS NULL OR kind = %(kind)s::text)"
-            " AND (%(after_at)s::timestamptz IS NULL"
-            "      OR (measured_at, id) > (%(after_at)s::timestamptz, %(after_id)s::uuid))"
-            " ORDER BY measured_at, id LIMIT %(limit)s",
+            RESULTS_SQL,
             {"probe": probe_id, "since": since, "until": until, "kind": kind,
              "after_at": after[0] if after else None, "after_id": after[1] if after else None,
              "limit": limit + 1},

@@ -15,20 +15,20 @@ from api.db import Conn
 from api.geo import Network
 from cutwatch.wire import Batch
 
-_STAGING: Final = """
+STAGING_SQL: Final = """
 CREATE TEMP TABLE IF NOT EXISTS ingest_staging (
     id uuid, kind text, target text, scope text, family text, measured_at timestamptz,
     duration_ms double precision, ok boolean, failure text, details jsonb
 ) ON COMMIT DELETE ROWS
 """
-_COPY: Final = (
+COPY_SQL: Final = (
     "COPY ingest_staging (id, kind, target, scope, family, measured_at, duration_ms, ok,"
     " failure, details) FROM STDIN (FORMAT BINARY)"
 )
-_COPY_TYPES: Final = [
+COPY_TYPES: Final = [
     "uuid", "text", "text", "text", "text", "timestamptz", "float8", "bool", "text", "jsonb",
 ]
-_MOVE: Final = """
+MOVE_SQL: Final = """
 INSERT INTO results (id, probe_id, batch_id, kind, target, scope, family, measured_at,
                      received_at, duration_ms, ok, failure, details)
 SELECT id, %(probe_id)s, %(batch_id)s, kind, target, scope, family, measured_at,
@@ -36,7 +36,7 @@ SELECT id, %(probe_id)s, %(batch_id)s, kind, target, scope, family, measured_at,
 FROM ingest_staging
 ON CONFLICT (measured_at, id) DO NOTHING
 """
-_BATCH: Final = """
+BATCH_SQL: Final = """
 INSERT INTO batches (batch_id, probe_id, seq, sent_at, received_at, result_count,
                      accepted_count, spool_depth, dropped_total, clock_synced,
                      clock_offset_ms, started_at, software)
@@ -47,7 +47,7 @@ ON CONFLICT (batch_id) DO NOTHING
 RETURNING batch_id
 """
 # Right-hand sides see the row before the update, so "asn changed" compares old and new.
-_LIVENESS: Final = """
+LIVENESS_SQL: Final = """
 UPDATE probes SET
     last_seen_at = %(received_at)s,
     last_seq = GREATEST(COALESCE(last_seq, -1), %(seq)s),
@@ -101,7 +101,7 @@ async def store_batch(conn: Conn, batch: Batch, network: Network | None) -> Stor
             "clock_synced": clock.synced, "clock_offset_ms": clock.offset_ms,
             "started_at": hb.started_at, "software": hb.software,
         }
-        await cur.execute(_BATCH, facts)
+        await cur.execute(BATCH_SQL, facts)
         new_batch = await cur.fetchone() is not None
         if not new_batch:
             await cur.execute("SELECT probe_id FROM batches WHERE batch_id = %s", (batch.batch_id,))
@@ -110,22 +110,22 @@ async def store_batch(conn: Conn, batch: Batch, network: Network | None) -> Stor
                 raise BatchOwnedElsewhere(str(batch.batch_id))
         accepted = 0
         if batch.results:
-            await cur.execute(_STAGING)
-            async with cur.copy(_COPY) as copy:
-                copy.set_types(_COPY_TYPES)
+            await cur.execute(STAGING_SQL)
+            async with cur.copy(COPY_SQL) as copy:
+                copy.set_types(COPY_TYPES)
                 for r in batch.results:
                     await copy.write_row((
                         r.id, r.kind, r.target, r.scope, r.family, r.measured_at,
                         r.duration_ms, r.ok, r.failure, r.details,
                     ))
-            await cur.execute(_MOVE, facts)
+            await cur.execute(MOVE_SQL, facts)
             accepted = cur.rowcount
             if new_batch:
                 await cur.execute(
                     "UPDATE batches SET accepted_count = %s WHERE batch_id = %s",
                     (accepted, batch.batch_id),
                 )
-        await cur.execute(_LIVENESS, {
+        await cur.execute(LIVENESS_SQL, {
             **facts,
             "geo": network is not None,
             "asn": network.asn if network else None,

@@ -104,3 +104,13 @@ def test_results_of_an_unknown_probe_are_404(live: LiveServer) -> None:
         response = client.get("/v1/probes/p-nobody/results")
     assert response.status_code == 404
     assert response.json() == {"detail": "no such probe"}
+
+
+def test_hourly_rollup_view_runs_on_plain_postgresql(live: LiveServer, settings: Any) -> None:
+    probe_id, results, _ = _stored(live)
+    with psycopg.connect(settings.database_url) as conn:
+        rows = conn.execute("SELECT sum(total), sum(ok_count), count(DISTINCT bucket)"
+                            " FROM results_hourly WHERE probe_id = %s", (probe_id,)).fetchone()
+    assert rows is not None
+    assert rows[:2] == (len(results), 0)
+    assert rows[2] in (1, 2, 3)  # 30 minutes starting anywhere in an hour
