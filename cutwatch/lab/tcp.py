@@ -69,3 +69,32 @@ def closed_port(host: str = "127.0.0.1") -> int:
     with socket.socket(family_of(host), socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+class SilentPort:
+    """A port whose SYNs go unanswered (a firewall that drops): connects time out.
+
+    A listener that never accepts, its one-slot backlog filled by our own connections: the
+    kernel then drops further SYNs silently, on loopback, without root or packet filters.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self._listener = socket.socket(family_of(host), socket.SOCK_STREAM)
+        self._listener.bind((host, 0))
+        self._listener.listen(0)
+        self._fillers: list[socket.socket] = []
+        self.address: tuple[str, int] = self._listener.getsockname()[:2]
+        self.port = self.address[1]
+
+    def __enter__(self) -> SilentPort:
+        for _ in range(3):
+            filler = socket.socket(self._listener.family, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            filler.connect_ex(self.address)
+            self._fillers.append(filler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for filler in self._fillers:
+            filler.close()
+        self._listener.close()

@@ -13,7 +13,7 @@ from scapy.layers.dns import DNS, DNSQR
 
 from cutwatch.lab.dns import DnsServer
 from cutwatch.lab.http import BLOCK_PAGE_TITLE, HttpServer, LabCA, object_bytes
-from cutwatch.lab.tcp import TcpServer, closed_port
+from cutwatch.lab.tcp import SilentPort, TcpServer, closed_port
 
 ZONE = {"ok.test": ["127.0.0.1", "::1"]}
 
@@ -130,3 +130,8 @@ def test_https_good_wrong_host_and_unknown_ca(tmp_path: Path) -> None:
         httpx.ConnectError, match="IP address mismatch"
     ):
         _get(web.url("/"), trusted)
+
+
+def test_silent_port_drops_syns() -> None:
+    with SilentPort() as silent, pytest.raises(TimeoutError):
+        socket.create_connection(silent.address, timeout=0.3)

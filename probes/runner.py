@@ -1,0 +1,49 @@
+"""Runs one check of one target in one IP family and makes the wire ``Result`` of it.
+
+This is the single place where a check's ``Outcome`` becomes a ``cutwatch.wire.Result``
+(id, time, duration, scope from the target's tag), and where a bug inside a check is
+contained: it becomes ``probe_error`` instead of stopping the probe.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+from cutwatch.wire import Family, Result
+from probes.checks import CHECKS
+from probes.checks.base import Context, Outcome
+from probes.targets import BaseTarget
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def jobs(targets: tuple[BaseTarget, ...]) -> Iterator[tuple[BaseTarget, Family]]:
+    """Every (target, family) pair: each family is its own measurement."""
+    for target in targets:
+        for family in target.families:
+            yield target, family
+
+
+async def measure(target: BaseTarget, family: Family, context: Context,
+                  now: Callable[[], datetime] = utcnow) -> Result:
+    measured_at = now()
+    started = time.monotonic()
+    try:
+        outcome = await CHECKS[target.kind](target, family, context)
+    except Exception as exc:  # a bug in one check must not stop the others
+        log.exception("check %s of %s crashed", target.kind, target.name)
+        outcome = Outcome.failed("probe_error", reason=f"check crashed: {type(exc).__name__}")
+    return Result(
+        id=uuid.uuid4(), kind=target.kind, target=target.name, scope=target.tag, family=family,
+        measured_at=measured_at, duration_ms=round((time.monotonic() - started) * 1000, 3),
+        ok=outcome.ok, failure=None if outcome.ok else (outcome.failure or "unknown_failure"),
+        details=outcome.details,
+    )
