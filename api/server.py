@@ -7,6 +7,8 @@ same configuration.
 from __future__ import annotations
 
 import logging
+import signal
+from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
@@ -59,7 +61,18 @@ def serve(settings: Settings, *, log_level: str = "info") -> None:
     from api.app import create_app
     from api.embedded import database_url
 
-    with database_url(settings.database_url, settings.data_dir) as url:
-        settings = settings.model_copy(update={"database_url": url})
-        app = create_app(settings)
-        uvicorn.Server(uvicorn_config(app, settings, log_level=log_level)).run()
+    # uvicorn re-raises SIGTERM after its graceful shutdown; as an exception (not the default
+    # action, which kills the process on the spot) it unwinds through the embedded database's
+    # context manager, so PostgreSQL is stopped too.
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        with database_url(settings.database_url, settings.data_dir) as url:
+            settings = settings.model_copy(update={"database_url": url})
+            app = create_app(settings)
+            uvicorn.Server(uvicorn_config(app, settings, log_level=log_level)).run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
