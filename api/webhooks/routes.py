@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.webhooks import subscribers, subscriptions
+from api.webhooks import feeds, subscribers, subscriptions
 
-ROUTERS: list[APIRouter] = [subscribers.router, subscriptions.router]
+ROUTERS: list[APIRouter] = [subscribers.router, subscriptions.router, feeds.router]

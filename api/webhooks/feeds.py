@@ -1,0 +1,161 @@
+"""Atom and JSON Feed of event transitions, filterable with the subscriptions' vocabulary.
+
+For newsrooms that prefer a feed reader to a webhook: the same transitions the outbox sends,
+newest first, read from ``feed_entries`` (written by ``outbox.enqueue``). Public, read-only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from xml.etree import ElementTree as ET
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from pydantic import ValidationError
+
+from api.errors import describe_errors
+from api.state import PoolDep, SettingsDep
+from api.webhooks import config, payloads
+from api.webhooks.filters import Filters, severity_matches, where_matches
+
+router = APIRouter(prefix="/v1/feeds", tags=["feeds"])
+ATOM = "http://www.w3.org/2005/Atom"
+# Transitions scanned per request; a feed shows the newest ones that pass the filter.
+SCAN_LIMIT = 5000
+ENTITY_PARAMS = ("country", "subdivision", "city", "asn", "asn_subdivision")
+
+def filters_from_query(request: Request) -> Filters:
+    """The subscription filter vocabulary as query parameters (repeatable entity codes)."""
+    query = request.query_params
+    children = query.get("children", "false").lower() in ("1", "true", "yes")
+    raw: dict[str, Any] = {
+        "entities": [{"type": kind, "code": code, "children": children}
+                     for kind in ENTITY_PARAMS for code in query.getlist(kind)],
+        "kinds": query.getlist("kind"),
+    }
+    for name in ("min_status", "min_confidence"):
+        if name in query:
+            raw[name] = query[name]
+    try:
+        return Filters.model_validate(raw)
+    except ValidationError as exc:
+        raise HTTPException(422, describe_errors(exc.errors())) from None
+
+
+async def select(pool: Any, filters: Filters, limit: int) -> list[dict[str, Any]]:
+    """Newest transitions first, of events that concern the filter and were strong enough.
+
+    As with webhooks, once an event passed the status/confidence bar its other transitions
+    (resolution, retraction) are shown too.
+    """
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT transition FROM feed_entries ORDER BY at DESC, id DESC LIMIT %s",
+            (SCAN_LIMIT,))
+        rows = [row[0] for row in await cur.fetchall()]
+    strong = {t["event"]["id"] for t in rows if severity_matches(filters, t["event"])}
+    return [t for t in rows
+            if t["event"]["id"] in strong and where_matches(filters, t["event"])][:limit]
+
+
+def title(transition: Mapping[str, Any]) -> str:
+    event = transition["event"]
+    entity = event.get("entity") or {}
+    kind = str(event.get("kind", "event")).replace("_", " ").capitalize()
+    place = entity.get("name") or entity.get("code", "?")
+    return (f"{kind} {transition['action']}: {place} ({entity.get('type', '?')} "
+            f"{entity.get('code', '?')}), {event.get('status')}")
+
+
+def summary(transition: Mapping[str, Any]) -> str:
+    event = transition["event"]
+    return (f"Status {event.get('status')}, confidence {event.get('confidence')}, "
+            f"{event.get('probes_affected')} of {event.get('probes_total')} probes affected, "
+            f"since {event.get('start')}" + (f" until {event['end']}" if event.get("end") else ""))
+
+
+def entry_id(base: str, transition: Mapping[str, Any]) -> str:
+    api = payloads.links(base, str(transition["event"]["id"]))["api"]
+    return f"{api}#{transition['action']}@{transition['at']}"
+
+
+def atom(transitions: list[dict[str, Any]], base: str, self_url: str) -> bytes:
+    ET.register_namespace("", ATOM)
+
+    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        element.text = text
+        return element
+
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    sub(feed, "id", self_url)
+    sub(feed, "title", "Cutwatch: Internet shutdown events")
+    sub(feed, "updated", transitions[0]["at"] if transitions else payloads.now_rfc3339())
+    sub(feed, "link", rel="self", href=self_url, type="application/atom+xml")
+    sub(feed, "link", rel="alternate", href=f"{base}/events", type="text/html")
+    sub(sub(feed, "author"), "name", "Cutwatch")
+    for transition in transitions:
+        links = payloads.links(base, str(transition["event"]["id"]))
+        entry = sub(feed, "entry")
+        sub(entry, "id", entry_id(base, transition))
+        sub(entry, "title", title(transition))
+        sub(entry, "updated", transition["at"])
+        sub(entry, "link", rel="alternate", href=links["dashboard"], type="text/html")
+        sub(entry, "link", rel="related", href=links["api"], type="application/json")
+        for term in (transition["event"].get("kind"), transition["event"].get("status")):
+            if term:
+                sub(entry, "category", term=str(term))
+        sub(entry, "summary", summary(transition))
+    document: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return document
+
+
+def json_feed(transitions: list[dict[str, Any]], base: str, self_url: str) -> dict[str, Any]:
+    items = []
+    for transition in transitions:
+        links = payloads.links(base, str(transition["event"]["id"]))
+        items.append({
+            "id": entry_id(base, transition),
+            "url": links["dashboard"],
+            "external_url": links["api"],
+            "title": title(transition),
+            "content_text": summary(transition),
+            "date_published": transition["at"],
+            "tags": [str(t) for t in (transition["event"].get("kind"),
+                                      transition["event"].get("status")) if t],
+            "_cutwatch": transition,
+        })
+    return {"version": "https://jsonfeed.org/version/1.1",
+            "title": "Cutwatch: Internet shutdown events",
+            "home_page_url": f"{base}/events", "feed_url": self_url, "items": items}
+
+
+def _self_url(base: str, request: Request, name: str) -> str:
+    query = urlencode(list(request.query_params.multi_items()))
+    return f"{base}/v1/feeds/{name}" + (f"?{query}" if query else "")
+
+
+FEED_DOC = ("Filters: repeat country / subdivision / city / asn / asn_subdivision codes, "
+            "children=true to include what lies inside them, kind (repeatable), "
+            "min_status=suspected|confirmed, min_confidence=0..1, limit.")
+
+
+@router.get("/events.atom", response_class=Response, description=FEED_DOC)
+async def atom_feed(request: Request, pool: PoolDep, settings: SettingsDep,
+                    limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Response:
+    base = config.from_settings(settings).base_url.rstrip("/")
+    chosen = await select(pool, filters_from_query(request), limit)
+    body = atom(chosen, base, _self_url(base, request, "events.atom"))
+    return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+
+@router.get("/events.json", response_class=Response, description=FEED_DOC)
+async def json_feed_route(request: Request, pool: PoolDep, settings: SettingsDep,
+                          limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Response:
+    base = config.from_settings(settings).base_url.rstrip("/")
+    chosen = await select(pool, filters_from_query(request), limit)
+    body = json_feed(chosen, base, _self_url(base, request, "events.json"))
+    return Response(json.dumps(body, ensure_ascii=False), media_type="application/feed+json")
+
