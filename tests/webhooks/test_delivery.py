@@ -14,7 +14,7 @@ import svix.webhooks
 from psycopg_pool import AsyncConnectionPool
 from standardwebhooks.webhooks import Webhook
 
-from api.webhooks import dispatcher, outbox, signing
+from api.webhooks import dispatcher, outbox, schemas, signing
 from api.webhooks.config import WebhookConfig
 from api.webhooks.deliveries import claim
 
@@ -71,8 +71,8 @@ async def test_every_delivery_verifies_with_standardwebhooks_and_svix(
     try:
         async with pool.connection() as conn:
             _, receiver.secret = await add_subscription(conn, receiver.url)
-        actions = ["opened", "updated", "resolved"]
-        await enqueue(pool, *(transition(a, event_id="ev-7") for a in actions))
+        steps = [("opened", "suspected"), ("updated", "confirmed"), ("resolved", "resolved")]
+        await enqueue(pool, *(transition(a, status=s, event_id="ev-7") for a, s in steps))
         async with running(pool, fast):
             await eventually(lambda: len(receiver.requests) == 3)
             await settled(pool)
@@ -84,6 +84,7 @@ async def test_every_delivery_verifies_with_standardwebhooks_and_svix(
             with pytest.raises(svix.webhooks.WebhookVerificationError):
                 svix.webhooks.Webhook(signing.new_secret()).verify(got.body, svix_headers)
             assert got.headers["content-type"] == "application/json"
+            schemas.validate(got.body)  # the documented schema of its type
         bodies = sorted((r.verified for r in receiver.requests), key=lambda b: b["type"])
         assert [b["type"] for b in bodies] == ["outage.opened", "outage.resolved",
                                                "outage.updated"]
