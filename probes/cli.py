@@ -1,10 +1,122 @@
-"""``cutwatch probe ...``: run the agent, one round, or show its status."""
+"""``cutwatch probe ...``: run the agent, one round, its status, or register with a collector.
+
+Only the standard library is imported here; each handler loads the probe when it runs.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from cutwatch.cli import CliError
+
+DEFAULT_CONFIG = Path("/etc/cutwatch/probe.toml")
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """Wrong flags: one line on stderr, exit 2 (the usage is one --help away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser("probe", help="run the measurement agent (volunteers)")
-    parser.add_subparsers(dest="probe_command", metavar="ACTION", required=True)
+    parser = commands.add_parser(
+        "probe", help="run the measurement agent (volunteers)",
+        description="The probe agent volunteers run: measures targets, spools results, "
+        "uploads them to the collector. See docs/probe.md.")
+    actions = parser.add_subparsers(dest="probe_command", metavar="ACTION", required=True,
+                                    parser_class=_OneLineParser)
+    run = actions.add_parser("run", help="measure and upload until stopped",
+                             description="Run the agent until SIGTERM/Ctrl-C.")
+    _config_flag(run)
+    run.add_argument("--log-level", default="info",
+                     choices=("critical", "error", "warning", "info", "debug"))
+    run.set_defaults(handler=_run)
+
+    once = actions.add_parser("once", help="one round of every check, printed as JSON",
+                              description="Measure every target once and print the results "
+                              "as a JSON array. Nothing is spooled or uploaded.")
+    _config_flag(once)
+    once.set_defaults(handler=_once)
+
+    status = actions.add_parser("status", help="spool, uploads and last results",
+                                description="Show spool depth, the last upload and its error, "
+                                "bytes sent today and the last result of each check.")
+    _config_flag(status)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(handler=_status)
+
+    reg = actions.add_parser(
+        "register", help="register this probe with a collector",
+        description="Register with a collector (POST /v1/probes) using an enrollment token "
+        "from its operator, and store the probe's credentials (mode 0600) in the state dir.")
+    reg.add_argument("--collector", required=True, help="collector base URL")
+    reg.add_argument("--token", required=True, help="enrollment (or admin) token")
+    reg.add_argument("--country", required=True, help="ISO 3166-1 alpha-2, e.g. MM")
+    reg.add_argument("--subdivision", help="ISO 3166-2, e.g. MM-07")
+    reg.add_argument("--city", help="nearest town (coarse: never a street or address)")
+    reg.add_argument("--access", required=True, choices=("fixed", "mobile", "satellite"))
+    reg.add_argument("--name", help="a label for the operator (optional)")
+    where = reg.add_mutually_exclusive_group()
+    where.add_argument("--state-dir", type=Path, help="where to store the credentials")
+    where.add_argument("--config", type=Path, help="take the state dir from this config")
+    reg.set_defaults(handler=_register)
+
+
+def _config_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
+                        help=f"probe config file (default {DEFAULT_CONFIG})")
+
+
+def _load(path: Path) -> Any:
+    from probes.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    from probes.config import ConfigError
+    from probes.main import run
+
+    try:
+        return run(_load(args.config), args.log_level)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _once(args: argparse.Namespace) -> int:
+    from probes.main import once
+
+    print(once(_load(args.config)))
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from probes.status import render
+
+    print(render(_load(args.config), as_json=args.json))
+    return 0
+
+
+def _register(args: argparse.Namespace) -> int:
+    from probes.config import ConfigError
+    from probes.register import register_probe
+
+    state_dir = args.state_dir
+    if state_dir is None:
+        config = _load(args.config) if args.config else None
+        state_dir = config.probe.state_dir if config else Path("/var/lib/cutwatch-probe")
+    try:
+        path, probe_id = register_probe(
+            args.collector, args.token, state_dir=state_dir, country=args.country,
+            subdivision=args.subdivision, city=args.city, access=args.access, name=args.name)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    print(f"registered as {probe_id}; credentials in {path}", file=sys.stderr)
+    return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from cutwatch.wire import CheckKind, Family, Scope
 
@@ -143,3 +143,13 @@ class Schedule(BaseModel):
     jitter: float = Field(default=0.1, ge=0, le=0.5, description="Fraction of the interval.")
     upload: float = Field(default=60, ge=5, le=86_400)
     checkin: float = Field(default=3600, ge=60, le=7 * 86_400)
+
+
+class CheckinReply(BaseModel):
+    """``GET /v1/checkin``: the collector's time, the probe's catalogue and schedule."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    server_time: AwareDatetime
+    catalogue: Catalogue = Catalogue()
+    schedule: Schedule | None = None

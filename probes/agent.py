@@ -1,0 +1,144 @@
+"""The running probe: measure on schedule -> spool -> upload, with check-in alongside.
+
+Three loops share one event loop: measuring (never waits on the network beyond a check's own
+timeout), uploading (backs off while the collector is unreachable) and check-in. Measuring
+never depends on the other two: a probe cut off from its collector keeps measuring and
+spooling, which is what later proves the network, not the probe, was down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import httpx
+
+from cutwatch.wire import Family, Result
+from probes import checkin
+from probes.checks.base import Context
+from probes.config import Credentials, ProbeConfig
+from probes.runner import jobs, measure
+from probes.scheduler import Plan, backoff
+from probes.spool import Spool
+from probes.targets import BaseTarget, CheckinReply, Group, Schedule
+from probes.uploader import Uploader
+
+log = logging.getLogger(__name__)
+
+CONCURRENCY = 8  # checks in flight at once: enough for a round, gentle on a Pi and a home link
+
+
+class Agent:
+    def __init__(self, config: ProbeConfig, context: Context, spool: Spool | None = None,
+                 *, clock: Callable[[], float] = time.monotonic,
+                 rng: random.Random | None = None) -> None:
+        self.config = config
+        self.context = dataclasses.replace(context, block_pages=config.block_pages)
+        self.spool = spool
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.catalogue: CheckinReply | None = None
+        self.plan = Plan(self.schedule, clock, self.rng)
+
+    @property
+    def schedule(self) -> Schedule:
+        if self.catalogue is not None and self.catalogue.schedule is not None:
+            return self.catalogue.schedule
+        return self.config.schedule
+
+    def targets(self) -> tuple[BaseTarget, ...]:
+        """The volunteer's own targets, then the catalogue's (a local name wins)."""
+        own: tuple[BaseTarget, ...] = self.config.targets
+        names = {t.name for t in own}
+        extra = self.catalogue.catalogue.targets if self.catalogue else ()
+        return own + tuple(t for t in extra if t.name not in names)
+
+    def apply(self, reply: CheckinReply) -> None:
+        self.catalogue = reply
+        pages = self.config.block_pages + reply.catalogue.block_pages
+        self.context = dataclasses.replace(self.context, block_pages=pages)
+        self.plan.reschedule(self.schedule)
+
+    async def measure_round(self, groups: tuple[Group, ...] = ("pulse", "service")
+                            ) -> list[Result]:
+        """Run every target of ``groups``; each result is spooled the moment it exists."""
+        gate = asyncio.Semaphore(CONCURRENCY)
+        selected = tuple(t for t in self.targets() if t.group in groups)
+
+        async def one(target: BaseTarget, family: Family) -> Result:
+            async with gate:
+                result = await measure(target, family, self.context)
+            if self.spool is not None:
+                self.spool.add(result)
+            return result
+
+        return list(await asyncio.gather(*(one(t, f) for t, f in jobs(selected))))
+
+    async def measure_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            groups = self.plan.due()
+            if groups:
+                results = await self.measure_round(tuple(groups))
+                log.info("measured %s: %d results, %d failed", "+".join(groups), len(results),
+                         sum(not r.ok for r in results))
+            await _sleep(stop, self.plan.wait())
+
+    async def upload_loop(self, stop: asyncio.Event, uploader: Uploader) -> None:
+        attempt = 0
+        while not stop.is_set():
+            done = await uploader.upload()
+            if done.error is None:
+                attempt = 0
+                delay = self.schedule.upload * (1 + self.rng.uniform(0, self.schedule.jitter))
+            else:
+                attempt += 1
+                delay = 600.0 if done.wait_long else backoff(attempt, self.rng)
+                log.warning("upload failed (attempt %d, next in %.0f s): %s", attempt, delay,
+                            done.error)
+            await _sleep(stop, delay)
+
+    async def checkin_loop(self, stop: asyncio.Event, client: httpx.AsyncClient,
+                           credentials: Credentials) -> None:
+        attempt = 0
+        while not stop.is_set():
+            reply = await checkin.fetch(client, credentials.collectors, credentials.token)
+            if isinstance(reply, str):
+                attempt += 1
+                delay = backoff(attempt, self.rng, base=30, cap=self.schedule.checkin)
+                log.warning("check-in failed, keeping the last catalogue: %s", reply)
+            else:
+                attempt = 0
+                checkin.save(self.config.probe.state_dir, reply)
+                self.apply(reply)
+                delay = self.schedule.checkin
+                log.info("check-in: %d catalogue targets", len(reply.catalogue.targets))
+            await _sleep(stop, delay)
+
+    async def run(self, stop: asyncio.Event, credentials: Credentials,
+                  clock_synced: Callable[[], bool | None]) -> None:
+        assert self.spool is not None
+        saved = checkin.load(self.config.probe.state_dir)
+        if saved is not None:
+            self.apply(saved)
+        async with httpx.AsyncClient(timeout=30) as client:
+            uploader = Uploader(
+                self.spool, client, collectors=credentials.collectors,
+                probe_id=credentials.probe_id, token=credentials.token,
+                batch_size=self.config.spool.batch_size,
+                fresh_per_batch=self.config.spool.fresh_per_batch,
+                started_at=datetime.now(UTC), clock_synced=clock_synced)
+            loops = [self.measure_loop(stop), self.upload_loop(stop, uploader)]
+            if self.config.probe.checkin:
+                loops.append(self.checkin_loop(stop, client, credentials))
+            await asyncio.gather(*loops)
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), max(seconds, 0))

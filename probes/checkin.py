@@ -1,0 +1,59 @@
+"""Check-in: fetch the catalogue and schedule from the collector, keep the last good one on disk.
+
+At start the probe loads the saved catalogue, so it measures at once even if the collector is
+unreachable (the case that matters most); it then checks in at start and every
+``schedule.checkin`` seconds. A failed check-in changes nothing: the probe keeps measuring
+with what it has.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import httpx
+from pydantic import ValidationError
+
+from probes.targets import CheckinReply
+
+log = logging.getLogger(__name__)
+
+SAVED = "catalogue.json"
+
+
+async def fetch(client: httpx.AsyncClient, collectors: tuple[str, ...],
+                token: str) -> CheckinReply | str:
+    """The reply of the first collector that gives a valid one, or the errors as one line."""
+    errors = []
+    for base in collectors:
+        try:
+            response = await client.get(f"{base}/v1/checkin",
+                                        headers={"Authorization": f"Bearer {token}"})
+            response.raise_for_status()
+            return CheckinReply.model_validate_json(response.content)
+        except (httpx.HTTPError, ValidationError) as exc:
+            errors.append(f"{base}: {type(exc).__name__}: {str(exc)[:150]}")
+    return "; ".join(errors) or "no collector configured"
+
+
+def save(state_dir: Path, reply: CheckinReply) -> None:
+    """Atomic replace, fsynced: a power cut leaves the old or the new catalogue, never half."""
+    path = state_dir / SAVED
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w") as out:
+        out.write(reply.model_dump_json(indent=1))
+        out.flush()
+        os.fsync(out.fileno())
+    tmp.replace(path)
+
+
+def load(state_dir: Path) -> CheckinReply | None:
+    path = state_dir / SAVED
+    try:
+        return CheckinReply.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValidationError) as exc:
+        log.warning("ignoring unreadable saved catalogue %s: %s", path, str(exc)[:200])
+        return None

@@ -1,0 +1,133 @@
+"""The volunteer's probe configuration: a TOML file read into one validated settings object.
+
+Built once at the entry point (``cutwatch probe ...``) and passed down. Credentials live in
+the state directory (written 0600 by ``cutwatch probe register``) unless given inline.
+A broken file gives one clear line (``ConfigError``), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from probes.targets import BlockPage, Schedule, Target
+
+CREDENTIALS = "credentials.json"
+
+
+class ConfigError(Exception):
+    """A config or credentials problem, said in one line."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProbeSection(_Section):
+    state_dir: Path = Field(default=Path("/var/lib/cutwatch-probe"))
+    collectors: tuple[str, ...] = Field(
+        default=(), description="Collector base URLs, tried in order; default: the one the "
+        "probe registered with.")
+    probe_id: str | None = None
+    token: str | None = Field(default=None, description="<probe_id>.<secret>; default: "
+                              "state_dir/credentials.json")
+    checkin: bool = Field(default=True, description="Fetch the catalogue from the collector.")
+
+    @field_validator("collectors")
+    @classmethod
+    def _urls(cls, urls: tuple[str, ...]) -> tuple[str, ...]:
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"collector URL must start with http:// or https://: {url}")
+        return tuple(url.rstrip("/") for url in urls)
+
+
+class SpoolSection(_Section):
+    max_mb: float = Field(default=20, gt=0.1, le=10_000)
+    max_age_days: float = Field(default=14, gt=0, le=365)
+    batch_size: int = Field(default=500, ge=1, le=5000)
+    fresh_per_batch: int = Field(default=100, ge=0, le=5000)
+
+
+class ProbeConfig(_Section):
+    probe: ProbeSection = ProbeSection()
+    schedule: Schedule = Schedule()
+    spool: SpoolSection = SpoolSection()
+    targets: tuple[Target, ...] = ()
+    block_pages: tuple[BlockPage, ...] = ()
+
+    @field_validator("targets")
+    @classmethod
+    def _unique(cls, targets: tuple[Target, ...]) -> tuple[Target, ...]:
+        names = [t.name for t in targets]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"target names must be unique: {', '.join(dupes)}")
+        return targets
+
+
+class Credentials(_Section):
+    probe_id: str
+    token: str
+    collectors: tuple[str, ...] = ()
+
+
+def load_config(path: Path) -> ProbeConfig:
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config {path} is not valid TOML: {exc}") from None
+    try:
+        return ProbeConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"config {path}: {one_line(exc)}") from None
+
+
+def one_line(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"] if not _is_union_tag(part))
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where or 'top level'}: {error['msg']}{more}"
+
+
+def _is_union_tag(part: Any) -> bool:
+    return part in ("dns", "tcp", "http", "gateway", "icmp", "traceroute")
+
+
+def load_credentials(config: ProbeConfig) -> Credentials:
+    section = config.probe
+    if section.token:
+        probe_id = section.probe_id or section.token.partition(".")[0]
+        return Credentials(probe_id=probe_id, token=section.token, collectors=section.collectors)
+    path = section.state_dir / CREDENTIALS
+    try:
+        stored = Credentials.model_validate(json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise ConfigError(f"no credentials in {path}: run 'cutwatch probe register' "
+                          "first") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"unreadable credentials {path}: {exc}") from None
+    collectors = section.collectors or stored.collectors
+    if not collectors:
+        raise ConfigError("no collector URL: set probe.collectors in the config")
+    return stored.model_copy(update={"collectors": collectors})
+
+
+def save_credentials(state_dir: Path, credentials: Credentials) -> Path:
+    """Write the credentials readable by the probe's user only (0600), atomically."""
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = state_dir / CREDENTIALS
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    tmp.touch(mode=0o600)
+    tmp.write_text(credentials.model_dump_json(indent=2))
+    tmp.replace(path)
+    return path

@@ -1,0 +1,56 @@
+"""Entry points behind the CLI: build the settings and context once, then run the agent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+
+from probes.agent import Agent
+from probes.checks.base import Context, raw_sockets_allowed
+from probes.config import ProbeConfig, load_credentials
+from probes.spool import Spool, SpoolLimits
+
+SPOOL = "spool.sqlite3"
+
+
+def spool_for(config: ProbeConfig) -> Spool:
+    limits = SpoolLimits(max_bytes=int(config.spool.max_mb * 1_000_000),
+                         max_age_s=config.spool.max_age_days * 86_400)
+    return Spool(config.probe.state_dir / SPOOL, limits)
+
+
+def run(config: ProbeConfig, log_level: str = "info") -> int:
+    logging.basicConfig(level=log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    credentials = load_credentials(config)
+    from probes.clock import clock_synced
+
+    spool = spool_for(config)
+    agent = Agent(config, Context(raw_sockets=raw_sockets_allowed()), spool)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await agent.run(stop, credentials, clock_synced)
+
+    try:
+        asyncio.run(main())
+    finally:
+        spool.close()
+    return 0
+
+
+def once(config: ProbeConfig) -> str:
+    """One round of every target (the volunteer's and the last saved catalogue's), as JSON."""
+    from probes import checkin
+
+    agent = Agent(config, Context(raw_sockets=raw_sockets_allowed()))
+    saved = checkin.load(config.probe.state_dir)
+    if saved is not None:
+        agent.apply(saved)
+    results = asyncio.run(agent.measure_round())
+    return json.dumps([r.model_dump(mode="json") for r in results], indent=2)

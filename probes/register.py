@@ -1,0 +1,37 @@
+"""``cutwatch probe register``: enrol this probe with a collector and keep its credentials."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from probes.config import ConfigError, Credentials, save_credentials
+
+
+def register_probe(collector: str, token: str, *, state_dir: Path, country: str,
+                   subdivision: str | None, city: str | None, access: str,
+                   name: str | None) -> tuple[Path, str]:
+    collector = collector.rstrip("/")
+    if not collector.startswith(("http://", "https://")):
+        raise ConfigError(f"collector URL must start with http:// or https://: {collector}")
+    body: dict[str, Any] = {"country": country.upper(), "access": access}
+    body |= {k: v for k, v in (("subdivision", subdivision), ("city", city), ("name", name))
+             if v}
+    try:
+        response = httpx.post(f"{collector}/v1/probes", json=body, timeout=30,
+                              headers={"Authorization": f"Bearer {token}"})
+    except httpx.HTTPError as exc:
+        raise ConfigError(f"cannot reach {collector}: {exc}") from None
+    if response.status_code != 201:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        raise ConfigError(f"registration refused: HTTP {response.status_code}: "
+                          f"{str(detail)[:200]}")
+    reply = response.json()
+    credentials = Credentials(probe_id=reply["probe_id"], token=reply["token"],
+                              collectors=(collector,))
+    return save_credentials(state_dir, credentials), credentials.probe_id

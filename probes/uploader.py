@@ -1,0 +1,141 @@
+"""Sends the spool to the collector: gzip batches, same ``batch_id`` on every retry, delete on ack.
+
+One round: if a batch is open (sent before, not acknowledged — perhaps before a crash) it is
+resent unchanged; otherwise the next batch is built from the spool (fresh results first, then
+the backlog oldest first) and stored *before* it is sent. Collector URLs are tried in order.
+- 2xx: the results are deleted, the clock offset recorded, the next batch follows;
+- 5xx, 408, 429, connection errors: the next URL, then exponential backoff with jitter;
+- 413: the batch is released and the batch size halved;
+- other 4xx: the batch will never be accepted; its results are dropped and counted, except for
+  401/403, where the probe keeps everything and waits for the volunteer to fix credentials.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+from cutwatch import __version__
+from cutwatch.wire import SCHEMA_VERSION, Batch, BatchAck, Clock, Heartbeat
+from probes.clock import offset_ms
+from probes.spool import OpenBatch, Spool
+
+log = logging.getLogger(__name__)
+
+KEEP_ON = {401, 403}  # credentials problem: keep the data, retry slowly
+RETRY_ON = {408, 429}
+
+
+@dataclass(frozen=True)
+class Round:
+    """What one upload round did, for the loop's backoff and for tests."""
+
+    sent: int = 0  # batches acknowledged
+    results: int = 0
+    error: str | None = None
+    wait_long: bool = False  # a credentials problem: back off to the maximum
+
+
+class Uploader:
+    def __init__(self, spool: Spool, client: httpx.AsyncClient, *, collectors: tuple[str, ...],
+                 probe_id: str, token: str, batch_size: int = 500, fresh_per_batch: int = 100,
+                 started_at: datetime | None = None, clock_synced: Callable[[], bool | None]
+                 = lambda: None, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.spool = spool
+        self.client = client
+        self.collectors = collectors
+        self.probe_id = probe_id
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Encoding": "gzip",
+                        "Content-Type": "application/json"}
+        self.batch_size = batch_size
+        self.fresh = fresh_per_batch
+        self.started_at = started_at
+        self.clock_synced = clock_synced
+        self.now = now
+
+    async def upload(self, max_batches: int = 20) -> Round:
+        """Send until the spool is empty, a batch fails, or ``max_batches`` were sent."""
+        sent = results = 0
+        for _ in range(max_batches):
+            batch = self.spool.open_batch() or self._next_batch()
+            outcome = await self._send(batch)
+            if outcome.error is not None:
+                return Round(sent, results, outcome.error, outcome.wait_long)
+            sent, results = sent + 1, results + batch.result_count
+            if self.spool.pending() == 0:
+                break
+        return Round(sent, results)
+
+    def _next_batch(self) -> OpenBatch:
+        reserved = self.spool.reserve(self.batch_size, self.fresh)
+        seq = self.spool.counter("batch_seq") + 1
+        batch = Batch(
+            schema_version=SCHEMA_VERSION, batch_id=uuid.uuid4(), probe_id=self.probe_id,
+            sent_at=self.now(),
+            clock=Clock(synced=self.clock_synced(),
+                        offset_ms=self.spool.number("clock_offset_ms")),
+            heartbeat=Heartbeat(
+                seq=seq, spool_depth=self.spool.pending() - len(reserved),
+                dropped_total=self.spool.counter("dropped_total"),
+                started_at=self.started_at, software=f"cutwatch/{__version__}"),
+            results=[result for _, result in reserved],
+        )
+        body = gzip.compress(batch.model_dump_json().encode(), compresslevel=9, mtime=0)
+        stored = OpenBatch(str(batch.batch_id), seq, len(reserved), body)
+        self.spool.store_batch(stored, [s for s, _ in reserved])
+        return stored
+
+    async def _send(self, batch: OpenBatch) -> Round:
+        errors = []
+        for base in self.collectors:
+            sent_at = self.now()
+            try:
+                response = await self.client.post(f"{base}/v1/batches", content=batch.body,
+                                                  headers=self.headers)
+            except httpx.HTTPError as exc:
+                errors.append(f"{base}: {type(exc).__name__}: {exc}"[:200])
+                continue
+            size = len(batch.body)
+            if response.is_success:
+                ack = BatchAck.model_validate_json(response.content)
+                offset = offset_ms(sent_at, self.now(), ack.server_time)
+                self.spool.acknowledge(batch.batch_id, size, offset)
+                log.info("batch %s seq %d: %d results accepted, %d duplicates", batch.batch_id,
+                         batch.seq, ack.accepted, ack.duplicates)
+                return Round()
+            detail = _detail(response)
+            if response.status_code >= 500 or response.status_code in RETRY_ON:
+                errors.append(f"{base}: HTTP {response.status_code} {detail}")
+                self.spool.record_failure(errors[-1], size)
+                continue
+            if response.status_code in KEEP_ON:
+                error = f"{base}: HTTP {response.status_code} {detail} (check credentials)"
+                self.spool.record_failure(error, size)
+                return Round(error=error, wait_long=True)
+            if response.status_code == 413 and self.batch_size > 1:
+                self.batch_size //= 2
+                self.spool.discard_batch(batch.batch_id, drop=False, sent_bytes=size)
+            else:
+                log.error("collector refused batch %s for good: HTTP %d %s; dropping %d "
+                          "results", batch.batch_id, response.status_code, detail,
+                          batch.result_count)
+                self.spool.discard_batch(batch.batch_id, drop=True, sent_bytes=size)
+            error = f"{base}: HTTP {response.status_code} {detail}"
+            self.spool.record_failure(error)
+            return Round(error=error)
+        error = "; ".join(errors) or "no collector configured"
+        self.spool.record_failure(error)
+        return Round(error=error)
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("detail", ""))[:200]
+    except ValueError:
+        return response.text[:200]
