@@ -30,6 +30,8 @@ class FleetSpec:
     mobile_asns: int = 2
     mobile_share: float = 0.35
     night_off_share: float = 0.15
+    night_jitter_s: float = 1800.0
+    """Spread of switch-off times between probes (a shared timer would be near 0)."""
     cadence_s: float = 60.0
 
 
@@ -50,8 +52,9 @@ def build_fleet(spec: FleetSpec, rng: random.Random) -> list[SimProbe]:
                 is_mobile = asn in mobile
             night = None
             if rng.random() < spec.night_off_share:
-                off = 22 * 3600 + rng.uniform(-1800, 1800)
-                night = (off, off + 8 * 3600 + rng.uniform(-1800, 1800))
+                off = 22 * 3600 + rng.uniform(-spec.night_jitter_s, spec.night_jitter_s)
+                night = (off, off + 8 * 3600 + rng.uniform(-spec.night_jitter_s,
+                                                           spec.night_jitter_s))
             info = ProbeInfo(f"{country.lower()}-{n:03d}", country, sub, city, asn,
                              "mobile" if is_mobile else "fixed")
             probes.append(SimProbe(info, rng.uniform(0, spec.cadence_s), night))

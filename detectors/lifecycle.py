@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from detectors import conditions as cond
 from detectors.classify import KIND_OF, GapVerdict, judge_event
-from detectors.decide import Verdict, judge
+from detectors.decide import Verdict, binomial_tail, judge
 from detectors.entities import Entity
 from detectors.model import RANK, Event, Transition, event_id
 from detectors.state import ALIVE
@@ -133,7 +133,8 @@ class Lifecycle:
             else:
                 k = len(wider.conditions.get(signal, ())) - len(ent.conditions.get(signal, ()))
                 n = wider.alive - ent.alive
-            if k >= params.part_min_probes and k >= params.part_fraction * n:
+            # beyond churn: a wider entity that may be going down as a whole
+            if k >= 1 and binomial_tail(n, k, params.churn_floor) <= params.rising_surprise:
                 return True
         return False
 
