@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 
-from api import health, ingest, probes_read, registration
+from api import checkin, health, ingest, probes_read, registration
 from api.db import make_pool
 from api.errors import validation_error_handler
 from api.geo import GeoLookup
@@ -36,6 +36,7 @@ ROUTERS: list[RouterSource] = [
     registration.router,
     ingest.router,
     probes_read.router,
+    checkin.make_router,
     *webhook_routes.ROUTERS,
 ]
 

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     # A probe is "silent" after this long without an accepted batch.
     silent_after_seconds: int = Field(default=600, ge=1)
 
+    # The operator's target catalogue (TOML, see deploy/catalogue.example.toml) handed to
+    # probes at check-in; unset = an empty catalogue.
+    catalogue: Path | None = None
+
     # Webhooks (api/webhooks, docs/webhooks.md). Links in payloads and feeds point here.
     public_base_url: str = "http://127.0.0.1:8000"
     # Operator's explicit permission for http:// and private/loopback webhook targets (labs).

@@ -1,0 +1,32 @@
+"""``GET /v1/checkin``: a probe fetches its catalogue and schedule (and the collector's time).
+
+Authenticated as the probe (``Authorization: Bearer <probe_id>.<secret>``); the catalogue is
+cut to the probe's declared country (see ``api.catalogue``). The reply is the probe's own
+``probes.targets.CheckinReply`` model, so both sides agree on one definition.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+
+from api.auth import ProbeDep
+from api.catalogue import CatalogueFile
+from api.settings import Settings
+from probes.targets import CheckinReply
+
+
+def make_router(settings: Settings) -> APIRouter:
+    """The check-in router over the catalogue file named in the settings (read at start)."""
+    catalogue = CatalogueFile(settings.catalogue)
+    router = APIRouter(tags=["probes"])
+
+    @router.get("/v1/checkin", response_model=CheckinReply)
+    async def checkin(probe: ProbeDep) -> CheckinReply:
+        current = catalogue.get()
+        return CheckinReply(server_time=datetime.now(UTC),
+                            catalogue=current.for_probe(probe.country),
+                            schedule=current.schedule)
+
+    return router
