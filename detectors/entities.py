@@ -6,7 +6,14 @@ to date as probes change state, so an evaluation reads them instead of scanning 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 from detectors.model import EntityKey, ProbeInfo
+
+
+class HasEntities(Protocol):
+    entities: list[int]
 
 # Which entity a probe's entity is split into (its "parts"); access splits every unscoped one.
 CHILD_TYPE = {"country": "subdivision", "subdivision": "city", "asn": "asn_subdivision"}
@@ -15,7 +22,7 @@ CHILD_TYPE = {"country": "subdivision", "subdivision": "city", "asn": "asn_subdi
 class Entity:
     __slots__ = (
         "alive", "burst", "children", "conditions", "country", "idx", "key", "members",
-        "name", "parents",
+        "name",
     )
 
     def __init__(self, idx: int, key: EntityKey, name: str, country: str | None) -> None:
@@ -28,7 +35,6 @@ class Entity:
         self.burst: set[int] = set()
         self.conditions: dict[str, set[int]] = {}
         self.children: dict[str, set[int]] = {}  # partition name -> child entity indexes
-        self.parents: set[int] = set()  # entities directly containing this one
 
     @property
     def active(self) -> int:
@@ -66,27 +72,22 @@ class EntityIndex:
                 scoped = by_key.get(EntityKey(key.type, key.code, info.access))
                 if scoped is not None:
                     parent.children.setdefault("access", set()).add(scoped)
-                    self.entities[scoped].parents.add(idx)
             child_type = CHILD_TYPE.get(key.type)
             for other, cidx in by_key.items():
-                if other.access != key.access:
-                    continue
-                if other.type == child_type:
+                if other.type == child_type and other.access == key.access:
                     parent.children.setdefault(child_type, set()).add(cidx)
-                    self.entities[cidx].parents.add(idx)
-                elif key.type == "subdivision" and other.type == "asn_subdivision":
-                    self.entities[cidx].parents.add(idx)
         return idxs
 
-    def ancestors(self, idx: int) -> set[int]:
-        out: set[int] = set()
-        todo = list(self.entities[idx].parents)
-        while todo:
-            a = todo.pop()
-            if a not in out:
-                out.add(a)
-                todo.extend(self.entities[a].parents)
-        return out
+    def ancestors(self, idx: int, probes: Sequence[HasEntities]) -> set[int]:
+        """Entities strictly wider than this one that hold all of its probes (any dimension:
+        a mobile operator's ASN lies inside its country's mobile scope)."""
+        ent = self.entities[idx]
+        if not ent.members:
+            return set()
+        first = next(iter(ent.members))
+        return {a for a in probes[first].entities
+                if a != idx and len(self.entities[a].members) > len(ent.members)
+                and ent.members <= self.entities[a].members}
 
     def detach(self, probe: int, idxs: list[int]) -> None:
         for idx in idxs:

@@ -126,7 +126,7 @@ class Lifecycle:
         """A wider entity is being affected beyond this one: it may be down as a whole."""
         eng, params = self.engine, self.engine.params
         ents = eng.index.entities
-        for a in eng.index.ancestors(ent.idx):
+        for a in eng.index.ancestors(ent.idx, eng.probes):
             wider = ents[a]
             if signal == "silence":
                 k, n = len(wider.burst) - len(ent.burst), wider.active - ent.active

@@ -48,7 +48,7 @@ class Params:
     hold_s: float = 60.0
     """A qualifying entity waits up to this long while a wider one containing it is being
     affected beyond it (so a country going dark province by province raises the country)."""
-    rising_surprise: float = 0.01
+    rising_surprise: float = 0.05
     """Binomial tail under which the rest of a wider entity counts as affected too."""
     churn_floor: float = 0.01
     """Lowest per-probe chance of a silence beginning within one burst window by churn."""
