@@ -57,7 +57,8 @@ def _params(pairs: list[str]) -> Any:
             raise CliError(f"--set {pair!r}: expected PARAM=VALUE with a known parameter")
         try:
             cast = int if types[name] in (int, "int") else float
-            params = replace(params, **{name: cast(value)})
+            changes: dict[str, Any] = {name: cast(value)}
+            params = replace(params, **changes)
         except ValueError:
             raise CliError(f"--set {pair!r}: {value!r} is not a number") from None
     return params

@@ -174,9 +174,12 @@ class Lifecycle:
                 for p in joiners - ev.members:
                     ev.members.add(p)
                     self.member_events.setdefault(p, []).append(ev)
+            back = self.returns.setdefault(ev.id, {})
             for p in ev.members:
                 if eng.probes[p].liveness == ALIVE:
-                    self.returns.setdefault(ev.id, {}).setdefault(p, now)
+                    back.setdefault(p, now)
+                else:
+                    back.pop(p, None)  # silent again: its return did not last
         if ev.id in self.to_judge:
             self.to_judge.discard(ev.id)
             if ev.signal == "silence" and self._apply_backlogs(ev, now, out):
@@ -187,7 +190,8 @@ class Lifecycle:
             still = sum(1 for p in ev.members if eng.probes[p].liveness != ALIVE)
         else:
             still = len(ev.members & ent.conditions.get(ev.signal, set()))
-        if still > eng.params.close_fraction * len(ev.members):
+        # stays open while the evidence threshold holds (hysteresis: close_fraction)
+        if still >= eng.params.min_probes and still > eng.params.close_fraction * len(ev.members):
             self.ending.pop(ev.id, None)
             return
         since = self.ending.setdefault(ev.id, now)

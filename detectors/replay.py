@@ -56,7 +56,10 @@ def parse_line(text: str, number: int) -> ProbeLine | UploadLine:
         return LINE.validate_json(text)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+        loc = list(first["loc"])
+        if loc and loc[0] in ("upload", "probe"):  # the union's tag, not a field
+            loc = loc[1:]
+        where = ".".join(str(p) for p in loc)
         raise ReplayError(f"line {number}: {where}: {first['msg']}" if where
                           else f"line {number}: {first['msg']}") from None
 

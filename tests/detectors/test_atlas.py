@@ -1,0 +1,56 @@
+"""Real data: the Time Warner Cable outage of 2014-08-27 in the RIPE Atlas connection log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from detectors.atlas import connlog_items
+from detectors.engine import Engine
+from detectors.model import parse_time
+from detectors.replay import drive
+
+TWC = {7843, 10796, 11351, 11426, 11427, 12271, 20001}
+# The outage as the log shows it: TWC probes disconnect 09:24-09:36 UTC and reconnect
+# from 10:57 (the earlier 07:38 blip lasted minutes).
+OUTAGE = (parse_time("2014-08-27T09:40:00Z"), parse_time("2014-08-27T10:50:00Z"))
+# Networks with 20 or more probes outside TWC: no event all day.
+LARGE_OTHERS = {3320, 6939, 7922, 12322, 3215, 6830, 5432}
+
+
+@pytest.mark.slow
+def test_twc_outage_found_per_network_and_no_one_else(shared_data: Path) -> None:
+    path = shared_data / "ripe-atlas-connlog-2014-08-27" / "connlog.csv"
+    with path.open(encoding="utf-8") as source:
+        transitions = [t.to_json() for t in drive(Engine(), connlog_items(source))]
+    final: dict[str, dict[str, object]] = {}
+    for t in transitions:
+        final[t["event"]["id"]] = t["event"]
+
+    def asn(event: dict[str, object]) -> int:
+        entity = event["entity"]
+        assert isinstance(entity, dict) and entity["type"] == "asn"
+        return int(entity["asn"])
+
+    def covers_outage(event: dict[str, object]) -> bool:
+        start = parse_time(str(event["start"]))
+        end = parse_time(str(event["end"])) if event["end"] else float("inf")
+        return start <= OUTAGE[0] and end >= OUTAGE[1]
+
+    during = [e for e in final.values() if covers_outage(e)]
+    found = {asn(e) for e in during}
+    # every TWC network with five or more probes, and nobody else
+    assert found == {10796, 11351, 11426, 11427, 12271, 20001}
+    big = next(e for e in during if asn(e) == 20001)
+    assert big["probes_affected"] >= 12
+    assert parse_time(str(big["start"])) == pytest.approx(parse_time("2014-08-27T09:30:00Z"),
+                                                          abs=600)
+    assert parse_time(str(big["end"])) == pytest.approx(parse_time("2014-08-27T10:58:00Z"),
+                                                        abs=600)
+    # no other network raises anything while TWC is down, and large networks never do
+    overlapping = {asn(e) for e in final.values()
+                   if parse_time(str(e["start"])) < OUTAGE[1]
+                   and (not e["end"] or parse_time(str(e["end"])) > OUTAGE[0])}
+    assert overlapping <= TWC
+    assert not {asn(e) for e in final.values()} & LARGE_OTHERS
