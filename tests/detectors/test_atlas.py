@@ -30,7 +30,8 @@ def test_twc_outage_found_per_network_and_no_one_else(shared_data: Path) -> None
 
     def asn(event: dict[str, object]) -> int:
         entity = event["entity"]
-        assert isinstance(entity, dict) and entity["type"] == "asn"
+        assert isinstance(entity, dict)
+        assert entity["type"] == "asn"
         return int(entity["asn"])
 
     def covers_outage(event: dict[str, object]) -> bool:

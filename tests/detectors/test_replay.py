@@ -38,7 +38,8 @@ def test_replay_prints_design_shaped_transitions(stream_file: Path,
                           "confidence", "probes_affected", "probes_total", "asns_affected",
                           "evidence"}
     assert event["entity"] == {"type": "subdivision", "code": "MM-01", "name": "MM-01"}
-    assert str(out[0]["at"]).endswith("Z") and event["end"] is None
+    assert str(out[0]["at"]).endswith("Z")
+    assert event["end"] is None
 
 
 def test_until_stops_the_clock(stream_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -73,7 +74,8 @@ def test_skip_bad_counts_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert main(["replay", "--skip-bad", str(path)]) == 0
     captured = capsys.readouterr()
-    assert "line 46" in captured.err and "line 47" in captured.err
+    assert "line 46" in captured.err
+    assert "line 47" in captured.err
     assert "2 bad line(s) skipped" in captured.err
     assert _transitions(captured.out)[0]["action"] == "opened"
 
