@@ -74,10 +74,11 @@ RETURNING d.id, d.subscription_id, d.event_type, d.payload, d.created_at, d.atte
 """
 
 
-async def claim(conn: psycopg.AsyncConnection[Any], cfg: WebhookConfig) -> list[Claimed]:
-    """Take the lease on up to ``batch_size`` due deliveries; committed before sending."""
+async def claim(conn: psycopg.AsyncConnection[Any], cfg: WebhookConfig,
+                limit: int | None = None) -> list[Claimed]:
+    """Take the lease on up to ``limit`` due deliveries; committed before sending."""
     async with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(_CLAIM, {"lease": cfg.lease, "limit": cfg.batch_size,
+        await cur.execute(_CLAIM, {"lease": cfg.lease, "limit": limit or cfg.batch_size,
                                    "test": TEST_TYPE})
         return [Claimed(**row) for row in await cur.fetchall()]
 

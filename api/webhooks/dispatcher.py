@@ -8,7 +8,6 @@ delays a delivery by the lease. A worker for ``api.app.WORKERS``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -76,36 +75,54 @@ def make_client(cfg: WebhookConfig) -> httpx.AsyncClient:
         timeout=cfg.timeout, follow_redirects=False, trust_env=False)
 
 
-async def run_once(pool: AsyncConnectionPool[Any], client: httpx.AsyncClient,
-                   cfg: WebhookConfig) -> int:
-    """Claim one batch of due deliveries, send them concurrently, record; return how many."""
-    async with pool.connection() as conn:
-        batch = await claim(conn, cfg)
-    if not batch:
-        return 0
-    outcomes = await asyncio.gather(*(attempt(client, cfg, item) for item in batch))
-    async with pool.connection() as conn:
-        for item, outcome in zip(batch, outcomes, strict=True):
+async def deliver(pool: AsyncConnectionPool[Any], client: httpx.AsyncClient,
+                  cfg: WebhookConfig, item: Claimed) -> None:
+    """Attempt one claimed delivery and record the outcome (a lost record = lease retry)."""
+    outcome = await attempt(client, cfg, item)
+    try:
+        async with pool.connection() as conn:
             await record(conn, cfg, item, outcome)
-    return len(batch)
+    except Exception:
+        log.exception("could not record delivery %s; it is retried when its lease ends", item.id)
 
 
 async def run(pool: AsyncConnectionPool[Any], cfg: WebhookConfig,
               stopping: asyncio.Event | None = None) -> None:
-    """Dispatch until cancelled (or ``stopping`` is set); a failed round is logged and retried."""
+    """Dispatch until cancelled (or ``stopping`` is set).
+
+    Up to ``batch_size`` deliveries are in flight at once, each on its own task, so one slow
+    receiver holds one slot for at most the timeout instead of stalling everyone.
+    """
     stopping = stopping or asyncio.Event()
+    in_flight: set[asyncio.Task[None]] = set()
     async with make_client(cfg) as client:
-        while not stopping.is_set():
-            try:
-                sent = await run_once(pool, client, cfg)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("webhook dispatch round failed")
-                sent = 0
-            if not sent:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), cfg.poll_interval)
+        try:
+            while not stopping.is_set():
+                room = cfg.batch_size - len(in_flight)
+                batch: list[Claimed] = []
+                if room > 0:
+                    try:
+                        async with pool.connection() as conn:
+                            batch = await claim(conn, cfg, room)
+                    except Exception:
+                        log.exception("claiming webhook deliveries failed")
+                for item in batch:
+                    task = asyncio.create_task(deliver(pool, client, cfg, item))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                if batch and len(in_flight) < cfg.batch_size:
+                    continue  # more may be due right now
+                # Idle or full: wake for a free slot, a new poll, or shutdown.
+                stop = asyncio.create_task(stopping.wait())
+                await asyncio.wait({stop, *in_flight} if len(in_flight) >= cfg.batch_size
+                                   else {stop}, timeout=cfg.poll_interval,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                stop.cancel()
+                await asyncio.gather(stop, return_exceptions=True)
+        finally:
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
 
 
 async def worker(state: AppState) -> None:

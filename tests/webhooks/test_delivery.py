@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -282,3 +283,37 @@ def test_payload_is_json_with_sorted_keys() -> None:
                           datetime(2021, 2, 15, 1, 2, 30, tzinfo=UTC))
     assert json.loads(body)["timestamp"] == "2021-02-15T01:02:30Z"
     assert json.loads(body)["links"]["api"] == "https://x.example/v1/events/ev-1"
+
+
+async def test_a_hanging_receiver_does_not_hold_up_the_others(
+    pool: AsyncConnectionPool[Any], fast: WebhookConfig,
+) -> None:
+    release = threading.Event()
+
+    def hang(_r: Any) -> tuple[int, dict[str, str]]:
+        release.wait(20)
+        return 200, {}
+
+    slow = Receiver(secret="", respond=hang).start()
+    quick = Receiver(secret="").start()
+    try:
+        async with pool.connection() as conn:
+            _, slow.secret = await add_subscription(
+                conn, slow.url, filters={"entities": [{"type": "country", "code": "IR"}]})
+            _, quick.secret = await add_subscription(
+                conn, quick.url, filters={"entities": [{"type": "country", "code": "MM",
+                                                        "children": True}]})
+        cfg = WebhookConfig(**{**fast.__dict__, "timeout": 10.0, "lease": 30.0})
+        async with running(pool, cfg):
+            await enqueue(pool, transition(event_id="ir", entity={
+                "type": "country", "code": "IR", "name": "Iran"}))
+            await eventually(lambda: len(slow.requests) == 1)
+            await enqueue(pool, transition(event_id="mm"))
+            await eventually(lambda: len(quick.accepted_ids()) == 1, within=5)
+            assert not release.is_set()  # the slow one is still being answered
+            release.set()
+            await settled(pool)
+    finally:
+        release.set()
+        slow.stop()
+        quick.stop()
