@@ -8,6 +8,8 @@ and forgotten, and the batch is stored idempotently (api.store).
 
 from __future__ import annotations
 
+import json
+import re
 import zlib
 from typing import Final
 
@@ -24,6 +26,10 @@ from cutwatch.wire import Batch, BatchAck
 router = APIRouter(tags=["ingest"])
 
 _ENCODINGS: Final = frozenset({"identity", "gzip"})
+_BIGINT: Final = 2**63 - 1
+_INTEGER: Final = 2**31 - 1
+# "\u0000" as json.dumps writes NUL, not preceded by an escaping backslash.
+_ESCAPED_NUL: Final = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 async def read_body(request: Request, settings: Settings) -> bytes:
@@ -81,11 +87,30 @@ def parse_batch(body: bytes) -> Batch:
         if any(e["type"] == "json_invalid" for e in errors):
             raise HTTPException(400, f"malformed JSON: {errors[0]['msg']}") from None
         raise HTTPException(422, describe_errors(errors)) from None
-    for index, result in enumerate(batch.results):
-        # PostgreSQL text and jsonb cannot hold NUL: refuse it here rather than fail later.
-        if "\x00" in result.target or "\\u0000" in result.model_dump_json(include={"details"}):
-            raise HTTPException(422, f"results.{index}: NUL characters are not allowed")
+    _check_storable(batch)
     return batch
+
+
+def _check_storable(batch: Batch) -> None:
+    """Refuse (422) what the schema allows but PostgreSQL cannot store.
+
+    Such a batch would otherwise fail with a 5xx on every retry and block the probe's queue.
+    """
+    hb = batch.heartbeat
+    if hb.seq > _BIGINT or hb.dropped_total > _BIGINT or hb.spool_depth > _INTEGER:
+        raise HTTPException(422, "heartbeat: counter out of range")
+    if hb.software and "\x00" in hb.software:
+        raise HTTPException(422, "heartbeat.software: NUL characters are not allowed")
+    for index, result in enumerate(batch.results):
+        # PostgreSQL text and jsonb hold no NUL, and jsonb no Infinity.
+        if "\x00" in result.target:
+            raise HTTPException(422, f"results.{index}.target: NUL characters are not allowed")
+        try:
+            text = json.dumps(result.details, allow_nan=False)
+        except ValueError:
+            raise HTTPException(422, f"results.{index}.details: number out of range") from None
+        if _ESCAPED_NUL.search(text):
+            raise HTTPException(422, f"results.{index}.details: NUL characters are not allowed")
 
 
 @router.post("/v1/batches", response_model=BatchAck)

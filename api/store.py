@@ -34,6 +34,8 @@ INSERT INTO results (id, probe_id, batch_id, kind, target, scope, family, measur
 SELECT id, %(probe_id)s, %(batch_id)s, kind, target, scope, family, measured_at,
        %(received_at)s, duration_ms, ok, failure, details
 FROM ingest_staging
+-- One lock order for every batch, so two batches sharing results cannot deadlock.
+ORDER BY measured_at, id
 ON CONFLICT (measured_at, id) DO NOTHING
 """
 BATCH_SQL: Final = """

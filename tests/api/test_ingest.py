@@ -6,6 +6,7 @@ import gzip
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -152,14 +153,23 @@ REJECTIONS: list[tuple[str, Callable[[str, str], Request], str, int, str]] = [
      "own", 422, "NUL"),
     ("NUL in details", lambda p, o: _json(make_batch(p, [make_result(details={"x": "\x00"})])),
      "own", 422, "NUL"),
+    ("infinite number", lambda p, o: _json(make_batch(p, [make_result(
+        details={"rtt_ms": "INF"})]), raw=(b'"INF"', b"1e400")), "own", 422, "out of range"),
+    ("counter overflow", lambda p, o: _json(make_batch(p, heartbeat={
+        "seq": 2**63, "spool_depth": 0, "dropped_total": 0})), "own", 422, "out of range"),
+    ("NUL in software", lambda p, o: _json(make_batch(p, heartbeat={
+        "seq": 1, "spool_depth": 0, "dropped_total": 0, "software": "x\x00"})),
+     "own", 422, "NUL"),
     ("oversized plain", lambda p, o: _json(make_batch(p, 400)), "own", 413, "larger than"),
     ("gzip bomb", lambda p, o: ({"Content-Type": "application/json",
                                  "Content-Encoding": "gzip"}, _bomb()), "own", 413, "decompressed"),
 ]
 
 
-def _json(batch: dict[str, Any]) -> Request:
-    return {"Content-Type": "application/json"}, json.dumps(batch).encode()
+def _json(batch: dict[str, Any], raw: tuple[bytes, bytes] = (b"", b"")) -> Request:
+    """The batch as a JSON body; ``raw`` replaces bytes JSON itself cannot express."""
+    body = json.dumps(batch).encode()
+    return {"Content-Type": "application/json"}, body.replace(*raw) if raw[0] else body
 
 
 @pytest.mark.parametrize(("name", "build", "who", "status", "detail"), REJECTIONS,
@@ -203,3 +213,26 @@ def test_a_disabled_probe_can_no_longer_upload(live: LiveServer, settings: Any) 
         conn.execute("UPDATE probes SET disabled_at = now()")
     assert post(live, token, make_batch(probe_id)).status_code == 401
     assert uuid.UUID(make_batch(probe_id)["batch_id"])  # the builder makes real UUIDs
+
+
+def test_text_that_only_looks_like_an_escaped_nul_is_stored(live: LiveServer,
+                                                            settings: Any) -> None:
+    probe_id, token = new_probe(live)
+    result = make_result(details={"raw": "\\u0000 is how JSON spells NUL"})
+    assert post(live, token, make_batch(probe_id, [result])).status_code == 200
+    with psycopg.connect(settings.database_url) as conn:
+        row = conn.execute("SELECT details->>'raw' FROM results").fetchone()
+    assert row == ("\\u0000 is how JSON spells NUL",)
+
+
+def test_concurrent_batches_sharing_results_store_each_once(live: LiveServer,
+                                                            settings: Any) -> None:
+    probe_id, token = new_probe(live)
+    shared = [make_result() for _ in range(200)]
+    batches = [make_batch(probe_id, shared, seq=1), make_batch(probe_id, shared[::-1], seq=2),
+               make_batch(probe_id, shared[::2], seq=3), make_batch(probe_id, shared, seq=4)]
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda b: post(live, token, b), batches))
+    assert [a.status_code for a in answers] == [200] * 4
+    assert sum(a.json()["accepted"] for a in answers) == 200
+    assert counts(settings.database_url) == (200, 4)
