@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from xml.etree import ElementTree as ET
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import ValidationError
 
 from api.errors import describe_errors
@@ -24,24 +24,36 @@ router = APIRouter(prefix="/v1/feeds", tags=["feeds"])
 ATOM = "http://www.w3.org/2005/Atom"
 # Transitions scanned per request; a feed shows the newest ones that pass the filter.
 SCAN_LIMIT = 5000
-ENTITY_PARAMS = ("country", "subdivision", "city", "asn", "asn_subdivision")
 
-def filters_from_query(request: Request) -> Filters:
-    """The subscription filter vocabulary as query parameters (repeatable entity codes)."""
-    query = request.query_params
-    children = query.get("children", "false").lower() in ("1", "true", "yes")
+Codes = Annotated[list[str], Query(description="repeatable")]
+
+
+def feed_filters(
+    country: Codes = [],  # noqa: B006 (FastAPI copies defaults per request)
+    subdivision: Codes = [],  # noqa: B006
+    city: Codes = [],  # noqa: B006
+    asn: Codes = [],  # noqa: B006
+    asn_subdivision: Codes = [],  # noqa: B006
+    children: Annotated[bool, Query(description="include what lies inside")] = False,
+    kind: Codes = [],  # noqa: B006
+    min_status: Annotated[str, Query(description="suspected | confirmed")] = "suspected",
+    min_confidence: Annotated[float, Query(ge=0, le=1)] = 0.0,
+) -> Filters:
+    """The subscription filter vocabulary as query parameters."""
+    given = {"country": country, "subdivision": subdivision, "city": city, "asn": asn,
+             "asn_subdivision": asn_subdivision}
     raw: dict[str, Any] = {
-        "entities": [{"type": kind, "code": code, "children": children}
-                     for kind in ENTITY_PARAMS for code in query.getlist(kind)],
-        "kinds": query.getlist("kind"),
+        "entities": [{"type": kind_, "code": code, "children": children}
+                     for kind_, codes in given.items() for code in codes],
+        "kinds": kind, "min_status": min_status, "min_confidence": min_confidence,
     }
-    for name in ("min_status", "min_confidence"):
-        if name in query:
-            raw[name] = query[name]
     try:
         return Filters.model_validate(raw)
     except ValidationError as exc:
         raise HTTPException(422, describe_errors(exc.errors())) from None
+
+
+FeedFilters = Annotated[Filters, Depends(feed_filters)]
 
 
 async def select(pool: Any, filters: Filters, limit: int) -> list[dict[str, Any]]:
@@ -137,25 +149,25 @@ def _self_url(base: str, request: Request, name: str) -> str:
     return f"{base}/v1/feeds/{name}" + (f"?{query}" if query else "")
 
 
-FEED_DOC = ("Filters: repeat country / subdivision / city / asn / asn_subdivision codes, "
-            "children=true to include what lies inside them, kind (repeatable), "
-            "min_status=suspected|confirmed, min_confidence=0..1, limit.")
+FEED_DOC = "Newest transitions first, filtered like webhook subscriptions (docs/webhooks.md)."
 
 
 @router.get("/events.atom", response_class=Response, description=FEED_DOC)
 async def atom_feed(request: Request, pool: PoolDep, settings: SettingsDep,
+                    filters: FeedFilters,
                     limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Response:
     base = config.from_settings(settings).base_url.rstrip("/")
-    chosen = await select(pool, filters_from_query(request), limit)
+    chosen = await select(pool, filters, limit)
     body = atom(chosen, base, _self_url(base, request, "events.atom"))
     return Response(body, media_type="application/atom+xml; charset=utf-8")
 
 
 @router.get("/events.json", response_class=Response, description=FEED_DOC)
 async def json_feed_route(request: Request, pool: PoolDep, settings: SettingsDep,
+                          filters: FeedFilters,
                           limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Response:
     base = config.from_settings(settings).base_url.rstrip("/")
-    chosen = await select(pool, filters_from_query(request), limit)
+    chosen = await select(pool, filters, limit)
     body = json_feed(chosen, base, _self_url(base, request, "events.json"))
     return Response(json.dumps(body, ensure_ascii=False), media_type="application/feed+json")
 

@@ -21,6 +21,8 @@ from api.webhooks.filters import Filters
 from api.webhooks.subscribers import SubscriberDep
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["webhooks"])
+# Enough for any newsroom's desks; a bound on what one leaked key can make us send.
+MAX_SUBSCRIPTIONS = 100
 
 
 class SubscriptionCreate(BaseModel):
@@ -126,6 +128,11 @@ async def create(body: SubscriptionCreate, who: SubscriberDep, state: StateDep,
     secret = signing.new_secret()
     subscription_id = f"sub_{outbox.new_delivery_id()[4:20]}"
     async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT count(*) AS n FROM subscriptions WHERE subscriber_id = %s",
+                          (who.id,))
+        counted = await cur.fetchone()
+        if counted is not None and counted["n"] >= MAX_SUBSCRIPTIONS:
+            raise HTTPException(409, f"subscription limit reached ({MAX_SUBSCRIPTIONS})")
         await cur.execute(
             "INSERT INTO subscriptions (id, subscriber_id, url, description, filters, secret)"  # noqa: S608
             f" VALUES (%s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}",

@@ -221,3 +221,19 @@ def test_a_disabled_endpoint_says_so_and_resumes(service: Service, database_url:
             assert receiver.ids()[0] == receiver.ids()[-1]
     finally:
         receiver.stop()
+
+
+def test_subscriptions_per_key_are_bounded(service: Service,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.webhooks import subscriptions
+
+    monkeypatch.setattr(subscriptions, "MAX_SUBSCRIPTIONS", 2)
+    key = new_key(service)
+    with service.client(key) as client:
+        for _ in range(2):
+            assert client.post("/v1/subscriptions",
+                               json={"url": "http://127.0.0.1:9/x"}).status_code == 201
+        refused = client.post("/v1/subscriptions", json={"url": "http://127.0.0.1:9/x"})
+        assert refused.status_code == 409
+        assert refused.json() == {"detail": "subscription limit reached (2)"}
+        assert len(client.get("/v1/subscriptions").json()) == 2
