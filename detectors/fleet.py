@@ -30,6 +30,8 @@ class FleetSpec:
     mobile_asns: int = 2
     mobile_share: float = 0.35
     night_off_share: float = 0.15
+    night_countries: tuple[str, ...] | None = None
+    """Only these countries' probes switch off at night (None: all countries)."""
     night_jitter_s: float = 1800.0
     """Spread of switch-off times between probes (a shared timer would be near 0)."""
     cadence_s: float = 60.0
@@ -51,7 +53,8 @@ def build_fleet(spec: FleetSpec, rng: random.Random) -> list[SimProbe]:
                 asn = (fixed + mobile)[n % (len(fixed) + len(mobile))]
                 is_mobile = asn in mobile
             night = None
-            if rng.random() < spec.night_off_share:
+            nightly = spec.night_countries is None or country in spec.night_countries
+            if rng.random() < spec.night_off_share and nightly:
                 off = 22 * 3600 + rng.uniform(-spec.night_jitter_s, spec.night_jitter_s)
                 night = (off, off + 8 * 3600 + rng.uniform(-spec.night_jitter_s,
                                                            spec.night_jitter_s))

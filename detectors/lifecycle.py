@@ -108,14 +108,19 @@ class Lifecycle:
             # an entity already down as a whole covers all of its probes
             covered.setdefault(signal, []).append(ents[e].members)
         pending: dict[tuple[int, str], float] = {}
-        hold = self.engine.params.hold_s
         for ent, signal, verdict in found:
+            hold = self.engine.params.hold_s
             cover = covered.setdefault(signal, [])
             if any(verdict.affected <= c for c in cover):
                 continue
             cover.append(ent.members)
             key = (ent.idx, signal)
             first = self.pending.get(key)
+            if first is not None and signal == "silence":
+                # silences of slower probes spread over one cadence: wait as long for the rest
+                hold = max(self.engine.params.hold_s,
+                           quantile([self.engine.probes[p].cadence for p in verdict.affected],
+                                    0.5))
             if first is None or (now - first < hold and self._rising_above(ent, signal)):
                 pending[key] = now if first is None else first
             else:

@@ -144,8 +144,9 @@ def churn_effects(rng: random.Random, t0: float, t1: float, per_day: float) -> l
     """A single probe's own power cuts and router faults: the usual churn."""
     out: list[Effect] = []
     t = t0
-    while True:
+    while per_day > 0:
         t += rng.expovariate(per_day / 86_400)
         if t >= t1:
             return out
         out.append(Effect(t, t + rng.uniform(300, 5400), "off"))
+    return out
