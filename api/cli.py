@@ -29,6 +29,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
     serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations")
     serve.add_argument(
+        "--demo", action="store_true",
+        help="also run a local probe measuring loopback lab targets, so data flows at once",
+    )
+    serve.add_argument(
         "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
     )
     serve.set_defaults(handler=_serve)
@@ -89,6 +93,11 @@ def _serve(args: argparse.Namespace) -> int:
     from api.server import serve
 
     settings = _settings(args, migrate_on_start=False if args.no_migrate else None)
+    if args.demo:
+        from cutwatch.demo import run
+
+        run(settings, log_level=args.log_level)
+        return 0
     serve(settings, log_level=args.log_level)
     return 0
 
