@@ -186,3 +186,25 @@ async def issue_enrollment_token(
             conn, label=body.label, max_uses=body.max_uses,
             expires_in=timedelta(hours=body.expires_in_hours),
         )
+
+
+@router.delete("/v1/enrollment-tokens/{token_id}", status_code=204)
+async def revoke_enrollment_token(token_id: str, request: Request, _: AdminDep) -> None:
+    """Operator only: the token registers nothing more (probes it registered keep working)."""
+    async with get_state(request).pool.connection() as conn:
+        cur = await conn.execute(
+            "UPDATE enrollment_tokens SET revoked_at = COALESCE(revoked_at, now())"
+            " WHERE id = %s", (token_id,))
+        if cur.rowcount == 0:
+            raise HTTPException(404, "no such enrollment token")
+
+
+@router.delete("/v1/probes/{probe_id}", status_code=204)
+async def disable_probe(probe_id: str, request: Request, _: AdminDep) -> None:
+    """Operator only: the probe's token stops working; its results stay stored."""
+    async with get_state(request).pool.connection() as conn:
+        cur = await conn.execute(
+            "UPDATE probes SET disabled_at = COALESCE(disabled_at, now()) WHERE id = %s",
+            (probe_id,))
+        if cur.rowcount == 0:
+            raise HTTPException(404, "no such probe")

@@ -119,3 +119,25 @@ def test_enrollment_tokens_are_for_the_operator_only(live: LiveServer) -> None:
         refused = client.post("/v1/enrollment-tokens", json={"max_uses": 0})
     assert refused.status_code == 422
     assert refused.json()["detail"].startswith("max_uses:")
+
+
+def test_the_operator_revokes_tokens_and_disables_probes(live: LiveServer, settings: Any) -> None:
+    token = issue(live, max_uses=None)
+    ident = token.split(".", 1)[0]
+    probe = register(live, token=token).json()
+    with live.client(token=token) as client:
+        assert client.delete(f"/v1/enrollment-tokens/{ident}").status_code == 401
+    with live.client(token=ADMIN_TOKEN) as admin:
+        assert admin.delete(f"/v1/enrollment-tokens/{ident}").status_code == 204
+        assert admin.delete("/v1/enrollment-tokens/enr_nothing").status_code == 404
+    assert register(live, token=token).status_code == 401
+    with live.client(token=probe["token"]) as client:
+        assert client.get("/v1/checkin").status_code != 401  # still a valid probe
+    with live.client(token=ADMIN_TOKEN) as admin:
+        assert admin.delete(f"/v1/probes/{probe['probe_id']}").status_code == 204
+        assert admin.delete("/v1/probes/p-nobody").status_code == 404
+    with live.client(token=probe["token"]) as client:
+        refused = client.get("/v1/checkin")
+        listed = client.get("/v1/probes").json()
+    assert refused.status_code == 401
+    assert listed == []
