@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 
-from api import checkin, health, ingest, probes_read, registration
+from api import checkin, events, health, ingest, probes_read, registration
 from api.db import make_pool
 from api.errors import validation_error_handler
 from api.geo import GeoLookup
@@ -24,6 +24,7 @@ from api.state import AppState
 from api.webhooks import dispatcher as webhook_dispatcher
 from api.webhooks import routes as webhook_routes
 from cutwatch import __version__
+from detectors import online as detector_online
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +38,13 @@ ROUTERS: list[RouterSource] = [
     ingest.router,
     probes_read.router,
     checkin.make_router,
+    events.router,
     *webhook_routes.ROUTERS,
 ]
 
 # Long-running tasks: `async def worker(state: AppState) -> None`, cancelled at shutdown and
 # restarted (after a pause) if they crash.
-WORKERS: list[Worker] = [webhook_dispatcher.worker]
+WORKERS: list[Worker] = [webhook_dispatcher.worker, detector_online.worker]
 
 WORKER_RESTART_DELAY_S = 5.0
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from detector_cases import CASES, Row, rows, run, stream
 
 from detectors.model import parse_time
 from detectors.scenarios import T0, Scenario
-
-from .cases import CASES, Row, rows, run, stream
 
 
 @pytest.mark.parametrize(("scenario", "expected"), CASES, ids=[c[0].name for c in CASES])

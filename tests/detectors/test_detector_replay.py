@@ -7,10 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from detector_cases import CASES, stream
 
 from cutwatch.cli import main
-
-from .cases import CASES, stream
 
 PROVINCE = CASES[0][0]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from detector_cases import rows, run
 
 from detectors.fleet import FleetSpec
 from detectors.model import ProbeInfo, parse_time
@@ -10,8 +11,6 @@ from detectors.params import Params
 from detectors.replay import replay
 from detectors.scenarios import T0, build
 from detectors.state import ProbeState
-
-from .cases import rows, run
 
 
 def test_time_of_day_profile_excuses_the_usual_off_slot() -> None:

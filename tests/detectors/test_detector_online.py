@@ -1,0 +1,131 @@
+"""The online detector over a real PostgreSQL: one leader at a time, takeover, outbox."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from detector_cases import CASES, stream
+from psycopg_pool import AsyncConnectionPool
+
+from api.migrate import apply_migrations
+from detectors.online import Leader, OnlineConfig, run
+from detectors.replay import ProbeLine, parse_line
+from detectors.scenarios import T0
+
+PROVINCE = CASES[0][0]  # province blackout 01:30-02:10, backlogs after
+CONFIG = OnlineConfig(poll_s=0.02, standby_s=0.05, lookback_s=120, rebuild_s=6 * 3600)
+
+
+class StepClock:
+    """The database's clock, moved by the test (the engine never reads a wall clock)."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    async def __call__(self, conn: Any) -> datetime:
+        return datetime.fromtimestamp(self.now, UTC)
+
+
+async def _load(conn: psycopg.AsyncConnection[Any], lines: tuple[str, ...]) -> None:
+    probes, batches, results = [], [], []
+    for n, text in enumerate(lines, 1):
+        item = parse_line(text, n)
+        if isinstance(item, ProbeLine):
+            p = item.probe
+            probes.append((p.id, "x", p.country, p.subdivision, p.city, p.access, p.asn, "admin"))
+            continue
+        b = item.batch
+        batches.append((b.batch_id, b.probe_id, b.heartbeat.seq, b.sent_at, item.received_at,
+                        len(b.results), len(b.results), b.heartbeat.spool_depth,
+                        b.heartbeat.dropped_total, b.heartbeat.started_at))
+        results.extend((r.id, b.probe_id, b.batch_id, r.kind, r.target, r.scope, r.family,
+                        r.measured_at, item.received_at, r.duration_ms, r.ok, r.failure, "{}")
+                       for r in b.results)
+    async with conn.cursor() as cur:
+        async with cur.copy("COPY probes (id, token_hash, country, subdivision, city, access,"
+                            " asn, enrolled_by) FROM STDIN") as copy:
+            for row in probes:
+                await copy.write_row(row)
+        async with cur.copy("COPY batches (batch_id, probe_id, seq, sent_at, received_at,"
+                            " result_count, accepted_count, spool_depth, dropped_total,"
+                            " started_at) FROM STDIN") as copy:
+            for row in batches:
+                await copy.write_row(row)
+        async with cur.copy("COPY results (id, probe_id, batch_id, kind, target, scope, family,"
+                            " measured_at, received_at, duration_ms, ok, failure, details)"
+                            " FROM STDIN") as copy:
+            for row in results:
+                await copy.write_row(row)
+
+
+async def _rows(conn: psycopg.AsyncConnection[Any], sql: str) -> list[tuple[Any, ...]]:
+    cur = await conn.execute(sql)
+    return await cur.fetchall()
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_one_leader_emits_and_a_standby_takes_over(database_url: str) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await apply_migrations(conn)
+        await _load(conn, stream(PROVINCE))
+        clock = StepClock(T0 + 3600)
+        stopping = asyncio.Event()
+        leaders: list[Leader] = []
+        pools = [AsyncConnectionPool(database_url, open=False, min_size=1, max_size=2)
+                 for _ in range(2)]
+        for pool in pools:
+            await pool.open()
+        tasks = {
+            name: asyncio.create_task(run(database_url, pool, stopping, config=CONFIG,
+                                          clock=clock, name=name, on_leader=leaders.append))
+            for name, pool in zip(("a", "b"), pools, strict=True)
+        }
+        try:
+            opened_at = None
+            while clock.now < T0 + 3 * 3600:
+                await asyncio.sleep(0.03)
+                clock.now += 60
+                rows = await _rows(conn, "SELECT action FROM event_transitions")
+                if opened_at is None and ("opened",) in rows:
+                    opened_at = clock.now
+                    # only one of the two ever led, and it alone stored the transition
+                    assert [lead.name for lead in leaders] in (["a"], ["b"])
+                    first = leaders[0]
+                    assert first.stored == len(rows)
+                    tasks[first.name].cancel()  # the leader dies; its lock goes with it
+            for _ in range(200):
+                if len(leaders) == 2 and leaders[1].tick is not None and \
+                        leaders[1].tick >= clock.now - CONFIG.settle_s - 15:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            stopping.set()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
+            for pool in pools:
+                await pool.close()
+        assert opened_at is not None
+        assert len(leaders) == 2
+        assert leaders[1].name != leaders[0].name
+        transitions = await _rows(
+            conn, "SELECT action, transition->'event'->'entity'->>'code',"
+            " transition->'event'->>'status' FROM event_transitions ORDER BY seq")
+        actions = [t[0] for t in transitions]
+        assert {t[1] for t in transitions} == {"MM-01"}
+        assert actions.count("opened") == 1
+        assert actions.count("resolved") == 1
+        assert actions[0] == "opened"
+        assert actions[-1] == "resolved"
+        assert ("updated", "MM-01", "confirmed") in transitions
+        # the outbox took every transition in the same transaction
+        feed = await _rows(conn, "SELECT count(*) FROM feed_entries")
+        assert feed[0][0] == len(transitions)
+        events = await _rows(conn, "SELECT status, kind, end_at FROM events")
+        assert len(events) == 1
+        assert events[0][:2] == ("resolved", "blackout")
+        end = events[0][2]
+        assert abs(end - datetime.fromtimestamp(T0 + 5400 + 2400, UTC)) < timedelta(seconds=90)
