@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Final, Literal, NamedTuple
 
 from cutwatch.wire import Batch
@@ -35,8 +36,16 @@ class EntityKey(NamedTuple):
 
     def to_json(self, name: str) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type, "code": self.code, "name": name}
+        # where it lies, spelled out so consumers need not parse codes
+        head, _, tail = self.code.partition("/")
         if self.type in ("asn", "asn_subdivision"):
-            out["asn"] = int(self.code[2:].split("/")[0])
+            out["asn"] = int(head[2:])
+        place = {"subdivision": self.code, "city": head, "asn_subdivision": tail}.get(self.type)
+        if place and "-" in place:
+            out["subdivision"] = place
+            out["country"] = place.split("-")[0]
+        elif self.type == "city":
+            out["country"] = head
         if self.access is not None:
             out["access"] = self.access
         return out
@@ -57,9 +66,10 @@ class ProbeInfo:
         """Every entity the probe belongs to, with a display name, unscoped then scoped."""
         base: list[tuple[EntityKey, str]] = []
         if self.country:
-            base.append((EntityKey("country", self.country), self.country))
+            base.append((EntityKey("country", self.country), place_name(self.country)))
         if self.subdivision:
-            base.append((EntityKey("subdivision", self.subdivision), self.subdivision))
+            base.append((EntityKey("subdivision", self.subdivision),
+                         place_name(self.subdivision)))
             if self.city:
                 base.append((EntityKey("city", f"{self.subdivision}/{self.city}"), self.city))
         elif self.city and self.country:
@@ -128,6 +138,19 @@ class Transition:
 
     def to_json(self) -> dict[str, Any]:
         return {"type": "event", "action": self.action, "at": iso(self.at), "event": self.event}
+
+
+@lru_cache(maxsize=4096)
+def place_name(code: str) -> str:
+    """English name of an ISO 3166 country or subdivision code, when pycountry is installed
+    (the service extra); the code itself otherwise."""
+    try:
+        import pycountry
+    except ImportError:
+        return code
+    table: Any = pycountry.subdivisions if "-" in code else pycountry.countries
+    found = table.get(code=code) if "-" in code else table.get(alpha_2=code)
+    return str(found.name) if found is not None else code
 
 
 def event_id(entity: EntityKey, signal: str, start: float) -> str:

@@ -36,7 +36,8 @@ def test_replay_prints_design_shaped_transitions(stream_file: Path,
     assert set(event) == {"id", "status", "kind", "entity", "start", "end", "detected_at",
                           "confidence", "probes_affected", "probes_total", "asns_affected",
                           "evidence"}
-    assert event["entity"] == {"type": "subdivision", "code": "MM-01", "name": "MM-01"}
+    assert event["entity"] == {"type": "subdivision", "code": "MM-01", "name": "Sagaing",
+                               "subdivision": "MM-01", "country": "MM"}
     assert str(out[0]["at"]).endswith("Z")
     assert event["end"] is None
 
