@@ -42,11 +42,13 @@ ROUTERS: list[RouterSource] = [
     *webhook_routes.ROUTERS,
 ]
 
-# Long-running tasks: `async def worker(state: AppState) -> None`, cancelled at shutdown and
-# restarted (after a pause) if they crash.
+# Long-running tasks: `async def worker(state: AppState) -> None`, restarted (after a pause)
+# if they crash. At shutdown `state.stopping` is set; workers still running after the grace
+# period are cancelled.
 WORKERS: list[Worker] = [webhook_dispatcher.worker, detector_online.worker]
 
 WORKER_RESTART_DELAY_S = 5.0
+WORKER_STOP_GRACE_S = 5.0
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -74,7 +76,10 @@ def create_app(settings: Settings) -> FastAPI:
             ]
             yield
         finally:
+            # Workers watching `stopping` get a moment to finish their unit of work.
             state.stopping.set()
+            if tasks:
+                await asyncio.wait(tasks, timeout=WORKER_STOP_GRACE_S)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 import psycopg
@@ -59,6 +60,7 @@ def test_workers_run_until_shutdown_and_a_crashed_worker_restarts(
 
     monkeypatch.setattr(app_module, "WORKERS", [steady, flaky])
     monkeypatch.setattr(app_module, "WORKER_RESTART_DELAY_S", 0.05)
+    monkeypatch.setattr(app_module, "WORKER_STOP_GRACE_S", 0.1)
     with LiveServer(settings) as server, server.client() as client:
         assert client.get("/healthz").status_code == 200
         for _ in range(200):
@@ -68,6 +70,32 @@ def test_workers_run_until_shutdown_and_a_crashed_worker_restarts(
     assert stopped.wait(5)
     assert events.count("flaky started") == 2
     assert "steady cancelled" in events
+
+
+def test_workers_get_a_grace_period_to_finish_their_work(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    finished: list[str] = []
+
+    async def careful(state: AppState) -> None:
+        await state.stopping.wait()
+        await asyncio.sleep(0.2)  # finishing the unit of work in hand
+        finished.append("careful")
+
+    async def stubborn(state: AppState) -> None:
+        try:
+            await asyncio.Event().wait()  # never looks at `stopping`
+        finally:
+            finished.append("stubborn cancelled")
+
+    monkeypatch.setattr(app_module, "WORKERS", [careful, stubborn])
+    monkeypatch.setattr(app_module, "WORKER_STOP_GRACE_S", 1.0)
+    started = time.monotonic()
+    with LiveServer(settings) as server, server.client() as client:
+        assert client.get("/healthz").status_code == 200
+        started = time.monotonic()
+    assert sorted(finished) == ["careful", "stubborn cancelled"]
+    assert 0.9 < time.monotonic() - started < 10
 
 
 def test_the_app_refuses_to_start_without_a_database_url(settings: Any) -> None:
