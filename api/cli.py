@@ -93,6 +93,9 @@ def _serve(args: argparse.Namespace) -> int:
     from api.server import serve
 
     settings = _settings(args, migrate_on_start=False if args.no_migrate else None)
+    for path in settings.geoip_paths():
+        if not path.is_file():
+            raise CliError(f"GeoIP database not found: {path}")
     if args.demo:
         from cutwatch.demo import run
 

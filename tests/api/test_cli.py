@@ -66,6 +66,16 @@ def test_an_unreachable_database_is_one_line(capsys: pytest.CaptureFixture[str])
     assert err.count("\n") == 1
 
 
+def test_serve_names_a_missing_geoip_database(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUTWATCH_GEOIP_ASN_DB", str(tmp_path / "GeoLite2-ASN.mmdb"))
+    assert main(["serve", "--data-dir", str(tmp_path / "var")]) == 2
+    assert capsys.readouterr().err == (
+        f"cutwatch: error: GeoIP database not found: {tmp_path / 'GeoLite2-ASN.mmdb'}\n")
+    assert not (tmp_path / "var").exists()  # refused before starting anything
+
+
 @pytest.mark.parametrize("argv", [["serve"], ["db"], ["db", "migrate"], ["admin"],
                                   ["admin", "enroll"]])
 def test_every_level_has_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
