@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 USER_AGENT = "Cutwatch-Webhooks/1"
+SHUTDOWN_GRACE_S = 5.0
 
 
 def retry_after(response: httpx.Response, limit: float) -> float | None:
@@ -120,6 +121,10 @@ async def run(pool: AsyncConnectionPool[Any], cfg: WebhookConfig,
                 stop.cancel()
                 await asyncio.gather(stop, return_exceptions=True)
         finally:
+            # Shutting down: let attempts already on the wire finish and be recorded (briefly),
+            # so a deploy does not turn them into lease-expiry duplicates.
+            if in_flight:
+                await asyncio.wait(set(in_flight), timeout=SHUTDOWN_GRACE_S)
             for task in in_flight:
                 task.cancel()
             await asyncio.gather(*in_flight, return_exceptions=True)

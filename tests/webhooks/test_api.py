@@ -237,3 +237,36 @@ def test_subscriptions_per_key_are_bounded(service: Service,
         assert refused.status_code == 409
         assert refused.json() == {"detail": "subscription limit reached (2)"}
         assert len(client.get("/v1/subscriptions").json()) == 2
+
+
+@pytest.mark.slow
+def test_whole_service_restart_mid_schedule_loses_nothing(
+    database_url: str, tmp_path: Path,
+) -> None:
+    receiver = Receiver(secret="").start()
+    receiver.stop()  # down: nothing listens on its port
+    settings = settings_for(database_url, tmp_path,
+                            webhook_retry_schedule=(0, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 60, 60))
+    with Service(settings) as first:
+        key = new_key(first)
+        with first.client(key) as client:
+            sub = client.post("/v1/subscriptions", json={"url": receiver.url}).json()
+            sid, receiver.secret = sub["id"], sub["secret"]
+            for n in range(3):
+                assert enqueue(database_url, transition(event_id=f"ev-{n}")) == 1
+
+            def attempts() -> list[int]:
+                log = client.get(f"/v1/subscriptions/{sid}/deliveries").json()
+                return [d["attempts"] for d in log if d["status"] == "pending"]
+
+            wait_until(lambda: len(attempts()) == 3 and min(attempts()) >= 2)
+    # The service is gone mid-schedule; the receiver comes back; a new service starts.
+    receiver.start()
+    try:
+        with Service(settings) as second, second.client(key) as client:
+            wait_until(lambda: len(set(receiver.accepted_ids())) == 3)
+            wait_until(lambda: {d["status"] for d in client.get(
+                f"/v1/subscriptions/{sid}/deliveries").json()} == {"succeeded"})
+        assert sorted(receiver.accepted_ids()) == sorted(set(receiver.accepted_ids()))
+    finally:
+        receiver.stop()

@@ -317,3 +317,24 @@ async def test_a_hanging_receiver_does_not_hold_up_the_others(
         release.set()
         slow.stop()
         quick.stop()
+
+
+async def test_shutdown_lets_an_attempt_on_the_wire_finish(
+    pool: AsyncConnectionPool[Any], fast: WebhookConfig,
+) -> None:
+    def slowly(_r: Any) -> tuple[int, dict[str, str]]:
+        time.sleep(0.5)
+        return 200, {}
+
+    receiver = Receiver(secret="", respond=slowly).start()
+    try:
+        async with pool.connection() as conn:
+            _, receiver.secret = await add_subscription(conn, receiver.url)
+        await enqueue(pool, transition())
+        cfg = WebhookConfig(**{**fast.__dict__, "lease": 30.0})
+        async with running(pool, cfg):
+            await eventually(lambda: len(receiver.requests) == 1)
+        # Stopped mid-request: the answer was still awaited and recorded, no lease left over.
+        assert await rows(pool, "SELECT status, attempts FROM deliveries") == [("succeeded", 1)]
+    finally:
+        receiver.stop()
