@@ -16,6 +16,8 @@ import pytest
 from api.webhooks.ssrf import PinnedTransport, Resolver, UnsafeTarget, check_url, refusal
 from cutwatch.lab.http import HttpServer, LabCA
 
+from .receiver import Receiver
+
 pytestmark = pytest.mark.anyio
 
 TABLE = [
@@ -96,3 +98,14 @@ async def test_pinned_connection_keeps_the_name_for_tls_and_host(tmp_path: Path)
         async with httpx.AsyncClient(transport=transport) as client:
             with pytest.raises(httpx.ConnectError, match="certificate"):
                 await client.get(f"https://hooks.cutwatch.test:{wrong.port}/")
+
+
+async def test_pinned_connection_keeps_the_host_header() -> None:
+    receiver = Receiver(secret="whsec_" + "A" * 44).start()
+    try:
+        transport = PinnedTransport(allow_private=True, resolver=answers(["127.0.0.1"]))
+        async with httpx.AsyncClient(transport=transport) as client:
+            await client.post(f"http://hooks.cutwatch.test:{receiver.port}/hook", content=b"{}")
+        assert receiver.requests[0].headers["host"] == f"hooks.cutwatch.test:{receiver.port}"
+    finally:
+        receiver.stop()
