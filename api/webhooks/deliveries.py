@@ -6,6 +6,7 @@ subscriber's delivery log shows and the redeliver action.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from psycopg.rows import dict_row
 
 from api.webhooks.config import WebhookConfig
 
+log = logging.getLogger(__name__)
 TEST_TYPE = "webhook.test"
 
 
@@ -126,6 +128,7 @@ async def record(conn: psycopg.AsyncConnection[Any], cfg: WebhookConfig, item: C
         elif row[0] >= cfg.disable_after_failures:
             reason = f"{row[0]} consecutive failed attempts (last: {outcome.error})"
         if reason:
+            log.warning("webhook subscription %s disabled: %s", item.subscription_id, reason)
             await conn.execute(
                 "UPDATE subscriptions SET status = 'disabled', disabled_reason = %s,"
                 " disabled_at = now(), updated_at = now() WHERE id = %s AND status = 'active'",
