@@ -20,7 +20,9 @@ def test_detector_transitions_are_valid_payloads_and_filter_by_place() -> None:
     from detectors.replay import replay
     from detectors.scenarios import build, positives
 
-    chosen = [s for s in positives() if s.name in ("province blackout", "ISP outage")]
+    chosen = [s for s in positives() if s.kind == "blackout" and s.access is None and (
+        (s.entity_type, s.code) in {("subdivision", "MM-01"), ("asn", "AS64500")})]
+    assert len(chosen) == 2
     lines, _truth = build(FleetSpec(), chosen, hours=5.0)
     transitions = [t.to_json() for t in replay(lines)]
     assert transitions, "the detector raised nothing for two positive scenarios"

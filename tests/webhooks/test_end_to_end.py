@@ -33,7 +33,9 @@ async def test_detector_transitions_reach_the_receiver_once(
     from detectors.store import store_transition
 
     await migrate_url(database_url)
-    chosen = [s for s in positives() if s.name == "province blackout"]
+    chosen = [s for s in positives() if s.kind == "blackout" and s.access is None
+              and (s.entity_type, s.code) == ("subdivision", "MM-01")]
+    assert len(chosen) == 1
     lines, _truth = build(FleetSpec(), chosen, hours=3.0)
     transitions = [t.to_json() for t in replay(lines)]
     assert [t["action"] for t in transitions][:1] == ["opened"]
