@@ -23,9 +23,22 @@ KIND_OF = {"blackout": "blackout", "international_cut": "international_cut",
 
 @dataclass(frozen=True, slots=True)
 class GapVerdict:
+    """One probe's reading of its gap: a label, and brackets around the onset and the end
+    (the last success and first failure, the last failure and first success again)."""
+
     label: str  # blackout | international_cut | power | none | unknown | nodata
-    onset: float
-    end: float
+    onset_lo: float
+    onset_hi: float
+    end_lo: float
+    end_hi: float
+
+    @property
+    def onset(self) -> float:
+        return (self.onset_lo + self.onset_hi) / 2
+
+    @property
+    def end(self) -> float:
+        return (self.end_lo + self.end_hi) / 2
 
 
 def _fail_share(results: list[tuple[float, int, bool]], scope: int) -> float | None:
@@ -40,37 +53,37 @@ def judge_gap(gap: GapRecord, bucket: float, measured_before: bool,
     within = sorted(r for r in gap.results if gap.start - bucket <= r[0] <= end)
     if not within:
         if not measured_before:
-            return GapVerdict("nodata", gap.start, end)
-        return GapVerdict("power", gap.start, end)
+            return GapVerdict("nodata", gap.start, gap.start, end, end)
+        return GapVerdict("power", gap.start, gap.start, end, end)
     times = [t for t, _, _ in within]
     covered = len({int((t - gap.start) // bucket) for t in times if t >= gap.start})
     if covered / max(1.0, span // bucket) < params.gap_coverage_power:
         hole_from, hole_to = _largest_hole([gap.start, *times, end])
-        half = min(bucket, (hole_to - hole_from) / 4) / 2
-        return GapVerdict("power", hole_from + half, hole_to - half)
+        step = min(bucket, (hole_to - hole_from) / 4)
+        return GapVerdict("power", hole_from, hole_from + step, hole_to - step, hole_to)
     lan_fail = _fail_share(within, LAN)
     if lan_fail is not None and lan_fail > 0.5:
         fails = [t for t, s, ok in within if s == LAN and not ok]
-        return GapVerdict("power", fails[0], fails[-1])
+        return GapVerdict("power", fails[0], fails[0], fails[-1], fails[-1])
     ext = [r for r in within if r[1] != LAN]
     fail_times = [t for t, _, ok in ext if not ok]
     if not fail_times:
-        return GapVerdict("none" if ext else "unknown", gap.start, end)
+        return GapVerdict("none" if ext else "unknown", gap.start, gap.start, end, end)
     first_fail, last_fail = fail_times[0], fail_times[-1]
     before = [t for t, _, ok in ext if ok and t < first_fail]
     after = [t for t, _, ok in ext if ok and t > last_fail]
     last_ok = before[-1] if before else max(gap.prior_ok, gap.start - bucket)
     first_ok = after[0] if after else end
-    onset, finish = (last_ok + first_fail) / 2, (last_fail + first_ok) / 2
+    brackets = (last_ok, first_fail, last_fail, first_ok)
     if (last_fail - first_fail + bucket) < 0.3 * span:
-        return GapVerdict("none", onset, finish)
+        return GapVerdict("none", *brackets)
     period = [r for r in ext if first_fail <= r[0] <= last_fail]
     intl, dom = _fail_share(period, INTERNATIONAL), _fail_share(period, DOMESTIC)
     if intl is not None and intl >= 0.8 and dom is not None and dom <= 0.5:
-        return GapVerdict("international_cut", onset, finish)
+        return GapVerdict("international_cut", *brackets)
     if (intl is None or intl >= 0.8) and (dom is None or dom >= 0.8):
-        return GapVerdict("blackout", onset, finish)
-    return GapVerdict("unknown", onset, finish)
+        return GapVerdict("blackout", *brackets)
+    return GapVerdict("unknown", *brackets)
 
 
 def _largest_hole(times: list[float]) -> tuple[float, float]:
@@ -91,8 +104,17 @@ class EventVerdict:
     end: float | None
 
 
-def judge_event(verdicts: list[GapVerdict], members: int, params: Params) -> EventVerdict | None:
-    """The label most returning probes agree on, with refined start and end."""
+def judge_event(verdicts: list[GapVerdict], members: int, params: Params,
+                start_within: tuple[float, float] | None = None,
+                end_before: float | None = None) -> EventVerdict | None:
+    """The label most returning probes agree on, with refined start and end.
+
+    Probes measure at different moments, so the onset lies after (nearly) all their last
+    successes and before (nearly) all their first failures: the middle of that bracket
+    (10%/90% quantiles, for robustness) is far tighter than any one probe's. ``start_within``
+    (the bracket the uploads' own silence gives) and ``end_before`` (uploads arrived again)
+    narrow it further.
+    """
     votes = [v for v in verdicts if v.label != "nodata"]
     if len(votes) < min(params.min_probes, members) or not votes:
         return None
@@ -100,5 +122,19 @@ def judge_event(verdicts: list[GapVerdict], members: int, params: Params) -> Eve
     if agree < params.confirm_share * len(votes) or label == "unknown":
         return None
     chosen = [v for v in votes if v.label == label]
-    return EventVerdict(label, len(votes), agree, statistics.median(v.onset for v in chosen),
-                        statistics.median(v.end for v in chosen))
+    lo = _quantile([v.onset_lo for v in chosen], 0.9)
+    hi = _quantile([v.onset_hi for v in chosen], 0.1)
+    if start_within is not None and start_within[0] <= hi and start_within[1] >= lo:
+        lo, hi = max(lo, start_within[0]), min(hi, start_within[1])
+    start = (lo + hi) / 2 if lo <= hi else statistics.median(v.onset for v in chosen)
+    lo = _quantile([v.end_lo for v in chosen], 0.9)
+    hi = _quantile([v.end_hi for v in chosen], 0.1)
+    if end_before is not None and end_before >= lo:
+        hi = min(hi, end_before)
+    end = (lo + hi) / 2 if lo <= hi else statistics.median(v.end for v in chosen)
+    return EventVerdict(label, len(votes), agree, start, end)
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]

@@ -81,13 +81,22 @@ def judge_condition(eng: Engine, ent: Entity, signal: str) -> Verdict | None:
 def describe(eng: Engine, ent: Entity, signal: str,
              members: set[int]) -> tuple[float, dict[str, Any]]:
     """Start time and evidence of a condition event."""
-    starts: list[float] = []
+    # each probe's onset lies between its last success and its first failure of a target;
+    # probes measure at different moments, so together they bracket it tightly
+    lows: list[float] = []
+    highs: list[float] = []
     for p in members:
         targets = eng.probes[p].targets or {}
-        since = [t.fail_since for t in targets.values() if t.fail_run >= 2]
-        if since:
-            starts.append(min(since))
-    start = statistics.median(starts) if starts else eng.clock
+        failing = [t for t in targets.values() if t.fail_run >= 2]
+        if failing:
+            first = min(failing, key=lambda t: t.fail_since)
+            highs.append(first.fail_since)
+            lows.append(first.last_ok_at or first.fail_since)
+    if highs:
+        lo, hi = sorted(lows)[int(0.9 * (len(lows) - 1))], sorted(highs)[int(0.1 * len(highs))]
+        start = (lo + hi) / 2 if lo <= hi else statistics.median(highs)
+    else:
+        start = eng.clock
     evidence: dict[str, Any] = {"signal": signal}
     if signal == "block":
         blocked = blocked_targets(eng, ent, members)

@@ -261,9 +261,11 @@ class Engine:
             gap = p.gap
             if gap is None or gap.end is None:
                 continue
-            verdict = judge_gap(gap, max(60.0, p.cadence), p.last_measured > 0, self.params)
+            bucket = max(60.0, p.cadence, 1.2 * p.measure_every)
+            verdict = judge_gap(gap, bucket, p.last_measured > 0, self.params)
             if gap.rebooted and verdict.label in ("none", "unknown"):
-                verdict = GapVerdict("power", verdict.onset, verdict.end)
+                verdict = GapVerdict("power", verdict.onset_lo, verdict.onset_hi,
+                                     verdict.end_lo, verdict.end_hi)
             self.verdicts[idx] = verdict
             p.gap = None
             self.life.gap_judged(idx)

@@ -35,6 +35,8 @@ class FleetSpec:
     night_jitter_s: float = 1800.0
     """Spread of switch-off times between probes (a shared timer would be near 0)."""
     cadence_s: float = 60.0
+    measure_every: int = 1
+    """Measure the catalogue every this many upload rounds (1: every round)."""
 
 
 def build_fleet(spec: FleetSpec, rng: random.Random) -> list[SimProbe]:

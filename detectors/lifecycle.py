@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from detectors import conditions as cond
-from detectors.classify import KIND_OF, GapVerdict, judge_event
+from detectors.classify import KIND_OF, EventVerdict, GapVerdict, judge_event
 from detectors.decide import Verdict, binomial_tail, judge
 from detectors.entities import Entity
 from detectors.model import RANK, Event, Transition, event_id
@@ -148,7 +148,11 @@ class Lifecycle:
         eng = self.engine
         members = set(verdict.affected)
         if signal == "silence":
-            start = quantile([eng.probes[p].silent_since for p in members], 0.9)
+            # each probe's onset lies between its last arrival and the next one it owed
+            last = [eng.probes[p].silent_since for p in members]
+            owed = [eng.probes[p].silent_since + eng.probes[p].cadence for p in members]
+            start = quantile(last, 0.9)
+            bracket = (start, max(start, quantile(owed, 0.1)))
             evidence: dict[str, object] = {"signal": "silence"}
         else:
             start, evidence = cond.describe(eng, ent, signal, members)
@@ -163,6 +167,8 @@ class Lifecycle:
             members=members, probes_total=verdict.total, evidence=evidence,
             asns_affected=sorted({a for p in members if (a := eng.asn_of[p]) is not None}),
         )
+        if signal == "silence":
+            ev.silence_bracket = bracket
         self.open[(ent.idx, signal)] = ev
         for p in members:
             self.member_events.setdefault(p, []).append(ev)
@@ -207,7 +213,7 @@ class Lifecycle:
     def _resolve(self, ev: Event, now: float, out: list[Transition]) -> None:
         eng = self.engine
         if ev.end is None and ev.refined:
-            verdict = judge_event(self._verdicts(ev), len(ev.members), eng.params)
+            verdict = self._judge(ev)
             if verdict is not None and verdict.label != "none":
                 ev.end = verdict.end
         if ev.end is None:
@@ -230,6 +236,12 @@ class Lifecycle:
                 if not events:
                     del self.member_events[p]
 
+    def _judge(self, ev: Event) -> EventVerdict | None:
+        back = list(self.returns.get(ev.id, {}).values())
+        return judge_event(self._verdicts(ev), len(ev.members), self.engine.params,
+                           start_within=ev.silence_bracket,
+                           end_before=quantile(back, 0.1) if back else None)
+
     def _verdicts(self, ev: Event) -> list[GapVerdict]:
         verdicts = self.engine.verdicts
         floor = ev.start - self.engine.params.burst_window_s
@@ -238,8 +250,7 @@ class Lifecycle:
     def _apply_backlogs(self, ev: Event, now: float, out: list[Transition]) -> bool:
         """Refine an event from its members' backlogs; True when it was retracted."""
         _eng, params = self.engine, self.engine.params
-        verdicts = self._verdicts(ev)
-        verdict = judge_event(verdicts, len(ev.members), params)
+        verdict = self._judge(ev)
         if verdict is None:
             return False
         if verdict.label == "none":

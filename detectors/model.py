@@ -112,6 +112,7 @@ class Event:
     asns_affected: list[int] = field(default_factory=list)
     closed_at: float | None = None
     refined: bool = False
+    silence_bracket: tuple[float, float] | None = None  # the onset as the uploads bound it
 
     def snapshot(self) -> dict[str, Any]:
         return {

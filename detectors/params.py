@@ -25,6 +25,7 @@ class Params:
     silence_factor: float = 1.5
     """A probe is silent after ``silence_factor`` x its cadence + 3 x its jitter + margin."""
     silence_margin_s: float = 10.0
+    """Seconds added to every silence threshold (upload jitter, clock granularity)."""
     max_cadence_s: float = 3600.0
     """Cadences above this are clipped: such a probe is hardly a liveness signal."""
     burst_window_s: float = 900.0
@@ -45,6 +46,7 @@ class Params:
     """A wider entity is down "as a whole" only when every part of it with at least
     ``part_min_probes`` active probes has at least this share affected."""
     part_min_probes: int = 2
+    """Parts with fewer active probes than this are not asked to be affected."""
     hold_s: float = 60.0
     """A qualifying entity waits up to this long while a wider one containing it is being
     affected beyond it (so a country going dark province by province raises the country)."""
@@ -64,6 +66,7 @@ class Params:
     countries is a global arrival gap (collector down, mass reboot): its silences are set
     aside until the probes return."""
     global_min_countries: int = 2
+    """Countries a burst must span to be taken for a global arrival gap."""
 
     # --- time of day --------------------------------------------------------------------
     tod_slot_s: int = 900
@@ -92,9 +95,12 @@ class Params:
     throttle_factor: float = 3.0
     """Latency (or 1/throughput) this many times the probe's own baseline is throttling."""
     throttle_min_results: int = 3
+    """Consecutive slow results of one target before a probe counts as throttled."""
     baseline_alpha: float = 0.05
     """EWMA weight of one result in a per-target latency baseline."""
     baseline_min_results: int = 5
+    """Successful results a per-target baseline needs before slowness is judged."""
     control_min_probes: int = 2
     """Probes outside the area that must reach a target for its failures to be a block."""
     control_ok_fraction: float = 0.8
+    """Share of the controls measuring a target that must reach it (else it is down)."""

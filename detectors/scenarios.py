@@ -92,7 +92,8 @@ def build(spec: FleetSpec, scenarios: list[Scenario], hours: float, seed: int = 
         for p in probes:
             yield probe_line(p)
         streams = [probe_lines(p, effects[p.info.id], T0, t1, spec.cadence_s,
-                               seed * 100_003 + n) for n, p in enumerate(probes)]
+                               seed * 100_003 + n, spec.measure_every)
+                   for n, p in enumerate(probes)]
         for _, line in heapq.merge(*streams):
             yield line
 

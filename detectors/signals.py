@@ -42,9 +42,12 @@ def slowness(result: Result) -> float | None:
         value = details.get(key)
         if isinstance(value, int | float) and value > 0:
             return 1e9 / (float(value) * scale)
-    ttfb = details.get("ttfb_ms")
-    if isinstance(ttfb, int | float) and ttfb > 0:
-        return float(ttfb)
+    timings = details.get("timings")
+    nested = timings if isinstance(timings, dict) else {}
+    for value in (nested.get("ttfb_ms"), details.get("ttfb_ms"), details.get("rtt_ms"),
+                  details.get("rtt_avg_ms"), details.get("connect_ms")):
+        if isinstance(value, int | float) and value > 0:
+            return float(value)
     return result.duration_ms if result.duration_ms > 0 else None
 
 
@@ -57,6 +60,12 @@ def observe(probe: ProbeState, result: Result, measured: float, params: Params) 
     state = probe.targets.get(result.target)
     if state is None:
         state = probe.targets[result.target] = TargetState(scope_of(result))
+    elif measured > state.last_at:
+        # how often the probe measures (gap coverage is judged against it, not uploads)
+        gap = min(measured - state.last_at, 3600.0)
+        probe.measure_every = gap if not probe.measure_every else \
+            0.9 * probe.measure_every + 0.1 * gap
+    state.last_at = max(state.last_at, measured)
     if not result.ok:
         if not state.fail_run:
             state.fail_since = measured
@@ -65,6 +74,7 @@ def observe(probe: ProbeState, result: Result, measured: float, params: Params) 
         return
     state.fail_run = 0
     state.n_ok += 1
+    state.last_ok_at = max(state.last_ok_at, measured)
     value = slowness(result)
     if value is None or state.scope == LAN:
         return

@@ -83,12 +83,14 @@ def _batch(rng: random.Random, probe: str, up: Uploader, sent: float,
 
 
 def probe_lines(sp: SimProbe, effects: list[Effect], t0: float, t1: float, cadence: float,
-                seed: int) -> Iterator[tuple[float, str]]:
+                seed: int, measure_every: int = 1) -> Iterator[tuple[float, str]]:
     """(received_at, line) of one probe's uploads over [t0, t1)."""
     rng = random.Random(seed)
     up = Uploader(started_at=t0 - 86_400)
     t = t0 + sp.phase
+    rounds = 0
     while t < t1:
+        rounds += 1
         now = [e for e in effects if e.start <= t < e.end]
         off = any(e.what == "off" for e in now) or _night(sp, t)
         if off:
@@ -97,8 +99,9 @@ def probe_lines(sp: SimProbe, effects: list[Effect], t0: float, t1: float, caden
             continue
         if up.off:
             up.off, up.started_at = False, t - rng.uniform(5, 40)
-        up.spool.extend(_result(rng, target, t - rng.uniform(1, 20), now)
-                        for target in CATALOGUE)
+        if rounds % measure_every == 0:
+            up.spool.extend(_result(rng, target, t - rng.uniform(1, 20), now)
+                            for target in CATALOGUE)
         attempt = t + rng.uniform(0.2, 3.0)
         failed = any(e.what == "upload_fail" for e in now)
         if not failed and rng.random() < 0.005:
@@ -113,7 +116,7 @@ def probe_lines(sp: SimProbe, effects: list[Effect], t0: float, t1: float, caden
                 0.8, 1.2)
         else:
             sent = up.failing_since if up.failing_since is not None else attempt
-            chunks = [up.spool[i:i + 2000] for i in range(0, len(up.spool), 2000)]
+            chunks = [up.spool[i:i + 2000] for i in range(0, len(up.spool), 2000)] or [[]]
             for n, chunk in enumerate(chunks):
                 depth = sum(len(c) for c in chunks[n + 1:])
                 batch = _batch(rng, sp.info.id, up, sent if n == 0 else attempt + n, chunk,

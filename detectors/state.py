@@ -42,12 +42,15 @@ class GapRecord:
 class TargetState:
     """One probe's view of one target: failure run, method, latency baseline."""
 
-    __slots__ = ("base", "fail_run", "fail_since", "method", "n_ok", "scope", "slow_run")
+    __slots__ = ("base", "fail_run", "fail_since", "last_at", "last_ok_at", "method", "n_ok",
+                 "scope", "slow_run")
 
     def __init__(self, scope: int) -> None:
         self.scope = scope
         self.fail_run = 0
         self.fail_since = 0.0
+        self.last_at = 0.0
+        self.last_ok_at = 0.0
         self.method = ""
         self.n_ok = 0
         self.base = 0.0  # EWMA of the slowness measure while not slow
@@ -58,6 +61,7 @@ class ProbeState:
     __slots__ = (
         "arrivals", "cadence", "conditions", "deadline", "entities", "first_seen", "gap",
         "idx", "info", "jitter", "last_arrival", "last_ext_ok", "last_measured", "liveness",
+        "measure_every",
         "seen_day", "seen_slots", "silent_since", "started_at", "targets", "version",
     )
 
@@ -77,6 +81,7 @@ class ProbeState:
         self.started_at: float | None = None
         self.last_ext_ok = 0.0
         self.last_measured = 0.0
+        self.measure_every = 0.0  # learned interval between measurements of one target
         self.gap: GapRecord | None = None
         self.targets: dict[str, TargetState] | None = None
         self.conditions: dict[str, str] | None = None  # signal -> detail (method, ...)
