@@ -109,23 +109,31 @@ class Lifecycle:
             covered.setdefault(signal, []).append(ents[e].members)
         pending: dict[tuple[int, str], float] = {}
         for ent, signal, verdict in found:
-            hold = self.engine.params.hold_s
             cover = covered.setdefault(signal, [])
-            if any(verdict.affected <= c for c in cover):
-                continue
+            unexplained = set(verdict.affected)
+            for c in cover:
+                unexplained -= c
+            if len(unexplained) < self.engine.params.min_probes:
+                continue  # what is left once wider events are counted is churn
             cover.append(ent.members)
             key = (ent.idx, signal)
             first = self.pending.get(key)
-            if first is not None and signal == "silence":
-                # silences of slower probes spread over one cadence: wait as long for the rest
-                hold = max(self.engine.params.hold_s,
-                           quantile([self.engine.probes[p].cadence for p in verdict.affected],
-                                    0.5))
-            if first is None or (now - first < hold and self._rising_above(ent, signal)):
+            # the silences (or failing measurements) of slower probes spread over one cadence:
+            # confirm over a quarter of it, and wait up to two for a wider entity to follow
+            cadence = quantile([self._pace(p, signal) for p in verdict.affected], 0.5)
+            params = self.engine.params
+            confirm = 0.9 * max(params.eval_interval_s, cadence / 4)
+            hold = max(params.hold_s, 2 * cadence)
+            if first is None or now - first < confirm or \
+                    (now - first < hold and self._rising_above(ent, signal)):
                 pending[key] = now if first is None else first
             else:
                 self._open(ent, signal, verdict, now, out)
         self.pending = pending
+
+    def _pace(self, probe: int, signal: str) -> float:
+        p = self.engine.probes[probe]
+        return p.cadence if signal == "silence" else max(p.cadence, p.measure_every)
 
     def _rising_above(self, ent: Entity, signal: str) -> bool:
         """A wider entity is being affected beyond this one: it may be down as a whole."""

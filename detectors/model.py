@@ -20,9 +20,10 @@ Kind = Literal["blackout", "international_cut", "service_block", "throttling", "
 Status = Literal["suspected", "confirmed", "resolved", "retracted"]
 Action = Literal["opened", "updated", "resolved", "retracted"]
 
-# Wider first: the order in which "the widest entity down as a whole" is chosen.
+# The order in which candidates are taken: places before networks (a province blackout also
+# silences the ISPs that live there), wider before narrower within each.
 RANK: Final[dict[str, int]] = {
-    "country": 0, "asn": 1, "subdivision": 2, "asn_subdivision": 3, "city": 4,
+    "country": 0, "subdivision": 1, "city": 2, "asn": 3, "asn_subdivision": 4,
 }
 EVENT_NAMESPACE: Final = uuid.UUID("6f1c2a2e-5b7d-4f7e-9a53-cb0e1d7a4c11")
 

@@ -48,9 +48,10 @@ class Params:
     part_min_probes: int = 2
     """Parts with fewer active probes than this are not asked to be affected."""
     hold_s: float = 60.0
-    """A qualifying entity waits up to this long while a wider one containing it is being
-    affected beyond it (so a country going dark province by province raises the country)."""
-    rising_surprise: float = 0.05
+    """A qualifying entity waits up to this long (or two cadences of its probes) while a
+    wider one containing it is being affected beyond it (so a country going dark province by
+    province raises the country)."""
+    rising_surprise: float = 0.2
     """Binomial tail under which the rest of a wider entity counts as affected too."""
     churn_floor: float = 0.01
     """Lowest per-probe chance of a silence beginning within one burst window by churn."""
