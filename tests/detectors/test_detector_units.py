@@ -1,0 +1,98 @@
+"""Small pure parts as tables: the burst model's tail, backlog verdicts, entity codes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from detectors.classify import GapVerdict, judge_event, judge_gap
+from detectors.decide import binomial_tail
+from detectors.model import EntityKey, ProbeInfo
+from detectors.params import Params
+from detectors.state import DOMESTIC, INTERNATIONAL, LAN, GapRecord
+
+P = Params()
+
+
+@pytest.mark.parametrize(("n", "k", "p", "expected"), [
+    (10, 0, 0.01, 1.0),
+    (10, 11, 0.01, 0.0),
+    (5, 5, 0.01, 1e-10),
+    (3, 1, 0.01, 1 - 0.99**3),
+    (20, 2, 0.1, 1 - 0.9**20 - 20 * 0.1 * 0.9**19),
+])
+def test_binomial_tail(n: int, k: int, p: float, expected: float) -> None:
+    assert math.isclose(binomial_tail(n, k, p), expected, rel_tol=1e-9, abs_tol=1e-15)
+
+
+def _gap(rows: list[tuple[float, int, bool]], start: float = 1000.0, end: float = 3000.0,
+         prior_ok: float = 990.0) -> GapRecord:
+    gap = GapRecord(start, prior_ok, None)
+    gap.end = end
+    gap.results = rows
+    return gap
+
+
+def _rounds(t0: float, t1: float, lan: bool, dom: bool, intl: bool) -> list[tuple[float, int,
+                                                                                  bool]]:
+    out = []
+    t = t0
+    while t < t1:
+        out += [(t, LAN, lan), (t + 1, DOMESTIC, dom), (t + 2, INTERNATIONAL, intl)]
+        t += 60
+    return out
+
+
+GAPS = [
+    # (what the probe measured in its 1000..3000 s gap, verdict)
+    (_rounds(1000, 1300, True, True, True) + _rounds(1300, 2800, True, False, False)
+     + _rounds(2800, 3000, True, True, True), "blackout"),
+    (_rounds(1000, 1300, True, True, True) + _rounds(1300, 2800, True, True, False)
+     + _rounds(2800, 3000, True, True, True), "international_cut"),
+    (_rounds(1000, 1200, True, True, True) + _rounds(2900, 3000, True, True, True), "power"),
+    (_rounds(1000, 3000, False, False, False), "power"),
+    (_rounds(1000, 3000, True, True, True), "none"),
+    ([], "power"),
+]
+
+
+@pytest.mark.parametrize(("rows", "label"), GAPS)
+def test_gap_verdicts(rows: list[tuple[float, int, bool]], label: str) -> None:
+    verdict = judge_gap(_gap(rows), 60.0, True, P)
+    assert verdict.label == label
+    if label in ("blackout", "international_cut"):
+        assert 1240 <= verdict.onset <= 1302
+        assert 2740 <= verdict.end <= 2802
+
+
+def test_a_probe_that_never_measured_does_not_vote() -> None:
+    assert judge_gap(_gap([]), 60.0, False, P).label == "nodata"
+
+
+def test_event_brackets_beat_any_single_probe() -> None:
+    # five probes measuring at different seconds bracket an onset at t=1300 within seconds
+    verdicts = [GapVerdict("blackout", 1300 - 60 + 12 * i, 1300 + 12 * i,
+                           2700 + 12 * i, 2760 + 12 * i) for i in range(5)]
+    event = judge_event(verdicts, 5, P)
+    assert event is not None
+    assert event.label == "blackout"
+    assert abs(event.start - 1300) <= 12
+    assert abs(event.end - 2730) <= 30
+    split = verdicts[:2] + [GapVerdict("none", 0, 0, 0, 0)] * 3
+    retract = judge_event(split, 5, P)
+    assert retract is not None
+    assert retract.label == "none"  # most saw everything reachable: retracted
+    assert judge_event(verdicts[:2], 5, P) is None  # not enough probes back yet
+
+
+def test_entity_codes() -> None:
+    info = ProbeInfo("p", "MM", "MM-07", "Bago", 9988, "mobile")
+    keys = [k for k, _ in info.entities()]
+    assert EntityKey("city", "MM-07/Bago") in keys
+    assert EntityKey("asn_subdivision", "AS9988/MM-07") in keys
+    assert EntityKey("country", "MM", "mobile") in keys
+    assert len(keys) == 10
+    assert EntityKey("asn_subdivision", "AS9988/MM-07").to_json("x") == {
+        "type": "asn_subdivision", "code": "AS9988/MM-07", "name": "x", "asn": 9988,
+        "subdivision": "MM-07", "country": "MM"}
