@@ -55,9 +55,14 @@ class Lifecycle:
         out: list[Transition] = []
         for ev in list(self.open.values()) + self.closed:
             self._follow(ev, now, out)
-        self.closed = [ev for ev in self.closed
-                       if ev.status == "resolved" and now - (ev.closed_at or now)
-                       < self.engine.params.settle_s]
+        keep = [ev for ev in self.closed
+                if ev.status == "resolved" and now - (ev.closed_at or now)
+                < self.engine.params.settle_s]
+        for ev in self.closed:
+            if ev not in keep:  # settled: nothing will refine it any more
+                self.returns.pop(ev.id, None)
+                self.to_judge.discard(ev.id)
+        self.closed = keep
         self._open_new(now, out)
         return out
 
@@ -267,6 +272,7 @@ class Lifecycle:
                                        "verdict": "no_shutdown"}
             self._close(ev)
             self.closed = [e for e in self.closed if e is not ev]
+            self.returns.pop(ev.id, None)
             out.append(Transition("retracted", now, ev.snapshot()))
             return True
         kind = KIND_OF[verdict.label]

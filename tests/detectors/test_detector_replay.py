@@ -90,3 +90,18 @@ def test_parameters_can_be_set(stream_file: Path, capsys: pytest.CaptureFixture[
 def test_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["replay", "/nonexistent/stream.jsonl"]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_simulate_writes_a_stream_and_truth_that_replay_reads(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "negative.jsonl"
+    assert main(["simulate", str(out), "--suite", "negative", "--seed", "3"]) == 0
+    truth = json.loads((tmp_path / "negative.truth.json").read_text(encoding="utf-8"))
+    assert {case["name"] for case in truth} == {
+        "one probe loses power", "mass reboot after an update", "target down for everyone",
+        "collector down"}
+    assert all(case["kind"] is None for case in truth)
+    capsys.readouterr()
+    assert main(["replay", str(out)]) == 0
+    assert capsys.readouterr().out == ""  # the negative cases raise nothing
