@@ -23,15 +23,15 @@ from detectors.replay import replay
 from detectors.scenarios import Scenario, build, negatives, positives
 from detectors.score import Events, Score
 
-Suite = tuple[FleetSpec, list[Scenario], float]
+Suite = tuple[FleetSpec, list[Scenario], float, float]  # fleet, scenarios, hours, churn/day
 
 
 def positive_suite() -> Suite:
-    return FleetSpec(), positives(), 16.0
+    return FleetSpec(), positives(), 16.0, 0.3
 
 
 def negative_suite() -> Suite:
-    return FleetSpec(), negatives(), 7.0
+    return FleetSpec(), negatives(), 7.0, 0.3
 
 
 def night_suite() -> Suite:
@@ -40,27 +40,48 @@ def night_suite() -> Suite:
                      night_jitter_s=240.0)
     night = [Scenario(f"night {d}", None, "single_power", "subdivision", "MM-01",
                       start_h=22 + 24 * d, minutes=8 * 60) for d in range(3)]
-    return spec, night, 72.0
+    return spec, night, 72.0, 0.3
+
+
+def churny_suite() -> Suite:
+    """Every kind again, on a fleet whose probes each lose power three times a day."""
+    return FleetSpec(), positives() + [
+        Scenario(n.name, None, n.effect, n.entity_type, n.code, n.access, n.start_h + 15.5,
+                 n.minutes, n.target, n.method) for n in negatives()], 24.0, 3.0
+
+
+def large_suite() -> Suite:
+    """Every kind on a fleet five times larger, five provinces, three fixed ISPs each."""
+    return FleetSpec(probes_per_country=(240, 80, 60), subdivisions=5, cities=3,
+                     fixed_asns=3), positives(), 16.0, 0.3
+
+
+def sparse_suite() -> Suite:
+    """Uploads every minute, measurements only every five (the probes' own schedule)."""
+    return FleetSpec(measure_every=5), positives(), 16.0, 0.3
 
 
 SUITES: dict[str, Callable[[], Suite]] = {
     "positive": positive_suite, "negative": negative_suite, "night": night_suite,
 }
+VARIANTS: dict[str, Callable[[], Suite]] = {
+    "churny": churny_suite, "large": large_suite, "sparse": sparse_suite,
+}
 
 
 def run_suite(name: str, seed: int, params: Params | None = None) -> tuple[Events, list[
         dict[str, Any]], int, float]:
-    spec, scenarios, hours = SUITES[name]()
-    lines, truth = build(spec, scenarios, hours, seed=seed)
+    spec, scenarios, hours, churn = (SUITES | VARIANTS)[name]()
+    lines, truth = build(spec, scenarios, hours, seed=seed, churn_per_day=churn)
     engine = Engine(params)
     events = Events.of(t.to_json() for t in replay(lines, engine=engine))
     entities = sum(1 for e in engine.index.entities if e.members)
     return events, truth, entities, hours
 
 
-def quality(seeds: int) -> dict[str, float]:
+def quality(seeds: int, suites: list[str]) -> dict[str, float]:
     score = Score()
-    for name in SUITES:
+    for name in suites:
         for seed in range(1, seeds + 1):
             events, truth, entities, hours = run_suite(name, seed)
             score.add(events, truth, entities, hours)
@@ -126,11 +147,16 @@ def engine_cost(n: int) -> dict[str, float]:
 
 def main(seeds: int = 2, probes: int = 100_000) -> None:
     started = time.perf_counter()
-    figures = quality(seeds)
+    figures = quality(seeds, list(SUITES))
     print(f"detector quality over {seeds} seed(s) x {len(SUITES)} suites "
           f"({time.perf_counter() - started:.0f} s):")
     for key, value in figures.items():
         print(f"  {key:32s} {value:10.3f}")
+    for name in VARIANTS:
+        started = time.perf_counter()
+        figures = quality(seeds, [name])
+        print(f"robustness, {name} ({time.perf_counter() - started:.0f} s): " + ", ".join(
+            f"{k} {v:.3g}" for k, v in figures.items()))
     for n in sorted({probes // 10, probes}):
         cost = engine_cost(n)
         print(f"engine cost at {n} probes:")

@@ -28,8 +28,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description="Simulate a fleet through scenarios; writes STREAM and a truth JSON.")
     simulate.add_argument("stream", help="output replay stream path")
     simulate.add_argument("--truth", help="ground-truth JSON path (default: STREAM.truth.json)")
-    simulate.add_argument("--suite", choices=("positive", "negative", "night"),
-                          default="positive", help="which scenario set")
+    simulate.add_argument("--suite", default="positive",
+                          choices=("positive", "negative", "night", "churny", "large", "sparse"),
+                          help="which scenario set")
     simulate.add_argument("--seed", type=int, default=1)
     simulate.set_defaults(handler=_simulate)
 
@@ -109,12 +110,11 @@ def _replay(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     import json
 
-    from detectors.bench import SUITES
-
-    spec, scenarios, hours = SUITES[args.suite]()
+    from detectors.bench import SUITES, VARIANTS
     from detectors.scenarios import build
 
-    lines, truth = build(spec, scenarios, hours, seed=args.seed)
+    spec, scenarios, hours, churn = (SUITES | VARIANTS)[args.suite]()
+    lines, truth = build(spec, scenarios, hours, seed=args.seed, churn_per_day=churn)
     out = Path(args.stream)
     with out.open("w", encoding="utf-8") as f:
         for line in lines:

@@ -79,6 +79,8 @@ def judge(entity: Entity, affected: Collection[int], unaffected: Iterable[int], 
     if not whole(entity, share, params):
         return None
     asns = network_spread(affected, unaffected, asn_of, params)
-    if entity.key.type not in ("asn", "asn_subdivision") and len(asns) < params.min_asns:
-        return None
+    networks_known = any(asn_of[p] is not None for p in affected)
+    if entity.key.type not in ("asn", "asn_subdivision") and networks_known and \
+            len(asns) < params.min_asns:
+        return None  # (a fleet that declares no networks cannot be held to this rule)
     return Verdict(frozenset(affected), active, confidence(surprise), asns)

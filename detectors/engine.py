@@ -102,8 +102,10 @@ class Engine:
         live = False
         gap = p.gap
         newest = 0.0
+        # measurement times on the collector's clock (the probe says how far off its own is)
+        skew = (batch.clock.offset_ms or 0.0) / 1000 if batch.clock is not None else 0.0
         for r in batch.results:
-            measured = r.measured_at.timestamp()
+            measured = r.measured_at.timestamp() - skew
             newest = max(newest, measured)
             if r.failure == "probe_error":
                 continue
