@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench schema clean
+.PHONY: run test lint typecheck pytest pytest-pg15 bench schema clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/cutwatch serve --demo
 
-test: lint typecheck pytest
+test: lint typecheck pytest pytest-pg15
 
 lint: $(STAMP)
 	$(BIN)/ruff check cutwatch probes api detectors tests
@@ -27,6 +27,11 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q
+
+# The storage tests again on a throwaway PostgreSQL 15 cluster (the oldest version supported),
+# installing Debian's postgresql-15 as root when missing, else one line and no failure.
+pytest-pg15: $(STAMP)
+	PYTEST=$(BIN)/pytest bash tests/pg15.sh
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
