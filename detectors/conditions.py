@@ -110,3 +110,19 @@ def describe(eng: Engine, ent: Entity, signal: str,
         evidence["targets"] = sorted(t for t in slow if t)
         start = eng.clock - eng.params.throttle_min_results * 60.0
     return start, evidence
+
+
+def ended(eng: Engine, members: set[int], start: float, now: float) -> float:
+    """End of a condition event: between the probes' last failures and first successes."""
+    lows: list[float] = []
+    highs: list[float] = []
+    for p in members:
+        failed = [t for t in (eng.probes[p].targets or {}).values()
+                  if t.last_fail_at >= start and t.last_ok_at > t.last_fail_at]
+        if failed:
+            lows.append(max(t.last_fail_at for t in failed))
+            highs.append(min(t.last_ok_at for t in failed))
+    if not highs:
+        return now
+    lo, hi = sorted(lows)[int(0.9 * (len(lows) - 1))], sorted(highs)[int(0.1 * len(highs))]
+    return (lo + hi) / 2 if lo <= hi else statistics.median(highs)

@@ -232,8 +232,12 @@ class Lifecycle:
         if ev.end is None:
             back = list(self.returns.get(ev.id, {}).values()) or [now]
             cadence = quantile([eng.probes[p].cadence for p in ev.members], 0.5)
-            ev.end = max(ev.start, quantile(back, 0.2) - cadence / 2) \
-                if ev.signal == "silence" else now
+            if ev.signal == "silence":
+                ev.end = max(ev.start, quantile(back, 0.2) - cadence / 2)
+            elif ev.signal in ("block", "international"):
+                ev.end = max(ev.start, cond.ended(eng, ev.members, ev.start, now))
+            else:
+                ev.end = now
         ev.status, ev.closed_at = "resolved", now
         self._close(ev)
         self.closed.append(ev)

@@ -70,6 +70,7 @@ def observe(probe: ProbeState, result: Result, measured: float, params: Params) 
         if not state.fail_run:
             state.fail_since = measured
         state.fail_run += 1
+        state.last_fail_at = max(state.last_fail_at, measured)
         state.method = method_of(result)
         return
     state.fail_run = 0

@@ -42,8 +42,8 @@ class GapRecord:
 class TargetState:
     """One probe's view of one target: failure run, method, latency baseline."""
 
-    __slots__ = ("base", "fail_run", "fail_since", "last_at", "last_ok_at", "method", "n_ok",
-                 "scope", "slow_run")
+    __slots__ = ("base", "fail_run", "fail_since", "last_at", "last_fail_at", "last_ok_at",
+                 "method", "n_ok", "scope", "slow_run")
 
     def __init__(self, scope: int) -> None:
         self.scope = scope
@@ -51,6 +51,7 @@ class TargetState:
         self.fail_since = 0.0
         self.last_at = 0.0
         self.last_ok_at = 0.0
+        self.last_fail_at = 0.0
         self.method = ""
         self.n_ok = 0
         self.base = 0.0  # EWMA of the slowness measure while not slow
