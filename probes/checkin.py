@@ -8,6 +8,7 @@ with what it has.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from pathlib import Path
@@ -22,14 +23,14 @@ log = logging.getLogger(__name__)
 SAVED = "catalogue.json"
 
 
-async def fetch(client: httpx.AsyncClient, collectors: tuple[str, ...],
+async def fetch(client: httpx.Client, collectors: tuple[str, ...],
                 token: str) -> CheckinReply | str:
     """The reply of the first collector that gives a valid one, or the errors as one line."""
     errors = []
     for base in collectors:
         try:
-            response = await client.get(f"{base}/v1/checkin",
-                                        headers={"Authorization": f"Bearer {token}"})
+            response = await asyncio.to_thread(
+                client.get, f"{base}/v1/checkin", headers={"Authorization": f"Bearer {token}"})
             response.raise_for_status()
             return CheckinReply.model_validate_json(response.content)
         except (httpx.HTTPError, ValidationError) as exc:

@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    # Millisecond precision: finer digits are noise that costs spool and upload bytes.
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def jobs(targets: tuple[BaseTarget, ...]) -> Iterator[tuple[BaseTarget, Family]]:
@@ -43,7 +45,7 @@ async def measure(target: BaseTarget, family: Family, context: Context,
         outcome = Outcome.failed("probe_error", reason=f"check crashed: {type(exc).__name__}")
     return Result(
         id=uuid.uuid4(), kind=target.kind, target=target.name, scope=target.tag, family=family,
-        measured_at=measured_at, duration_ms=round((time.monotonic() - started) * 1000, 3),
+        measured_at=measured_at, duration_ms=round((time.monotonic() - started) * 1000, 2),
         ok=outcome.ok, failure=None if outcome.ok else (outcome.failure or "unknown_failure"),
         details=outcome.details,
     )

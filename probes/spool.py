@@ -69,6 +69,7 @@ class Spool:
         # Keep the WAL small: it counts against the spool's size budget.
         self.db.execute("PRAGMA wal_autocheckpoint=256")
         self.db.execute("PRAGMA journal_size_limit=1048576")
+        self.db.execute("PRAGMA cache_size=-256")  # KiB: the spool is read in small slices
         self.db.executescript(SCHEMA)
         self._adds = 0
 

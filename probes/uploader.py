@@ -12,6 +12,7 @@ the backlog oldest first) and stored *before* it is sent. Collector URLs are tri
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import logging
 import uuid
@@ -43,7 +44,7 @@ class Round:
 
 
 class Uploader:
-    def __init__(self, spool: Spool, client: httpx.AsyncClient, *, collectors: tuple[str, ...],
+    def __init__(self, spool: Spool, client: httpx.Client, *, collectors: tuple[str, ...],
                  probe_id: str, token: str, batch_size: int = 500, fresh_per_batch: int = 100,
                  started_at: datetime | None = None, clock_synced: Callable[[], bool | None]
                  = lambda: None, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
@@ -96,8 +97,10 @@ class Uploader:
         for base in self.collectors:
             sent_at = self.now()
             try:
-                response = await self.client.post(f"{base}/v1/batches", content=batch.body,
-                                                  headers=self.headers)
+                # A blocking client in a worker thread: see probes.checks.http for why.
+                response = await asyncio.to_thread(
+                    self.client.post, f"{base}/v1/batches", content=batch.body,
+                    headers=self.headers)
             except httpx.HTTPError as exc:
                 errors.append(f"{base}: {type(exc).__name__}: {exc}"[:200])
                 continue

@@ -77,7 +77,7 @@ class _Collector(asyncio.DatagramProtocol):
         if reply.id != self.query_id or not reply.qr:
             return
         answers = [_answer(rr) for rr in (reply.an or [])]
-        self.replies.append({"source": _show((addr[0], addr[1])), "rtt_ms": round(elapsed, 3),
+        self.replies.append({"source": _show((addr[0], addr[1])), "rtt_ms": round(elapsed, 2),
                              "rcode": int(reply.rcode), "answers": answers})
         self.first.set()
 

@@ -35,7 +35,7 @@ async def check(target: GatewayTarget, family: Family, context: Context) -> Outc
                                "ports": {str(port): a for port, a in zip(target.ports, answers,
                                                                          strict=True)}}
     if any(a in ("open", "connection_refused") for a in answers):
-        details["rtt_ms"] = round((loop.time() - started) * 1000, 3)
+        details["rtt_ms"] = round((loop.time() - started) * 1000, 2)
         return Outcome.success(**details)
     failures: list[Failure] = [a for a in answers if a not in ("open", "connection_refused")]  # type: ignore[misc]
     return Outcome.failed(_worst(failures), **details)

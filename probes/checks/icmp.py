@@ -5,7 +5,6 @@ without it the result is a clean ``probe_error`` that says the check is unavaila
 from __future__ import annotations
 
 import asyncio
-import statistics
 
 from cutwatch.wire import Family
 from probes.checks.base import Context, Outcome
@@ -30,7 +29,7 @@ async def check(target: IcmpTarget, family: Family, context: Context) -> Outcome
     details = {"host": target.host, "address": address, "sent": len(echoes),
                "received": len(rtts), "loss": round(1 - len(rtts) / len(echoes), 3)}
     if rtts:
-        details |= {"rtt_min_ms": min(rtts), "rtt_avg_ms": round(statistics.fmean(rtts), 3),
+        details |= {"rtt_min_ms": min(rtts), "rtt_avg_ms": round(sum(rtts) / len(rtts), 2),
                     "rtt_max_ms": max(rtts)}
         return Outcome.success(**details)
     if any(e.kind == "unreachable" for e in echoes):

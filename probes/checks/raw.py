@@ -48,7 +48,7 @@ def ping(host: str, family: Family, *, ttl: int = 64, timeout: float = 2.0, seq:
             data, source = sock.recvfrom(2048)
             kind = _match(data, family, ident, seq)
             if kind is not None:
-                return Echo(kind, str(source[0]), round((time.monotonic() - started) * 1000, 3))
+                return Echo(kind, str(source[0]), round((time.monotonic() - started) * 1000, 2))
     return Echo("timeout", None, None)
 
 

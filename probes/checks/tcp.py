@@ -8,6 +8,7 @@ listens ``linger`` seconds: middleboxes that reset on what they see arrive in th
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 from typing import Any
 
@@ -32,7 +33,7 @@ async def check(target: TcpTarget, family: Family, context: Context) -> Outcome:
         phase = "connect"
         try:
             await asyncio.wait_for(loop.sock_connect(sock, address), target.timeout)
-            details["connect_ms"] = round((loop.time() - started) * 1000, 3)
+            details["connect_ms"] = round((loop.time() - started) * 1000, 2)
             phase = "after_connect"
             if target.payload:
                 await loop.sock_sendall(sock, target.payload.encode())
@@ -56,6 +57,14 @@ async def _linger(loop: asyncio.AbstractEventLoop, sock: socket.socket, seconds:
 
 async def resolve(host: str, port: int, family: Family) -> tuple[Any, ...]:
     """The first address of ``host`` in ``family`` (the system resolver, like any client)."""
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:  # an address needs no lookup (and no resolver thread)
+        if (literal.version == 4) != (family == "ipv4"):
+            raise socket.gaierror(socket.EAI_ADDRFAMILY, f"{host} is not an {family} address")
+        return (host, port) if family == "ipv4" else (host, port, 0, 0)
     infos = await asyncio.get_running_loop().getaddrinfo(
         host, port, family=FAMILIES[family], type=socket.SOCK_STREAM
     )

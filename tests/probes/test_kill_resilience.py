@@ -93,7 +93,7 @@ fresh_per_batch = 2
 
         async def drain() -> None:
             credentials = load_credentials(config)
-            async with httpx.AsyncClient(timeout=30) as client:
+            with httpx.Client(timeout=30) as client:
                 uploader = Uploader(spool, client, collectors=credentials.collectors,
                                     probe_id=probe_id, token=credentials.token)
                 while spool.depth():

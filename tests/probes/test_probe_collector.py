@@ -97,7 +97,7 @@ def register(collector: LiveCollector, config: Path) -> None:
     assert stored.stat().st_mode & 0o777 == 0o600
 
 
-def uploader_for(config: Any, client: httpx.AsyncClient, **extra: Any) -> tuple[Uploader, Any]:
+def uploader_for(config: Any, client: httpx.Client, **extra: Any) -> tuple[Uploader, Any]:
     credentials = load_credentials(config)
     spool = spool_for(config)
     return Uploader(spool, client, collectors=credentials.collectors,
@@ -115,7 +115,7 @@ def test_checkin_catalogue_by_country_kept_on_disk(database_url: str, tmp_path: 
         credentials = load_credentials(config)
 
         async def fetch() -> Any:
-            async with httpx.AsyncClient() as client:
+            with httpx.Client() as client:
                 return await checkin.fetch(client, credentials.collectors, credentials.token)
 
         reply = asyncio.run(fetch())
@@ -156,7 +156,7 @@ def test_outage_then_every_result_arrives_once(database_url: str, tmp_path: Path
         collector.stop()  # the region is cut off from its collector
 
         async def attempt(**extra: Any) -> Any:
-            async with httpx.AsyncClient(timeout=5) as client:
+            with httpx.Client(timeout=5) as client:
                 uploader, spool = uploader_for(config, client, **extra)
                 try:
                     return await uploader.upload(), spool.depth()
@@ -202,12 +202,13 @@ def test_lost_ack_resends_the_same_batch_and_next_collector_url(
         asyncio.run(agent.measure_round())
 
         async def scenario() -> tuple[Any, Any, int]:
-            async with httpx.AsyncClient(timeout=5) as client:
+            with httpx.Client(timeout=5) as client:
                 uploader, spool = uploader_for(config, client)
                 batch = uploader._next_batch()
                 # Sent and stored by the collector, but the probe dies before the ack lands.
-                first = await client.post(f"{collector.url}/v1/batches", content=batch.body,
-                                          headers=uploader.headers)
+                first = await asyncio.to_thread(
+                    client.post, f"{collector.url}/v1/batches", content=batch.body,
+                    headers=uploader.headers)
                 assert first.json()["accepted"] == 4
                 again = spool.open_batch()
                 assert again == batch

@@ -37,7 +37,7 @@ async def upload(tmp_path: Path, handler: Handler, n: int = 5, batch_size: int =
     spool = Spool(tmp_path / "s.db")
     for i in range(n):
         spool.add(result(i))
-    async with httpx.AsyncClient(transport=httpx.MockTransport(record)) as client:
+    with httpx.Client(transport=httpx.MockTransport(record)) as client:
         uploader = Uploader(spool, client, collectors=("http://a", "http://b"), probe_id="p-1",
                             token="p-1.secret", batch_size=batch_size)
         outcome = await uploader.upload()
@@ -105,7 +105,7 @@ async def test_413_halves_the_batch_and_releases_results(tmp_path: Path) -> None
     outcome, spool, _seen = await upload(tmp_path, handler, n=8, batch_size=4)
     assert outcome.error is not None
     assert (spool.depth(), spool.counter("dropped_total")) == (8, 0)
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
         uploader = Uploader(spool, client, collectors=("http://a",), probe_id="p-1",
                             token="p-1.secret", batch_size=2)
         again = await uploader.upload()
