@@ -27,7 +27,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 PULSE_S, SERVICE_S = 60, 900
 
@@ -62,7 +62,7 @@ def targets_toml(dns: int, tcp: int, web: str, collector: str, state: Path) -> s
 
 
 class _Collector(BaseHTTPRequestHandler):
-    stats = {"requests": 0, "bytes": 0, "results": 0}
+    stats: ClassVar[dict[str, int]] = {"requests": 0, "bytes": 0, "results": 0}
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -152,8 +152,8 @@ def week_spool(pulse: list[Any], service: list[Any], path: Path) -> tuple[int, i
         at = start + timedelta(seconds=round_no * PULSE_S)
         batch = pulse + (service if round_no % (SERVICE_S // PULSE_S) == 0 else [])
         for offset, result in enumerate(batch):
-            copy = result.model_copy(update={"id": uuid.uuid4(),
-                                             "measured_at": at + timedelta(milliseconds=offset * 37)})
+            moment = at + timedelta(milliseconds=offset * 37)
+            copy = result.model_copy(update={"id": uuid.uuid4(), "measured_at": moment})
             rows.append((copy.measured_at.timestamp(), encode(copy)))
     spool.db.execute("BEGIN")
     spool.db.executemany("INSERT INTO results (measured_at, body) VALUES (?, ?)", rows)
@@ -181,7 +181,8 @@ def main() -> None:
         lab = subprocess.Popen([sys.executable, "-m", "tests.bench.probe_footprint", "--lab",
                                 str(work)], stdout=subprocess.PIPE, text=True)
         try:
-            assert lab.stdout is not None and lab.stdout.readline().strip() == "ready"
+            assert lab.stdout is not None
+            assert lab.stdout.readline().strip() == "ready"
             run(work, args.window, args.warmup, args.python)
         finally:
             lab.terminate()
