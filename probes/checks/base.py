@@ -43,7 +43,7 @@ class Context:
     """What a check may know about the machine it runs on; built once at the entry point."""
 
     resolv_conf: Path = Path("/etc/resolv.conf")
-    proc_net: Path = Path("/proc/net")
+    proc_net: Path = Path("/proc/self/net")  # also visible under systemd ProcSubset=pid
     raw_sockets: bool = False  # CAP_NET_RAW available (icmp, traceroute)
     block_pages: tuple[BlockPage, ...] = ()
     user_agent: str = "cutwatch-probe"
