@@ -61,7 +61,11 @@ def parse(path: Path) -> OperatorCatalogue:
             country = fields.pop("country", None)
             country = str(country).upper() if country is not None else None
             # Validate now, with the tag a probe would get, so errors surface at start.
-            _TARGET.validate_python({"tag": "international"} | fields)
+            try:
+                _TARGET.validate_python({"tag": "international"} | fields)
+            except ValidationError as exc:
+                raise CatalogueError(f"catalogue {path}: targets.{index}."
+                                     f"{_where(exc)}") from None
             if fields.get("name") in names:
                 raise CatalogueError(f"catalogue {path}: targets.{index}: duplicate name "
                                      f"{fields['name']!r}")
@@ -70,10 +74,16 @@ def parse(path: Path) -> OperatorCatalogue:
         pages = tuple(BlockPage.model_validate(p) for p in data.get("block_pages", []))
         schedule = Schedule.model_validate(data["schedule"]) if "schedule" in data else None
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"])
-        raise CatalogueError(f"catalogue {path}: {where}: {error['msg']}") from None
+        raise CatalogueError(f"catalogue {path}: {_where(exc)}") from None
     return OperatorCatalogue(tuple(entries), pages, schedule)
+
+
+def _where(exc: ValidationError) -> str:
+    """``field.path: message`` of the first error, without pydantic's union tags."""
+    error = exc.errors()[0]
+    kinds = {"dns", "tcp", "http", "gateway", "icmp", "traceroute"}
+    where = ".".join(str(p) for p in error["loc"] if p not in kinds)
+    return f"{where}: {error['msg']}"
 
 
 class CatalogueFile:
