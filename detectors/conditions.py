@@ -27,15 +27,14 @@ def _targets(detail: str) -> list[tuple[str, str]]:
 
 
 def controlled(eng: Engine, ent: Entity, target: str) -> bool:
-    """The target is reached from outside the entity's country (or entity): not down."""
+    """The target is reached from outside the entity: it is not down for everyone."""
     params = eng.params
     ok = fail = 0
     for p in eng.measuring.get(target, ()):
         probe = eng.probes[p]
         if probe.liveness != ALIVE or probe.targets is None:
             continue
-        if (ent.country is not None and probe.info.country == ent.country) or \
-                p in ent.members:
+        if p in ent.members:
             continue
         state = probe.targets.get(target)
         if state is None:
