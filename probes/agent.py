@@ -99,6 +99,8 @@ class Agent:
             if done.error is None:
                 attempt = 0
                 delay = self.schedule.upload * (1 + self.rng.uniform(0, self.schedule.jitter))
+                if done.more:  # a backlog after a cut: keep draining, but let others breathe
+                    delay = 1.0
             else:
                 attempt += 1
                 delay = 600.0 if done.wait_long else backoff(attempt, self.rng)

@@ -41,6 +41,7 @@ class Round:
     results: int = 0
     error: str | None = None
     wait_long: bool = False  # a credentials problem: back off to the maximum
+    more: bool = False  # stopped at the round's batch limit with a backlog left
 
 
 class Uploader:
@@ -70,8 +71,8 @@ class Uploader:
                 return Round(sent, results, outcome.error, outcome.wait_long)
             sent, results = sent + 1, results + batch.result_count
             if self.spool.pending() == 0:
-                break
-        return Round(sent, results)
+                return Round(sent, results)
+        return Round(sent, results, more=True)
 
     def _next_batch(self) -> OpenBatch:
         reserved = self.spool.reserve(self.batch_size, self.fresh)

@@ -110,3 +110,16 @@ async def test_413_halves_the_batch_and_releases_results(tmp_path: Path) -> None
                             token="p-1.secret", batch_size=2)
         again = await uploader.upload()
     assert (again.error, again.sent, spool.depth()) == (None, 4, 0)
+
+
+async def test_round_limit_reports_a_backlog_left(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db")
+    for i in range(5):
+        spool.add(result(i))
+    with httpx.Client(transport=httpx.MockTransport(ack)) as client:
+        uploader = Uploader(spool, client, collectors=("http://a",), probe_id="p-1",
+                            token="p-1.secret", batch_size=2, fresh_per_batch=1)
+        first = await uploader.upload(max_batches=2)
+        second = await uploader.upload(max_batches=2)
+    assert (first.sent, first.results, first.more) == (2, 4, True)
+    assert (second.sent, second.results, second.more, spool.depth()) == (1, 1, False, 0)
