@@ -93,7 +93,11 @@ def _run(args: argparse.Namespace) -> int:
 def _once(args: argparse.Namespace) -> int:
     from probes.main import once
 
-    print(once(_load(args.config)))
+    output = once(_load(args.config))
+    if output == "[]":
+        print("cutwatch: no targets: add [[targets]] to the config, or let 'probe run' fetch "
+              "the collector's catalogue first", file=sys.stderr)
+    print(output)
     return 0
 
 
