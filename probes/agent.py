@@ -29,7 +29,7 @@ from probes.scheduler import Plan, backoff
 from probes.spool import Spool
 from probes.targets import BaseTarget, CheckinReply, Group, Schedule
 from probes.tls import tls_context
-from probes.uploader import Uploader
+from probes.uploader import Round, Uploader
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,11 @@ class Agent:
     async def upload_loop(self, stop: asyncio.Event, uploader: Uploader) -> None:
         attempt = 0
         while not stop.is_set():
-            done = await uploader.upload()
+            try:
+                done = await uploader.upload()
+            except Exception as exc:  # e.g. a full disk: keep measuring, try again later
+                log.exception("upload round failed")
+                done = Round(error=f"{type(exc).__name__}: {exc}")
             if done.error is None:
                 attempt = 0
                 delay = self.schedule.upload * (1 + self.rng.uniform(0, self.schedule.jitter))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
+from pydantic import ValidationError
 
 from cutwatch import __version__
 from cutwatch.wire import SCHEMA_VERSION, Batch, BatchAck, Clock, Heartbeat
@@ -107,7 +108,16 @@ class Uploader:
                 continue
             size = len(batch.body)
             if response.is_success:
-                ack = BatchAck.model_validate_json(response.content)
+                try:
+                    ack = BatchAck.model_validate_json(response.content)
+                except ValidationError:
+                    ack = None
+                if ack is None or str(ack.batch_id) != batch.batch_id:
+                    # A captive portal or a proxy answering 200: not an acknowledgement.
+                    errors.append(f"{base}: HTTP {response.status_code} but no ack of this "
+                                  "batch (captive portal or proxy?)")
+                    self.spool.record_failure(errors[-1], size)
+                    continue
                 offset = offset_ms(sent_at, self.now(), ack.server_time)
                 self.spool.acknowledge(batch.batch_id, size, offset)
                 log.info("batch %s seq %d: %d results accepted, %d duplicates", batch.batch_id,

@@ -123,3 +123,13 @@ async def test_round_limit_reports_a_backlog_left(tmp_path: Path) -> None:
         second = await uploader.upload(max_batches=2)
     assert (first.sent, first.results, first.more) == (2, 4, True)
     assert (second.sent, second.results, second.more, spool.depth()) == (1, 1, False, 0)
+
+
+async def test_captive_portal_200_is_not_an_ack(tmp_path: Path) -> None:
+    portal = "<html><body>Please log in to the hotel Wi-Fi</body></html>"
+    outcome, spool, seen = await upload(tmp_path, lambda r: httpx.Response(200, text=portal))
+    assert len(seen) == 2  # both URLs tried, the same batch
+    assert outcome.error is not None
+    assert "no ack of this batch" in outcome.error
+    assert (spool.depth(), spool.counter("dropped_total")) == (5, 0)
+    assert spool.open_batch() is not None
