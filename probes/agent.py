@@ -123,7 +123,10 @@ class Agent:
                 log.warning("check-in failed, keeping the last catalogue: %s", reply)
             else:
                 attempt = 0
-                checkin.save(self.config.probe.state_dir, reply)
+                try:
+                    checkin.save(self.config.probe.state_dir, reply)
+                except OSError as exc:  # use it now; it will be saved on a later check-in
+                    log.warning("could not save the catalogue: %s", exc)
                 self.apply(reply)
                 delay = self.schedule.checkin
                 log.info("check-in: %d catalogue targets", len(reply.catalogue.targets))
