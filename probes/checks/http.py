@@ -27,6 +27,7 @@ from probes.targets import HttpTarget
 from probes.tls import tls_context
 
 MAX_REDIRECTS = 10
+BODY_DEADLINE_FACTOR = 6  # whole exchange at most 6 x the target's timeout (30 s by default)
 LOCAL = {"ipv4": "0.0.0.0", "ipv6": "::"}  # binds the family only; the port stays ephemeral
 # OpenSSL X509_V_ERR_* codes: whose fault a failed verification is.
 HOSTNAME_CODES = {62, 64}
@@ -58,7 +59,9 @@ def fetch(target: HttpTarget, family: Family, context: Context) -> Outcome:
         try:
             with client.stream("GET", target.url, extensions={"trace": trace}) as response:
                 details |= {"status": response.status_code, "redirects": len(response.history)}
-                body, truncated = _read(response, target.max_body)
+                # httpx's timeouts are per read: a drip-fed body needs a deadline of its own.
+                deadline = started + target.timeout * BODY_DEADLINE_FACTOR
+                body, truncated = _read(response, target.max_body, deadline)
         except httpx.TooManyRedirects:
             return Outcome.failed("http_too_many_redirects", **details, phase="redirect",
                                   redirects=MAX_REDIRECTS)
@@ -82,13 +85,15 @@ def fetch(target: HttpTarget, family: Family, context: Context) -> Outcome:
     return Outcome.success(**details)
 
 
-def _read(response: httpx.Response, cap: int) -> tuple[bytes, bool]:
+def _read(response: httpx.Response, cap: int, deadline: float) -> tuple[bytes, bool]:
+    """The body up to ``cap`` bytes or ``deadline``; True when cut short (throughput is
+    still measured on what came, which is what a throttled link gives)."""
     parts: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():
         parts.append(chunk)
         size += len(chunk)
-        if size > cap:
+        if size > cap or time.monotonic() > deadline:
             return b"".join(parts)[:cap], True
     return b"".join(parts), False
 

@@ -33,7 +33,8 @@ def tcp(port: int, **extra: Any) -> TcpTarget:
 
 
 def http(url: str, **extra: Any) -> HttpTarget:
-    return HttpTarget(kind="http", name="h", tag="international", url=url, timeout=3, **extra)
+    return HttpTarget(kind="http", name="h", tag="international", url=url,
+                      **{"timeout": 3} | extra)
 
 
 async def run(target: Any, family: Family = "ipv4", context: Context = CTX) -> Result:
@@ -161,6 +162,16 @@ async def test_http_body_cap_and_throughput() -> None:
     assert result.details["size_ok"] is True
     assert 0 < result.details["throughput_bps"] < 400_000 * 8 * 1.5
     assert (capped.details["body_size"], capped.details["truncated"]) == (1000, True)
+
+
+async def test_http_drip_fed_body_is_cut_at_the_deadline() -> None:
+    with HttpServer(rate=20_000) as drip:  # 200 kB at 20 kB/s would take 10 s
+        result = await run(http(drip.url("/object/200000"), expect_size=200_000, timeout=0.2))
+    assert result.ok
+    assert result.details["truncated"] is True
+    assert result.details["size_ok"] is False
+    assert 0 < result.details["body_size"] < 200_000
+    assert result.duration_ms < 3000
 
 
 async def test_tls_failures(lab: Lab) -> None:
