@@ -12,11 +12,18 @@ from cutwatch.lab.dns import DnsServer
 from cutwatch.lab.http import BLOCK_PAGE_TITLE, HttpServer
 from cutwatch.lab.tcp import SilentPort, TcpServer, closed_port
 from cutwatch.wire import Family, Result
-from probes.checks.base import Context
+from probes.checks.base import Context, raw_sockets_allowed
 from probes.checks.dns import is_bogon, resolver_address
 from probes.checks.gateway import default_gateway
 from probes.runner import measure
-from probes.targets import DnsTarget, GatewayTarget, HttpTarget, TcpTarget
+from probes.targets import (
+    DnsTarget,
+    GatewayTarget,
+    HttpTarget,
+    IcmpTarget,
+    TcpTarget,
+    TracerouteTarget,
+)
 
 CTX = Context()
 pytestmark = pytest.mark.anyio
@@ -231,3 +238,18 @@ def test_default_gateway_from_proc(tmp_path: Path) -> None:
     assert default_gateway(tmp_path, "ipv4") == "192.0.2.1"
     assert default_gateway(tmp_path, "ipv6") == "fd00::1"
     assert default_gateway(tmp_path / "missing", "ipv4") is None
+
+
+@pytest.mark.skipif(not raw_sockets_allowed(), reason="needs CAP_NET_RAW")
+@pytest.mark.parametrize(("host", "family"), [("127.0.0.1", "ipv4"), ("::1", "ipv6")])
+async def test_icmp_and_traceroute_per_family(host: str, family: Family) -> None:
+    context = Context(raw_sockets=True)
+    ping = IcmpTarget(kind="icmp", name="i", tag="lan", host=host, count=2, timeout=1)
+    trace = TracerouteTarget(kind="traceroute", name="tr", tag="lan", host=host, max_hops=3,
+                             timeout=1)
+    pinged, traced = await run(ping, family, context), await run(trace, family, context)
+    assert (pinged.ok, pinged.family, pinged.details["received"]) == (True, family, 2)
+    assert traced.ok
+    assert traced.details["hops"] == [
+        {"ttl": 1, "address": host, "rtt_ms": traced.details["hops"][0]["rtt_ms"],
+         "kind": "reply"}]
