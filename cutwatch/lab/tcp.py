@@ -6,6 +6,9 @@ Behaviours:
 - ``reset_after_read``: read what the client sends first (a ClientHello), then RST, as an
   SNI filter does;
 - ``close_after_read``: read the first bytes, then close cleanly (EOF mid-handshake).
+
+Also ``closed_port()``, ``SilentPort`` (SYNs dropped: timeouts) and ``DelayProxy`` (a slow
+link in front of a real server).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import contextlib
 import socket
 import struct
 import threading
+import time
 from typing import Literal
 
 from cutwatch.lab._server import LoopbackPeer, family_of
@@ -98,3 +102,45 @@ class SilentPort:
         for filler in self._fillers:
             filler.close()
         self._listener.close()
+
+
+class DelayProxy(LoopbackPeer):
+    """Forwards connections to ``upstream``, holding each answer chunk ``delay`` seconds: a
+    slow link in front of a real server (an ack that is still on its way when power fails)."""
+
+    def __init__(self, upstream: tuple[str, int], delay: float, *,
+                 host: str = "127.0.0.1") -> None:
+        sock = socket.socket(family_of(host), socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, 0))
+        sock.listen(64)
+        super().__init__(sock)
+        self.upstream = upstream
+        self.delay = delay
+
+    def handle_readable(self) -> None:
+        client, _ = self._sock.accept()
+        try:
+            server = socket.create_connection(self.upstream, timeout=5)
+        except OSError:
+            client.close()
+            return
+        server.settimeout(None)
+        threading.Thread(target=self._pump, args=(client, server, 0.0), daemon=True).start()
+        threading.Thread(target=self._pump, args=(server, client, self.delay),
+                         daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket, delay: float) -> None:
+        try:
+            while data := source.recv(65536):
+                if delay:
+                    time.sleep(delay)
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+            source.close()

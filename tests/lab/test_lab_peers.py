@@ -13,7 +13,7 @@ from scapy.layers.dns import DNS, DNSQR
 
 from cutwatch.lab.dns import DnsServer
 from cutwatch.lab.http import BLOCK_PAGE_TITLE, HttpServer, LabCA, object_bytes
-from cutwatch.lab.tcp import SilentPort, TcpServer, closed_port
+from cutwatch.lab.tcp import DelayProxy, SilentPort, TcpServer, closed_port
 
 ZONE = {"ok.test": ["127.0.0.1", "::1"]}
 
@@ -135,3 +135,11 @@ def test_https_good_wrong_host_and_unknown_ca(tmp_path: Path) -> None:
 def test_silent_port_drops_syns() -> None:
     with SilentPort() as silent, pytest.raises(TimeoutError):
         socket.create_connection(silent.address, timeout=0.3)
+
+
+def test_delay_proxy_forwards_slowly() -> None:
+    with HttpServer() as web, DelayProxy(("127.0.0.1", web.port), delay=0.2) as proxy:
+        started = time.monotonic()
+        _, body = _get(f"http://127.0.0.1:{proxy.port}/object/5000")
+        assert body == object_bytes(5000)
+        assert time.monotonic() - started >= 0.2
