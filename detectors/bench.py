@@ -27,7 +27,7 @@ Suite = tuple[FleetSpec, list[Scenario], float, float]  # fleet, scenarios, hour
 
 
 def positive_suite() -> Suite:
-    return FleetSpec(), positives(), 16.0, 0.3
+    return FleetSpec(), positives(), 17.0, 0.3
 
 
 def negative_suite() -> Suite:
@@ -46,19 +46,19 @@ def night_suite() -> Suite:
 def churny_suite() -> Suite:
     """Every kind again, on a fleet whose probes each lose power three times a day."""
     return FleetSpec(), positives() + [
-        Scenario(n.name, None, n.effect, n.entity_type, n.code, n.access, n.start_h + 15.5,
-                 n.minutes, n.target, n.method) for n in negatives()], 24.0, 3.0
+        Scenario(n.name, None, n.effect, n.entity_type, n.code, n.access, n.start_h + 16.5,
+                 n.minutes, n.target, n.method) for n in negatives()], 25.0, 3.0
 
 
 def large_suite() -> Suite:
     """Every kind on a fleet five times larger, five provinces, three fixed ISPs each."""
     return FleetSpec(probes_per_country=(240, 80, 60), subdivisions=5, cities=3,
-                     fixed_asns=3), positives(), 16.0, 0.3
+                     fixed_asns=3), positives(), 17.0, 0.3
 
 
 def sparse_suite() -> Suite:
     """Uploads every minute, measurements only every five (the probes' own schedule)."""
-    return FleetSpec(measure_every=5), positives(), 16.0, 0.3
+    return FleetSpec(measure_every=5), positives(), 17.0, 0.3
 
 
 SUITES: dict[str, Callable[[], Suite]] = {

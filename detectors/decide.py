@@ -47,13 +47,23 @@ def confidence(surprise: float) -> float:
 
 
 def network_spread(affected: Iterable[int], unaffected: Iterable[int],
-                   asn_of: list[int | None], params: Params) -> tuple[int, ...]:
-    """ASNs in which at least ``open_fraction`` of the entity's probes are affected."""
+                   asn_of: list[int | None], churn: float,
+                   params: Params) -> tuple[tuple[int, ...], bool]:
+    """ASNs in which at least ``open_fraction`` of the entity's probes are affected, and
+    whether the area stays surprising without its most affected network (else one ISP's
+    outage plus a coincidental silence elsewhere would pass for an area-wide one)."""
     hit = Counter(asn_of[p] for p in affected)
     rest = Counter(asn_of[p] for p in unaffected)
-    return tuple(sorted(
+    spread = tuple(sorted(
         a for a, k in hit.items() if a is not None and k / (k + rest[a]) >= params.open_fraction
     ))
+    if not hit:
+        return spread, False
+    top, top_hits = hit.most_common(1)[0]
+    others = sum(hit.values()) - top_hits
+    others_active = others + sum(rest.values()) - rest[top]
+    beyond = others > 0 and binomial_tail(others_active, others, churn) <= params.network_surprise
+    return spread, beyond
 
 
 def whole(entity: Entity, share: Callable[[int], tuple[int, int]], params: Params) -> bool:
@@ -78,9 +88,10 @@ def judge(entity: Entity, affected: Collection[int], unaffected: Iterable[int], 
         return None
     if not whole(entity, share, params):
         return None
-    asns = network_spread(affected, unaffected, asn_of, params)
+    asns, beyond_one = network_spread(affected, unaffected, asn_of,
+                                      max(churn, params.churn_floor), params)
     networks_known = any(asn_of[p] is not None for p in affected)
     if entity.key.type not in ("asn", "asn_subdivision") and networks_known and \
-            len(asns) < params.min_asns:
+            (len(asns) < params.min_asns or not beyond_one):
         return None  # (a fleet that declares no networks cannot be held to this rule)
     return Verdict(frozenset(affected), active, confidence(surprise), asns)

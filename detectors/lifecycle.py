@@ -115,11 +115,13 @@ class Lifecycle:
         pending: dict[tuple[int, str], float] = {}
         for ent, signal, verdict in found:
             cover = covered.setdefault(signal, [])
-            unexplained = set(verdict.affected)
-            for c in cover:
-                unexplained -= c
-            if len(unexplained) < self.engine.params.min_probes:
-                continue  # what is left once wider events are counted is churn
+            young = self._young_inside(ent, signal, now)
+            if young is None:
+                unexplained = set(verdict.affected)
+                for c in cover:
+                    unexplained -= c
+                if len(unexplained) < self.engine.params.min_probes:
+                    continue  # what is left once wider events are counted is churn
             cover.append(ent.members)
             key = (ent.idx, signal)
             first = self.pending.get(key)
@@ -132,9 +134,43 @@ class Lifecycle:
             if first is None or now - first < confirm or \
                     (now - first < hold and self._rising_above(ent, signal)):
                 pending[key] = now if first is None else first
+            elif young is not None:
+                self._widen(young, ent, verdict, now, out)
             else:
                 self._open(ent, signal, verdict, now, out)
         self.pending = pending
+
+    def _young_inside(self, ent: Entity, signal: str, now: float) -> Event | None:
+        """An event opened moments ago on an entity inside this one (it went dark first)."""
+        ents = self.engine.index.entities
+        window = self.engine.params.burst_window_s
+        inside = [ev for (e, s), ev in self.open.items()
+                  if s == signal and e != ent.idx and ev.status in ("suspected", "confirmed")
+                  and now - ev.detected_at <= window and ev.members <= ent.members
+                  and not ent.members <= ents[e].members]
+        return max(inside, key=lambda ev: len(ev.members), default=None)
+
+    def _widen(self, ev: Event, ent: Entity, verdict: Verdict, now: float,
+               out: list[Transition]) -> None:
+        """The wider entity is down as a whole: the event becomes its event (same id)."""
+        eng = self.engine
+        self.open.pop((eng.index.by_key[ev.entity], ev.signal), None)
+        ev.evidence.setdefault("widened_from", []).append(ev.entity.to_json(ev.entity_name))
+        ev.entity, ev.entity_name = ent.key, ent.name
+        for p in verdict.affected - ev.members:
+            ev.members.add(p)
+            self.member_events.setdefault(p, []).append(ev)
+        ev.probes_total = verdict.total
+        ev.confidence = max(ev.confidence, verdict.confidence)
+        ev.asns_affected = sorted({a for p in ev.members if (a := eng.asn_of[p]) is not None})
+        ev.evidence["probes_active"] = verdict.total
+        if ent.key.access is None:
+            ev.evidence.pop("access", None)
+        else:
+            ev.evidence["access"] = ent.key.access
+        self.open[(ent.idx, ev.signal)] = ev
+        self.ending.pop(ev.id, None)
+        out.append(Transition("updated", now, ev.snapshot()))
 
     def _pace(self, probe: int, signal: str) -> float:
         p = self.engine.probes[probe]

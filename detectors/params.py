@@ -37,6 +37,9 @@ class Params:
     """An entity-level claim needs at least this many affected probes."""
     min_asns: int = 2
     """Areas wider than one ISP need affected probes in at least this many networks."""
+    network_surprise: float = 0.01
+    """Without its most affected network, an area's remaining affected probes must still be
+    this unlikely under churn (binomial tail): more than one network is really down."""
     open_fraction: float = 0.5
     """Share of an entity's active probes that must be affected to open an event."""
     close_fraction: float = 0.3

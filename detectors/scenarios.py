@@ -123,6 +123,8 @@ def positives() -> list[Scenario]:
                  start_h=13.0, minutes=40),
         Scenario("short province blackout", "blackout", "blackout", "subdivision", "MM-03",
                  start_h=14.5, minutes=6),
+        Scenario("ISP outage in one province", "blackout", "blackout", "asn_subdivision",
+                 "AS64501/MM-02", start_h=15.5, minutes=30),
     ]
 
 

@@ -58,6 +58,14 @@ CASES: list[tuple[Scenario, list[Row]]] = [
         (*OPEN_BLACKOUT, "asn", "AS64500", None),
         ("updated", "confirmed", "blackout", "asn", "AS64500", None),
         ("resolved", "resolved", "blackout", "asn", "AS64500", None)]),
+    (sc("city blackout", "blackout", "city", "MM-01/City1-MM-01"), [
+        (*OPEN_BLACKOUT, "city", "MM-01/City1-MM-01", None),
+        ("updated", "confirmed", "blackout", "city", "MM-01/City1-MM-01", None),
+        ("resolved", "resolved", "blackout", "city", "MM-01/City1-MM-01", None)]),
+    (sc("fixed-only province", "blackout", "subdivision", "MM-03", access="fixed"), [
+        (*OPEN_BLACKOUT, "subdivision", "MM-03", "fixed"),
+        ("updated", "confirmed", "blackout", "subdivision", "MM-03", "fixed"),
+        ("resolved", "resolved", "blackout", "subdivision", "MM-03", "fixed")]),
     (sc("mobile-only shutdown", "blackout", "country", "MM", access="mobile"), [
         (*OPEN_BLACKOUT, "country", "MM", "mobile"),
         ("updated", "confirmed", "blackout", "country", "MM", "mobile"),

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from detector_cases import CASES, Row, rows, run, stream
 
+from detectors.fleet import FleetSpec
 from detectors.model import parse_time
-from detectors.scenarios import T0, Scenario
+from detectors.scenarios import T0, Scenario, build
 
 
 @pytest.mark.parametrize(("scenario", "expected"), CASES, ids=[c[0].name for c in CASES])
@@ -42,3 +43,18 @@ def test_replay_is_deterministic() -> None:
     assert first == second
     ids = {t["event"]["id"] for t in first}
     assert len(ids) == 1
+
+
+def test_an_event_widens_when_its_city_follows_its_isp() -> None:
+    # seed 2: the city's ISP goes dark 30 s before its mobile probes; the event opened on
+    # the ISP-in-province is widened (same id) to the city once the city is down as a whole
+    city = next(c[0] for c in CASES if c[0].name == "city blackout")
+    lines, _ = build(FleetSpec(), [city], 3.0, seed=2)
+    transitions = run(list(lines))
+    assert rows(transitions) == [
+        ("opened", "suspected", "blackout", "asn_subdivision", "AS64500/MM-01", None),
+        ("updated", "suspected", "blackout", "city", "MM-01/City1-MM-01", None),
+        ("updated", "confirmed", "blackout", "city", "MM-01/City1-MM-01", None),
+        ("resolved", "resolved", "blackout", "city", "MM-01/City1-MM-01", None)]
+    assert len({t["event"]["id"] for t in transitions}) == 1
+    assert transitions[1]["event"]["evidence"]["widened_from"][0]["code"] == "AS64500/MM-01"

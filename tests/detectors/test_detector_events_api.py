@@ -20,7 +20,8 @@ from api.migrate import apply_migrations
 from api.settings import Settings
 from detectors.store import store_transition
 
-PROVINCE, BLOCK = CASES[0][0], CASES[6][0]
+PROVINCE = next(c[0] for c in CASES if c[0].name == "province blackout")
+BLOCK = next(c[0] for c in CASES if c[0].name == "DNS block")
 
 
 async def _store(url: str, transitions: list[dict[str, Any]]) -> list[bool]:

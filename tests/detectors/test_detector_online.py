@@ -16,7 +16,8 @@ from detectors.online import Leader, OnlineConfig, run
 from detectors.replay import ProbeLine, parse_line
 from detectors.scenarios import T0
 
-PROVINCE = CASES[0][0]  # province blackout 01:30-02:10, backlogs after
+# the province blackout, 01:30-02:10, backlogs after
+PROVINCE = next(c[0] for c in CASES if c[0].name == "province blackout")
 CONFIG = OnlineConfig(poll_s=0.02, standby_s=0.05, lookback_s=120, rebuild_s=6 * 3600)
 
 

@@ -11,7 +11,7 @@ from detector_cases import CASES, stream
 
 from cutwatch.cli import main
 
-PROVINCE = CASES[0][0]
+PROVINCE = next(c[0] for c in CASES if c[0].name == "province blackout")
 
 
 @pytest.fixture
