@@ -8,7 +8,7 @@ between send and ack resends the same ``batch_id`` with the same content.
 
 Caps: results older than ``max_age`` and, above ``max_bytes``, the oldest results are dropped
 and counted (``dropped_total`` travels in every heartbeat). Results are stored as JSON
-compressed with a preset dictionary of the wire vocabulary, ~3x smaller than plain JSON.
+compressed with a preset dictionary of the wire vocabulary, ~2.5x smaller than plain JSON.
 """
 
 from __future__ import annotations

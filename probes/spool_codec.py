@@ -2,7 +2,7 @@
 
 A result is ~400 bytes of JSON, most of it field names and vocabulary every result repeats;
 a preset dictionary of those strings lets deflate reference them even in a single small
-record (~3x smaller), which is what makes seven days offline fit in 20 MB. The first byte is
+record (~2.5x smaller), which is what makes seven days offline fit in 20 MB. The first byte is
 the codec version: the dictionary must never change under stored rows, only be added to.
 """
 
