@@ -1,8 +1,9 @@
 """``cutwatch serve --demo``: the service plus a real local probe, so data flows at once.
 
 The probe is a separate ``cutwatch probe run`` process, as on a volunteer's Pi. Its targets
-are lab peers on loopback (a DNS server, TCP listeners, an HTTP server), some healthy and
-some misbehaving, so every kind of result shows up. Nothing leaves this machine.
+are lab peers on loopback (DNS servers, TCP listeners, an HTTP server) showing one of each
+everyday outcome: a working name, NXDOMAIN, a silent resolver, a DNS injector, an open port,
+a closed port, a reset, a web page and a block page. Nothing leaves this machine.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ import httpx
 from cutwatch.lab.dns import DnsServer
 from cutwatch.lab.http import BLOCK_PAGE_TITLE, HttpServer
 from cutwatch.lab.tcp import TcpServer, closed_port
+from probes.config import CREDENTIALS, ConfigError
+from probes.register import register_probe
 
-DEMO_PROBE = {"name": "demo-probe", "country": "MM", "subdivision": "MM-07", "city": "Bago",
-              "access": "fixed"}
+WHERE = {"country": "MM", "subdivision": "MM-07", "city": "Bago", "access": "fixed",
+         "name": "demo-loopback"}
+ZONE = {"example.test": ["127.0.0.1", "::1"]}
 READY_TIMEOUT = 60.0
 
 
@@ -33,43 +37,51 @@ READY_TIMEOUT = 60.0
 def lab_targets() -> Iterator[list[dict[str, Any]]]:
     """Start the loopback peers and yield the probe's targets that measure them."""
     with contextlib.ExitStack() as stack:
-        web = stack.enter_context(HttpServer())
-        dns = stack.enter_context(DnsServer({"www.cutwatch.test": ["127.0.0.1"]}))
-        held = stack.enter_context(TcpServer("hold"))
-        reset = stack.enter_context(TcpServer("reset"))
-        resolver = f"{dns.host}:{dns.port}"
+        enter = stack.enter_context
+        dns, silent = enter(DnsServer(ZONE)), enter(DnsServer(ZONE, mode="silent"))
+        injector = enter(DnsServer(ZONE, mode="twice"))
+        web = enter(HttpServer())
+        held, reset = enter(TcpServer("hold")), enter(TcpServer("reset"))
+
+        def dns_target(name: str, server: DnsServer, query: str = "example.test",
+                       families: tuple[str, ...] = ("ipv4",)) -> dict[str, Any]:
+            return {"kind": "dns", "name": name, "tag": "domestic", "query": query,
+                    "resolver": f"127.0.0.1:{server.port}", "families": list(families),
+                    "allow_private": True, "timeout": 2}
+
+        def tcp_target(name: str, port: int, tag: str) -> dict[str, Any]:
+            return {"kind": "tcp", "name": name, "tag": tag, "host": "127.0.0.1", "port": port}
+
+        def http_target(name: str, path: str, tag: str, **extra: Any) -> dict[str, Any]:
+            return {"kind": "http", "name": name, "tag": tag, "group": "pulse",
+                    "url": web.url(path), **extra}
+
         yield [
-            {"kind": "dns", "name": "dns-ok", "tag": "domestic", "query": "www.cutwatch.test",
-             "resolver": resolver, "families": ["ipv4"], "allow_private": True},
-            {"kind": "dns", "name": "dns-nxdomain", "tag": "international",
-             "query": "missing.cutwatch.test", "resolver": resolver, "families": ["ipv4"]},
-            {"kind": "tcp", "name": "tcp-open", "tag": "domestic", "host": held.host,
-             "port": held.port},
-            {"kind": "tcp", "name": "tcp-reset", "tag": "international", "host": reset.host,
-             "port": reset.port},
-            {"kind": "tcp", "name": "tcp-closed", "tag": "international", "host": "127.0.0.1",
-             "port": closed_port()},
-            {"kind": "http", "name": "http-ok", "tag": "domestic", "group": "pulse",
-             "url": web.url("/")},
-            {"kind": "http", "name": "http-block", "tag": "international", "group": "pulse",
-             "url": web.url("/blocked"), "block_patterns": [BLOCK_PAGE_TITLE]},
+            dns_target("lab-dns-ok", dns, families=("ipv4", "ipv6")),
+            dns_target("lab-dns-nxdomain", dns, "no-such-name.test"),
+            dns_target("lab-dns-silent", silent),
+            dns_target("lab-dns-injected", injector),
+            tcp_target("lab-tcp-open", held.port, "domestic"),
+            tcp_target("lab-tcp-closed", closed_port(), "international"),
+            tcp_target("lab-tcp-reset", reset.port, "international"),
+            http_target("lab-http-ok", "/", "domestic"),
+            http_target("lab-http-blocked", "/blocked", "international",
+                        block_patterns=[BLOCK_PAGE_TITLE]),
         ]
 
 
-def probe_config(state_dir: Path, collector: str, token: str,
-                 targets: list[dict[str, Any]]) -> str:
-    """The demo probe's TOML: fast schedule, no check-in (its targets are the lab's)."""
+def probe_config(state_dir: Path, collector: str, targets: list[dict[str, Any]]) -> str:
+    """The demo probe's TOML: a fast schedule, and no check-in (its targets are the lab's)."""
     lines = [
         "[probe]",
         f"state_dir = {json.dumps(str(state_dir))}",
         f"collectors = [{json.dumps(collector)}]",
-        f"token = {json.dumps(token)}",
         "checkin = false",
         "",
         "[schedule]",
         "pulse = 15",
         "service = 60",
-        "upload = 10",
+        "upload = 5",
         "",
     ]
     for target in targets:
@@ -84,23 +96,28 @@ def new_admin_token() -> str:
 
 
 class DemoProbe:
-    """Waits for the service, registers a probe, runs ``cutwatch probe run`` beside it."""
+    """Waits for the service, registers a probe once, runs ``cutwatch probe run`` beside it."""
 
     def __init__(self, base_url: str, admin_token: str, work_dir: Path,
                  targets: list[dict[str, Any]]) -> None:
-        self.base_url = base_url
+        self.base_url = base_url.rstrip("/")
         self.admin_token = admin_token
         self.work_dir = work_dir
+        self.config_path = work_dir / "probe.toml"
         self.targets = targets
+        self.probe_id: str | None = None
         self.process: subprocess.Popen[bytes] | None = None
+        self.started = threading.Event()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-probe", daemon=True)
 
-    def start(self) -> None:
+    def start(self) -> DemoProbe:
         self._thread.start()
+        return self
 
     def stop(self) -> None:
         self._stopped.set()
+        self._thread.join(timeout=READY_TIMEOUT)
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -112,26 +129,24 @@ class DemoProbe:
         if not self._wait_ready():
             print("demo: the service did not become ready; no probe started", file=sys.stderr)
             return
+        state = self.work_dir / "state"
         try:
-            registered = self._registration()
-        except httpx.HTTPError as exc:
-            print(f"demo: could not register the demo probe: {exc}", file=sys.stderr)
+            self.probe_id = self._registration(state)
+        except ConfigError as exc:
+            print(f"demo: {exc}", file=sys.stderr)
             return
-        probe_id = registered["probe_id"]
-        config = self.work_dir / "probe.toml"
-        config.write_text(probe_config(self.work_dir / "state", self.base_url,
-                                       registered["token"], self.targets))
-        config.chmod(0o600)
+        self.config_path.write_text(probe_config(state, self.base_url, self.targets))
         if self._stopped.is_set():
             return
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cutwatch", "probe", "run", "--config", str(config)]
+            [sys.executable, "-m", "cutwatch", "probe", "run", "--config", str(self.config_path)]
         )
+        self.started.set()
         print(
-            f"\ndemo: probe {probe_id} is measuring {len(self.targets)} loopback targets "
-            "and uploads every 10 s. Look at:\n"
+            f"\ndemo: probe {self.probe_id} is measuring {len(self.targets)} loopback targets "
+            "and uploads every 5 s. Look at:\n"
             f"  {self.base_url}/v1/probes\n"
-            f"  {self.base_url}/v1/probes/{probe_id}/results\n"
+            f"  {self.base_url}/v1/probes/{self.probe_id}/results\n"
             f"  {self.base_url}/v1/events\n"
             f"  {self.base_url}/docs   (the API)\n"
             f"  admin token for this run: {self.admin_token}\n",
@@ -147,26 +162,15 @@ class DemoProbe:
             time.sleep(0.3)
         return False
 
-    def _registration(self) -> dict[str, Any]:
-        """The probe registered by an earlier demo on this database, or a new one."""
-        saved = self.work_dir / "registration.json"
+    def _registration(self, state: Path) -> str:
+        """The probe an earlier demo registered on this database, or a new one."""
         with contextlib.suppress(OSError, ValueError, KeyError, httpx.HTTPError):
-            earlier: dict[str, Any] = json.loads(saved.read_text())
+            earlier = json.loads((state / CREDENTIALS).read_text())["probe_id"]
             probes = httpx.get(f"{self.base_url}/v1/probes", timeout=10).json()
-            if earlier["probe_id"] in {probe["id"] for probe in probes}:
-                return earlier
-        registered = self._register()
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        saved.write_text(json.dumps(registered))
-        saved.chmod(0o600)
-        return registered
-
-    def _register(self) -> dict[str, Any]:
-        reply = httpx.post(f"{self.base_url}/v1/probes", json=DEMO_PROBE, timeout=10,
-                           headers={"Authorization": f"Bearer {self.admin_token}"})
-        reply.raise_for_status()
-        body: dict[str, Any] = reply.json()
-        return body
+            if earlier in {probe["id"] for probe in probes}:
+                return str(earlier)
+        _, probe_id = register_probe(self.base_url, self.admin_token, state_dir=state, **WHERE)
+        return probe_id
 
 
 def run(settings: Any, *, log_level: str = "info") -> None:
@@ -180,8 +184,7 @@ def run(settings: Any, *, log_level: str = "info") -> None:
     base_url = f"http://{settings.host}:{settings.port}"
     with lab_targets() as targets:
         probe = DemoProbe(base_url, settings.admin_token.get_secret_value(),
-                          Path(settings.data_dir) / "demo-probe", targets)
-        probe.start()
+                          Path(settings.data_dir) / "demo-probe", targets).start()
         try:
             serve(settings, log_level=log_level)
         finally:

@@ -36,6 +36,10 @@ def run(config: ProbeConfig, log_level: str = "info") -> int:
     limit_malloc_arenas()
     logging.basicConfig(level=log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request at INFO: one line per target per round would bury the agent's
+    # own lines in the journal. Its requests show at debug level.
+    if log_level.lower() != "debug":
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     credentials = load_credentials(config)
     from probes.clock import clock_synced
 
