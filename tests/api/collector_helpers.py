@@ -7,9 +7,6 @@ tests can look for exactly that address in logs and tables.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,12 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+from live_service import LiveService
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
-from api.app import create_app
-from api.server import uvicorn_config
 from api.settings import Settings
 
 ADMIN_TOKEN = "admin-test-token-0123456789"
@@ -68,53 +63,17 @@ def settings(database_url: str, geoip_db: Path, tmp_path: Path) -> Settings:
     )
 
 
-class LiveServer:
-    """The service on a real uvicorn socket in a thread, for a ``with`` block."""
+class LiveServer(LiveService):
+    """The service for collector tests: its clients connect from HOME_ADDRESS by default."""
 
     def __init__(self, settings: Settings, *, log_level: str = "info", **config: Any) -> None:
-        self.settings = settings
-        self.log_level = log_level
-        self.config = config
-        self.url = ""
+        super().__init__(settings, log_level=log_level, **config)
 
-    def __enter__(self) -> LiveServer:
-        app = create_app(self.settings)
-        config = uvicorn_config(app, self.settings, log_level=self.log_level)
-        for key, value in self.config.items():
-            setattr(config, key, value)
-        # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only when the
-        # listening socket says TCP; with proto 0 each response waits for a delayed ACK.
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self._sock.close()
-                raise RuntimeError("the service did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=30)
-        self._sock.close()
-
-    def client(self, source: str = HOME_ADDRESS, token: str | None = None) -> httpx.Client:
+    def client(  # type: ignore[override]
+        self, source: str = HOME_ADDRESS, token: str | None = None
+    ) -> httpx.Client:
         """A client connecting from ``source`` (a 127.x address), optionally authenticated."""
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(
-            base_url=self.url,
-            transport=httpx.HTTPTransport(local_address=source),
-            headers=headers,
-            timeout=30,
-        )
+        return super().client(token, source=source)
 
 
 @pytest.fixture

@@ -6,16 +6,12 @@ and come back, exactly as after a regional cut.
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from pathlib import Path
 
 import httpx
-import uvicorn
+from live_service import LiveService
 
-from api.app import create_app
-from api.server import uvicorn_config
 from api.settings import Settings
 
 ADMIN = "probe-tests-admin-token-0123456789"
@@ -26,42 +22,8 @@ def collector_settings(database_url: str, tmp: Path, catalogue: Path | None = No
                     catalogue=catalogue, pool_max_size=4)
 
 
-class LiveCollector:
-    def __init__(self, settings: Settings, port: int = 0) -> None:
-        self.settings = settings
-        self.port = port
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> LiveCollector:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", self.port))
-        self.port = self._sock.getsockname()[1]
-        config = uvicorn_config(create_app(self.settings), self.settings, log_level="warning")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run,
-                                        kwargs={"sockets": [self._sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("collector did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=30)
-        self._sock.close()
-
-    def __enter__(self) -> LiveCollector:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+class LiveCollector(LiveService):
+    """The service with the probe tests' helpers: register a probe, read its results."""
 
     def register(self, country: str = "MM") -> tuple[str, str]:
         reply = httpx.post(f"{self.url}/v1/probes", headers={"Authorization": f"Bearer {ADMIN}"},

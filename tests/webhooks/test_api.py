@@ -10,22 +10,23 @@ from typing import Any
 
 import psycopg
 import pytest
+from live_service import LiveService
 from standardwebhooks.webhooks import Webhook
 
 from api.webhooks import outbox
 
 from .factory import transition
 from .receiver import Receiver
-from .service import ADMIN, Service, settings_for
+from .service import ADMIN, settings_for
 
 
 @pytest.fixture
-def service(database_url: str, tmp_path: Path) -> Iterator[Service]:
-    with Service(settings_for(database_url, tmp_path)) as running:
+def service(database_url: str, tmp_path: Path) -> Iterator[LiveService]:
+    with LiveService(settings_for(database_url, tmp_path)) as running:
         yield running
 
 
-def new_key(service: Service, name: str = "Newsroom") -> str:
+def new_key(service: LiveService, name: str = "Newsroom") -> str:
     with service.client(ADMIN) as admin:
         response = admin.post("/v1/subscribers", json={"name": name})
     assert response.status_code == 201, response.text
@@ -50,7 +51,7 @@ def enqueue(database_url: str, item: dict[str, Any]) -> int:
 
 
 def test_only_the_operator_issues_keys_and_keys_are_stored_hashed(
-    service: Service, database_url: str,
+    service: LiveService, database_url: str,
 ) -> None:
     with service.client() as anonymous:
         assert anonymous.post("/v1/subscribers", json={"name": "x"}).status_code == 401
@@ -69,7 +70,7 @@ def test_only_the_operator_issues_keys_and_keys_are_stored_hashed(
         assert client.get("/v1/subscriptions").status_code == 401
 
 
-def test_subscription_lifecycle_and_isolation(service: Service) -> None:
+def test_subscription_lifecycle_and_isolation(service: LiveService) -> None:
     key, other = new_key(service, "A"), new_key(service, "B")
     body = {"url": "http://127.0.0.1:9/hook", "description": "alerts",
             "filters": {"entities": [{"type": "country", "code": "MM", "children": True}],
@@ -133,7 +134,7 @@ REFUSED = [
 def test_private_targets_are_refused_without_the_operator_setting(
     database_url: str, tmp_path: Path,
 ) -> None:
-    with Service(settings_for(database_url, tmp_path, webhook_allow_private=False)) as service:
+    with LiveService(settings_for(database_url, tmp_path, webhook_allow_private=False)) as service:
         key = new_key(service)
         with service.client(key) as client:
             # A public IP literal is accepted (no name to resolve). Paused at once, so nothing
@@ -153,7 +154,7 @@ def test_private_targets_are_refused_without_the_operator_setting(
 
 
 def test_test_delivery_log_redeliver_and_secret_rotation(
-    service: Service, database_url: str,
+    service: LiveService, database_url: str,
 ) -> None:
     receiver = Receiver(secret="").start()
     try:
@@ -202,7 +203,7 @@ def test_test_delivery_log_redeliver_and_secret_rotation(
         receiver.stop()
 
 
-def test_a_disabled_endpoint_says_so_and_resumes(service: Service, database_url: str) -> None:
+def test_a_disabled_endpoint_says_so_and_resumes(service: LiveService, database_url: str) -> None:
     gone = True
     receiver = Receiver(secret="", respond=lambda _r: (410, {}) if gone else (200, {})).start()
     try:
@@ -230,7 +231,7 @@ def test_a_disabled_endpoint_says_so_and_resumes(service: Service, database_url:
         receiver.stop()
 
 
-def test_subscriptions_per_key_are_bounded(service: Service,
+def test_subscriptions_per_key_are_bounded(service: LiveService,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from api.webhooks import subscriptions
 
@@ -254,7 +255,7 @@ def test_whole_service_restart_mid_schedule_loses_nothing(
     receiver.stop()  # down: nothing listens on its port
     settings = settings_for(database_url, tmp_path,
                             webhook_retry_schedule=(0, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 60, 60))
-    with Service(settings) as first:
+    with LiveService(settings) as first:
         key = new_key(first)
         with first.client(key) as client:
             sub = client.post("/v1/subscriptions", json={"url": receiver.url}).json()
@@ -270,7 +271,7 @@ def test_whole_service_restart_mid_schedule_loses_nothing(
     # The service is gone mid-schedule; the receiver comes back; a new service starts.
     receiver.start()
     try:
-        with Service(settings) as second, second.client(key) as client:
+        with LiveService(settings) as second, second.client(key) as client:
             wait_until(lambda: len(set(receiver.accepted_ids())) == 3)
             wait_until(lambda: {d["status"] for d in client.get(
                 f"/v1/subscriptions/{sid}/deliveries").json()} == {"succeeded"})

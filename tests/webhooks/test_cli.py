@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from live_service import LiveService
 
 from cutwatch.cli import main
 
-from .service import Service, settings_for
+from .service import settings_for
 
 
 def test_operator_issues_lists_and_revokes_keys_from_the_cli(
@@ -27,7 +28,7 @@ def test_operator_issues_lists_and_revokes_keys_from_the_cli(
     assert "active" in listed
     assert issued["api_key"].split(".")[1] not in listed
 
-    with Service(settings_for(database_url, tmp_path)) as service:
+    with LiveService(settings_for(database_url, tmp_path)) as service:
         with service.client(issued["api_key"]) as client:
             assert client.get("/v1/subscriptions").status_code == 200
         assert main(["admin", "subscriber", "revoke", issued["id"], *db]) == 0

@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from live_service import LiveService
+
 from .factory import transition
-from .service import Service, settings_for
+from .service import settings_for
 from .test_api import enqueue
 
 A = "{http://www.w3.org/2005/Atom}"
@@ -17,7 +19,7 @@ IR = {"type": "country", "code": "IR", "name": "Iran"}
 
 
 def test_feeds_parse_and_filter(database_url: str, tmp_path: Path) -> None:
-    with Service(settings_for(database_url, tmp_path)) as service:
+    with LiveService(settings_for(database_url, tmp_path)) as service:
         enqueue(database_url, transition("opened", event_id="bago", entity=MM07))
         enqueue(database_url, transition("opened", event_id="isp", entity=MM_AS,
                                          kind="throttling", confidence=0.4))
