@@ -10,7 +10,8 @@
 # probe with the collector (credentials in /var/lib/cutwatch-probe, mode 0600) and enables
 # the systemd unit. Run it again to upgrade; an existing config and registration are kept.
 # Options: --raw-sockets (allow icmp/traceroute checks: CAP_NET_RAW), --package SPEC
-# (what pip installs, default 'cutwatch[probe]'; e.g. a path to a checkout), --name LABEL.
+# (what pip installs, default this checkout with the probe extra, '<checkout>[probe]';
+# Cutwatch is not published on PyPI, so a bare 'cutwatch' would be someone else's), --name LABEL.
 set -euo pipefail
 
 PREFIX=/opt/cutwatch-probe
@@ -22,7 +23,7 @@ UNIT_DIR=/etc/systemd/system
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 collector="" token="" country="" subdivision="" city="" access="" name=""
-package="cutwatch[probe]" raw_sockets=0
+package="$(cd "$HERE/../.." && pwd)[probe]" raw_sockets=0
 
 die() { echo "install.sh: error: $*" >&2; exit 2; }
 
@@ -37,7 +38,7 @@ while [[ $# -gt 0 ]]; do
     --name) name="${2:?}"; shift 2 ;;
     --package) package="${2:?}"; shift 2 ;;
     --raw-sockets) raw_sockets=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set /s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done

@@ -47,7 +47,7 @@ def test_install_script_parses_and_matches_the_unit() -> None:
     subprocess.run(["bash", "-n", str(INSTALL)], check=True)
     text = INSTALL.read_text()
     assert "pip\" install --quiet --upgrade \"$package\"" in text
-    assert 'package="cutwatch[probe]"' in text
+    assert 'package="$(cd "$HERE/../.." && pwd)[probe]"' in text  # this checkout, probe extra only
     assert "STATE_DIR=/var/lib/cutwatch-probe" in text
     assert f"CONFIG=\"$CONFIG_DIR/{DEFAULT_CONFIG.name}\"" in text
     assert "PREFIX=/opt/cutwatch-probe" in text
