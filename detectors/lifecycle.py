@@ -49,6 +49,9 @@ class Lifecycle:
     def gap_judged(self, probe: int) -> None:
         for ev in self.member_events.get(probe, ()):
             self.to_judge.add(ev.id)
+        for ev in self.closed:  # resolved, still taking late backlogs (settle_s)
+            if probe in ev.members:
+                self.to_judge.add(ev.id)
 
     # ---- one evaluation ---------------------------------------------------------------
     def step(self, now: float) -> list[Transition]:
