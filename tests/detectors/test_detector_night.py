@@ -39,10 +39,13 @@ def test_nights_after_the_first_raise_nothing() -> None:
     transitions = run(lines)
     first = [t for t in transitions if parse_time(t["at"]) <= T0 + 36 * 3600]
     later = [t for t in transitions if parse_time(t["at"]) > T0 + 36 * 3600]
-    assert rows(first) == [
+    assert rows(first)[:3] == [
         ("opened", "suspected", "blackout", "country", "MM", None),
         ("updated", "confirmed", "power_outage", "country", "MM", None),
         ("resolved", "resolved", "power_outage", "country", "MM", None)]
+    # later backlogs may still refine the resolved event
+    assert set(rows(first)[3:]) <= {("updated", "resolved", "power_outage", "country", "MM",
+                                     None)}
     assert rows(later) == []
     # the control: without the time-of-day profile the same nights alarm again
     blind = [t.to_json() for t in replay(lines, Params(tod_presence=0.0))]
