@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
@@ -88,8 +89,16 @@ class Leader:
             await conn.commit()  # end the read transaction: each store below is its own
             stored = 0
             for transition in transitions:
-                async with conn.transaction():
-                    stored += await store_transition(conn, transition)
+                try:
+                    async with conn.transaction():
+                        stored += await store_transition(conn, transition)
+                except psycopg.OperationalError:
+                    raise  # the database is gone: let the supervisor restart the worker
+                except Exception:
+                    # one transition the outbox refuses must not stop detection (a restart
+                    # would replay it and fail again); it is logged, the others go on
+                    log.exception("detector: could not store %s of event %s",
+                                  transition.get("action"), transition["event"].get("id"))
             await save_cursor(conn, {"leader": self.name, "cursor": self.cursor.isoformat()})
             await conn.commit()
         self.stored += stored
