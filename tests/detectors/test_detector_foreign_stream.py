@@ -1,0 +1,86 @@
+"""A stream written with other habits than our simulator: no gateway check, no retried
+batch, backlogs in chunks of 50 results, other networks and names. The contract is the
+format, not our simulator's quirks."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from detectors.model import parse_time
+from detectors.replay import replay
+
+T0 = 1_700_000_000
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _stream(cut: Callable[[dict[str, object], float], bool], domestic_up: bool) -> list[str]:
+    rng = random.Random(1)
+    probes: list[dict[str, object]] = []
+    for i in range(40):
+        country = "IR" if i < 28 else "TR"
+        probes.append({"id": f"x{i}", "country": country,
+                       "subdivision": f"{country}-{i % 4 + 1:02d}", "city": f"c{i % 3}",
+                       "asn": [44244, 197207, 58224, 12880][i // 4 % 4] if country == "IR"
+                       else 9121 + i % 2, "access": "mobile" if i % 4 == 0 else "fixed"})
+    uploads: list[tuple[float, str]] = []
+    for p in probes:
+        seq, spool, t = 0, [], T0 + rng.uniform(0, 60)
+        while t < T0 + 12_000:
+            down = cut(p, t - T0)
+            for target, scope in (("gov", "domestic"), ("search", "international"),
+                                  ("wiki", "international")):
+                ok = not down or (domestic_up and scope == "domestic")
+                spool.append({"id": str(uuid.UUID(int=rng.getrandbits(128))), "kind": "tcp",
+                              "target": target, "scope": scope, "measured_at": _iso(t),
+                              "duration_ms": rng.uniform(20, 80), "ok": ok,
+                              "failure": None if ok else "generic_timeout_error"})
+            if not down and not 9000 <= t - T0 < 9900:  # the collector is down 9000..9900
+                while spool:
+                    chunk, spool = spool[:50], spool[50:]
+                    seq += 1
+                    at = t + rng.uniform(0.1, 2)
+                    uploads.append((at, json.dumps({"type": "upload", "received_at": _iso(at),
+                                                    "batch": {
+                        "schema_version": 1, "batch_id": str(uuid.UUID(int=rng.getrandbits(128))),
+                        "probe_id": p["id"], "sent_at": _iso(t), "results": chunk,
+                        "heartbeat": {"seq": seq, "spool_depth": len(spool),
+                                      "dropped_total": 0}}})))
+            t += 60
+    return [json.dumps({"type": "probe", "probe": p}) for p in probes] + \
+        [line for _, line in sorted(uploads)]
+
+
+CASES = [
+    ("province", lambda p, t: p["subdivision"] == "IR-02" and 3600 <= t < 6000, False,
+     ("subdivision", "IR-02", None, "blackout")),
+    ("mobile", lambda p, t: p["country"] == "IR" and p["access"] == "mobile"
+     and 3600 <= t < 6000, False, ("country", "IR", "mobile", "blackout")),
+    ("international", lambda p, t: p["country"] == "IR" and 3600 <= t < 6000, True,
+     ("country", "IR", None, "international_cut")),
+]
+
+
+@pytest.mark.parametrize(("name", "cut", "domestic_up", "expected"), CASES,
+                         ids=[c[0] for c in CASES])
+def test_foreign_stream(name: str, cut: Callable[[dict[str, object], float], bool],
+                        domestic_up: bool, expected: tuple[str, str, str | None, str]) -> None:
+    transitions = [t.to_json() for t in replay(_stream(cut, domestic_up))]
+    events = {t["event"]["id"]: t["event"] for t in transitions}
+    assert len(events) == 1  # and nothing for the collector's own outage at 9000 s
+    event = next(iter(events.values()))
+    entity = event["entity"]
+    assert (entity["type"], entity["code"], entity.get("access"), event["kind"]) == expected
+    assert event["status"] == "resolved"
+    assert abs(parse_time(event["start"]) - (T0 + 3600)) <= 60
+    assert abs(parse_time(event["end"]) - (T0 + 6000)) <= 60
+    opened = next(t for t in transitions if t["action"] == "opened")
+    assert parse_time(opened["at"]) - (T0 + 3600) <= 150
