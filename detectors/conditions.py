@@ -26,10 +26,11 @@ def _targets(detail: str) -> list[tuple[str, str]]:
     return out
 
 
-def controlled(eng: Engine, ent: Entity, target: str) -> bool:
-    """The target is reached from outside the entity: it is not down for everyone."""
+def controlled(eng: Engine, ent: Entity, target: str, slow: bool = False) -> bool:
+    """The target is reached (fast, with ``slow``) from outside the entity: it is not down
+    (or slow) for everyone."""
     params = eng.params
-    ok = fail = 0
+    ok = bad = 0
     for p in eng.measuring.get(target, ()):
         probe = eng.probes[p]
         if probe.liveness != ALIVE or probe.targets is None:
@@ -39,11 +40,11 @@ def controlled(eng: Engine, ent: Entity, target: str) -> bool:
         state = probe.targets.get(target)
         if state is None:
             continue
-        if state.fail_run >= 2:
-            fail += 1
+        if state.fail_run >= 2 or (slow and state.slow_run >= params.throttle_min_results):
+            bad += 1
         elif state.fail_run == 0 and state.n_ok:
             ok += 1
-    return ok >= params.control_min_probes and ok >= params.control_ok_fraction * (ok + fail)
+    return ok >= params.control_min_probes and ok >= params.control_ok_fraction * (ok + bad)
 
 
 def blocked_targets(eng: Engine, ent: Entity, members: set[int]) -> dict[str, str]:
@@ -70,6 +71,13 @@ def judge_condition(eng: Engine, ent: Entity, signal: str) -> Verdict | None:
         affected = {p for p in affected
                     if names & {n for n, _ in
                                 _targets((eng.probes[p].conditions or {}).get("block", ""))}}
+    elif signal == "throttling":
+        slow: set[str] = set()
+        for p in affected:
+            slow.update((eng.probes[p].conditions or {}).get("throttling", "").split(","))
+        fast_elsewhere = {t for t in slow if t and controlled(eng, ent, t, slow=True)}
+        affected = {p for p in affected if fast_elsewhere & set(
+            (eng.probes[p].conditions or {}).get("throttling", "").split(","))}
     ents, probes = eng.index.entities, eng.probes
     unaffected = (p for p in ent.members if probes[p].liveness == ALIVE and p not in affected)
     return judge(ent, affected, unaffected, ent.alive, params.churn_floor,
