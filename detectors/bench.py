@@ -31,7 +31,7 @@ def positive_suite() -> Suite:
 
 
 def negative_suite() -> Suite:
-    return FleetSpec(), negatives(), 7.0, 0.3
+    return FleetSpec(), negatives(), 7.5, 0.3
 
 
 def night_suite() -> Suite:

@@ -26,6 +26,7 @@ EFFECTS = {
     "block": ("block",),
     "throttling": ("slow",),
     "target_down": ("down",),
+    "target_slow": ("slow",),
     "collector_down": ("upload_fail",),
     "single_power": ("off",),
     "mass_reboot": ("off",),
@@ -48,7 +49,7 @@ class Scenario:
     def effects(self, probes: list[SimProbe], rng: random.Random) -> dict[str, list[Effect]]:
         start = T0 + self.start_h * 3600
         end = start + self.minutes * 60
-        if self.effect in ("target_down", "collector_down", "mass_reboot"):
+        if self.effect in ("target_down", "target_slow", "collector_down", "mass_reboot"):
             chosen = probes
         else:
             chosen = select(probes, self.entity_type, self.code, self.access)
@@ -137,4 +138,6 @@ def negatives() -> list[Scenario]:
         Scenario("target down for everyone", None, "target_down", start_h=3.0, minutes=60,
                  target="social"),
         Scenario("collector down", None, "collector_down", start_h=5.0, minutes=25),
+        Scenario("every path slow (a congested target side)", None, "target_slow",
+                 start_h=6.0, minutes=40),
     ]

@@ -92,4 +92,5 @@ CASES: list[tuple[Scenario, list[Row]]] = [
     (sc("mass reboot", "mass_reboot", minutes=3), []),
     (sc("target down for everyone", "target_down", minutes=60, target="social"), []),
     (sc("collector down", "collector_down", minutes=25), []),
+    (sc("slow for everyone", "target_slow", minutes=40), []),
 ]

@@ -100,7 +100,7 @@ def test_simulate_writes_a_stream_and_truth_that_replay_reads(
     truth = json.loads((tmp_path / "negative.truth.json").read_text(encoding="utf-8"))
     assert {case["name"] for case in truth} == {
         "one probe loses power", "mass reboot after an update", "target down for everyone",
-        "collector down"}
+        "collector down", "every path slow (a congested target side)"}
     assert all(case["kind"] is None for case in truth)
     capsys.readouterr()
     assert main(["replay", str(out)]) == 0
