@@ -197,13 +197,16 @@ class Engine:
         if share < params.global_fraction:
             return
         ents = self.index.entities
-        countries = 0
-        for idx in self.index.countries.values():
+        # spread over countries; a fleet that declares none (e.g. RIPE Atlas) over networks
+        groups = list(self.index.countries.values()) or [
+            e.idx for e in ents if e.key.type == "asn" and e.key.access is None]
+        spread = 0
+        for idx in groups:
             ent = ents[idx]
             if ent.active >= params.min_probes and \
                     len(ent.burst) >= params.open_fraction * ent.active:
-                countries += 1
-        if countries < params.global_min_countries:
+                spread += 1
+        if spread < params.global_min_countries:
             return
         self.global_gap = True
         for p in self.probes:

@@ -8,7 +8,7 @@ import pytest
 
 from detectors.atlas import connlog_items
 from detectors.engine import Engine
-from detectors.model import parse_time
+from detectors.model import Upload, parse_time
 from detectors.replay import drive
 
 TWC = {7843, 10796, 11351, 11426, 11427, 12271, 20001}
@@ -55,3 +55,17 @@ def test_twc_outage_found_per_network_and_no_one_else(shared_data: Path) -> None
                    and (not e["end"] or parse_time(str(e["end"])) > OUTAGE[0])}
     assert overlapping <= TWC
     assert not {asn(e) for e in final.values()} & LARGE_OTHERS
+
+
+@pytest.mark.slow
+def test_a_collector_gap_in_real_data_raises_nothing(shared_data: Path) -> None:
+    # the collector hears nobody for 10 minutes; every probe's uploads resume afterwards
+    gap = (parse_time("2014-08-27T14:00:00Z"), parse_time("2014-08-27T14:10:00Z"))
+    path = shared_data / "ripe-atlas-connlog-2014-08-27" / "connlog.csv"
+    with path.open(encoding="utf-8") as source:
+        items = [i for i in connlog_items(source)
+                 if not (isinstance(i, Upload) and gap[0] <= i.received_at < gap[1])]
+    transitions = [t.to_json() for t in drive(Engine(), items)]
+    near = [t for t in transitions
+            if gap[0] - 1800 <= parse_time(t["event"]["start"]) <= gap[1] + 1800]
+    assert near == []
