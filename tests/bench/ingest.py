@@ -17,7 +17,6 @@ import json
 import shutil
 import socket
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,18 +27,16 @@ from typing import Any
 
 import httpx
 import psycopg
-import uvicorn
 
-from api.app import create_app
 from api.auth import hash_secret
 from api.embedded import embedded_database
 from api.geo import Network
 from api.ingest import parse_batch
 from api.migrate import migrate_url
-from api.server import uvicorn_config
 from api.settings import Settings
 from api.store import store_batch
 from cutwatch.wire import Batch
+from tests.live_service import LiveService
 
 SIZES = (100, 1000)
 
@@ -96,22 +93,8 @@ def bench_parse(size: int, total: int) -> float:
 def running_service(url: str) -> Iterator[str]:
     settings = Settings(database_url=url, max_body_bytes=8 * 1024 * 1024,
                         max_decompressed_bytes=32 * 1024 * 1024)
-    config = uvicorn_config(create_app(settings), settings, log_level="warning")
-    # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only when the listening
-    # socket says TCP; with proto 0 every response waits ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join()
-        sock.close()
+    with LiveService(settings) as service:
+        yield service.url
 
 
 def bench_http(base: str, url: str, size: int, total: int) -> float:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,10 +10,9 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-import uvicorn
 from detector_cases import CASES, run, stream
+from live_service import LiveService
 
-from api.app import create_app
 from api.migrate import apply_migrations
 from api.settings import Settings
 from detectors.store import store_transition
@@ -36,20 +33,8 @@ async def _store(url: str, transitions: list[dict[str, Any]]) -> list[bool]:
 
 @pytest.fixture
 def service(database_url: str, tmp_path: Path) -> Iterator[str]:
-    app = create_app(Settings(database_url=database_url, data_dir=tmp_path / "var"))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "service did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with LiveService(Settings(database_url=database_url, data_dir=tmp_path / "var")) as live:
+        yield live.url
 
 
 @pytest.mark.slow
