@@ -14,28 +14,25 @@ import argparse
 import asyncio
 import gzip
 import json
-import shutil
 import socket
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 
 from api.auth import hash_secret
-from api.embedded import embedded_database
 from api.geo import Network
 from api.ingest import parse_batch
 from api.migrate import migrate_url
 from api.settings import Settings
 from api.store import store_batch
 from cutwatch.wire import Batch
+from tests.bench.scratch import scratch_database
 from tests.live_service import LiveService
 
 SIZES = (100, 1000)
@@ -138,15 +135,8 @@ def main() -> None:
     parser.add_argument("--total", type=int, default=20_000, help="results per measurement")
     parser.add_argument("--database-url", help="an empty database (default: embedded)")
     args = parser.parse_args()
-    if args.database_url:
-        run(args.database_url, args.total)
-        return
-    scratch = Path(tempfile.mkdtemp(prefix="cw-bench-"))
-    try:
-        with embedded_database(scratch) as url:
-            run(url, args.total)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    with scratch_database(args.database_url) as url:
+        run(url, args.total)
 
 
 if __name__ == "__main__":

@@ -14,23 +14,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
-import tempfile
 import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 from standardwebhooks.webhooks import Webhook
 
-from api.embedded import embedded_database
 from api.migrate import migrate_url
 from api.webhooks import dispatcher, outbox, signing
 from api.webhooks.config import WebhookConfig
+from tests.bench.scratch import scratch_database
 
 
 def transition(n: int) -> dict[str, Any]:
@@ -147,15 +144,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--database-url")
     args = parser.parse_args()
-    if args.database_url:
-        run(args.database_url, args.messages)
-        return
-    scratch = Path(tempfile.mkdtemp(prefix="cw-bench-"))
-    try:
-        with embedded_database(scratch) as url:
-            run(url, args.messages)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    with scratch_database(args.database_url) as url:
+        run(url, args.messages)
 
 
 if __name__ == "__main__":
