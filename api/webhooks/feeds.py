@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from xml.etree import ElementTree as ET
@@ -144,30 +145,37 @@ def json_feed(transitions: list[dict[str, Any]], base: str, self_url: str) -> di
             "home_page_url": f"{base}/events", "feed_url": self_url, "items": items}
 
 
-def _self_url(base: str, request: Request, name: str) -> str:
-    query = urlencode(list(request.query_params.multi_items()))
-    return f"{base}/v1/feeds/{name}" + (f"?{query}" if query else "")
-
-
 FEED_DOC = "Newest transitions first, filtered like webhook subscriptions (docs/webhooks.md)."
 
 
-@router.get("/events.atom", response_class=Response, description=FEED_DOC)
-async def atom_feed(request: Request, pool: PoolDep, settings: SettingsDep,
-                    filters: FeedFilters,
-                    limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Response:
+@dataclass(frozen=True)
+class Feed:
+    """What both feed formats render: the chosen transitions and the links around them."""
+
+    transitions: list[dict[str, Any]]
+    base: str
+    self_url: str
+
+
+async def chosen_feed(request: Request, pool: PoolDep, settings: SettingsDep,
+                      filters: FeedFilters,
+                      limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Feed:
     base = config.from_settings(settings).base_url.rstrip("/")
-    chosen = await select(pool, filters, limit)
-    body = atom(chosen, base, _self_url(base, request, "events.atom"))
+    query = urlencode(list(request.query_params.multi_items()))
+    self_url = f"{base}{request.url.path}" + (f"?{query}" if query else "")
+    return Feed(await select(pool, filters, limit), base, self_url)
+
+
+FeedDep = Annotated[Feed, Depends(chosen_feed)]
+
+
+@router.get("/events.atom", response_class=Response, description=FEED_DOC)
+async def atom_feed(feed: FeedDep) -> Response:
+    body = atom(feed.transitions, feed.base, feed.self_url)
     return Response(body, media_type="application/atom+xml; charset=utf-8")
 
 
 @router.get("/events.json", response_class=Response, description=FEED_DOC)
-async def json_feed_route(request: Request, pool: PoolDep, settings: SettingsDep,
-                          filters: FeedFilters,
-                          limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Response:
-    base = config.from_settings(settings).base_url.rstrip("/")
-    chosen = await select(pool, filters, limit)
-    body = json_feed(chosen, base, _self_url(base, request, "events.json"))
+async def json_feed_route(feed: FeedDep) -> Response:
+    body = json_feed(feed.transitions, feed.base, feed.self_url)
     return Response(json.dumps(body, ensure_ascii=False), media_type="application/feed+json")
-
