@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
 from probe_results import result
 
 from probes.spool import OpenBatch, Spool, SpoolLimits
-from probes.spool_codec import decode, encode
+from probes.spool_codec import VERSION, ZDICT, decode, encode
 
 
 def test_codec_round_trip_is_smaller() -> None:
@@ -16,6 +17,13 @@ def test_codec_round_trip_is_smaller() -> None:
     body = encode(r)
     assert decode(body) == r
     assert len(body) < len(r.model_dump_json()) / 2
+
+
+def test_codec_dictionary_is_frozen_under_its_version() -> None:
+    # Rows already spooled on a Pi are decoded with this dictionary after an upgrade: any
+    # change to it (a new failure string included) must come with a new VERSION.
+    assert (VERSION, hashlib.sha256(ZDICT).hexdigest()) == (
+        b"\x01", "47668edfdab3df533257fb822115eaa0f0543814174debeefdbdcc79fb135f38")
 
 
 def test_results_survive_reopen_and_last_result_per_check(tmp_path: Path) -> None:
