@@ -9,7 +9,6 @@ collector's ``server_time``), so the detector can correct a Pi without a real-ti
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 from datetime import datetime
 
 TIME_ERROR = 5  # adjtimex() return value: the clock is not synchronised
@@ -19,7 +18,9 @@ STA_UNSYNC = 0x40
 def clock_synced() -> bool | None:
     """True/False from the kernel, None where it cannot be asked."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # The process's own symbols, as probes.agent and probes.main reach glibc:
+        # find_library() would run ldconfig in a subprocess on every batch.
+        libc = ctypes.CDLL(None)
         # struct timex is ~208 bytes; modes = 0 (first field) makes the call read-only.
         buffer = ctypes.create_string_buffer(512)
         state = libc.adjtimex(buffer)

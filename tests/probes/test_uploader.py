@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from probe_results import result
 
+from probes.clock import clock_synced
 from probes.spool import Spool
 from probes.uploader import Round, Uploader
 
@@ -133,3 +135,9 @@ async def test_captive_portal_200_is_not_an_ack(tmp_path: Path) -> None:
     assert "no ack of this batch" in outcome.error
     assert (spool.depth(), spool.counter("dropped_total")) == (5, 0)
     assert spool.open_batch() is not None
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="adjtimex is Linux's")
+def test_clock_synced_asks_the_kernel() -> None:
+    # None would mean the call never reached adjtimex(): every batch would say "unknown".
+    assert clock_synced() in (True, False)
