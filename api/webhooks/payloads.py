@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import quote
 
-ACTIONS = ("opened", "updated", "resolved", "retracted")
+from detectors.model import Action
+
+ACTIONS: tuple[str, ...] = get_args(Action)
 EVENT_TYPES = tuple(f"outage.{action}" for action in ACTIONS)
 TEST_TYPE = "webhook.test"
 

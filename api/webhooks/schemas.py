@@ -14,10 +14,9 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from api.webhooks.filters import EntityType, Kind
+from detectors.model import EntityType, Kind, Status
 
 ActiveStatus = Literal["suspected", "confirmed"]
-AnyStatus = Literal["suspected", "confirmed", "resolved", "retracted"]
 
 
 class Entity(BaseModel):
@@ -35,7 +34,7 @@ class Event(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     id: str
-    status: AnyStatus
+    status: Status
     kind: Kind
     entity: Entity
     start: AwareDatetime
