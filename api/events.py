@@ -6,20 +6,17 @@ docs/events.md, the same as in webhook payloads. One event also lists its transi
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, get_args
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import AwareDatetime, BaseModel
 
 from api.state import get_state
+from detectors.model import EntityType, Kind, Status
 
 router = APIRouter(tags=["events"])
-
-EntityType = Literal["country", "subdivision", "city", "asn", "asn_subdivision"]
-Kind = Literal["blackout", "international_cut", "service_block", "throttling", "power_outage",
-               "unknown"]
-Status = Literal["suspected", "confirmed", "resolved", "retracted"]
+ENTITY_TYPES: Final[tuple[str, ...]] = get_args(EntityType)
 
 LIST_SQL: Final = (
     "SELECT event FROM events"
@@ -84,8 +81,7 @@ def _entity(value: str | None) -> tuple[str | None, str | None]:
     entity_type, sep, code = value.partition(":")
     if not sep:
         return None, value
-    if entity_type not in ("country", "subdivision", "city", "asn", "asn_subdivision") \
-            or not code:
-        raise HTTPException(422, "entity: expected TYPE:CODE with TYPE one of country, "
-                                 "subdivision, city, asn, asn_subdivision")
+    if entity_type not in ENTITY_TYPES or not code:
+        raise HTTPException(422, "entity: expected TYPE:CODE with TYPE one of "
+                                 + ", ".join(ENTITY_TYPES))
     return entity_type, code

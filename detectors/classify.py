@@ -13,12 +13,13 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass
 
+from detectors.model import Kind
 from detectors.params import Params
 from detectors.state import DOMESTIC, INTERNATIONAL, LAN, GapRecord
 
 # What a probe's gap says, and what an event of that label becomes.
-KIND_OF = {"blackout": "blackout", "international_cut": "international_cut",
-           "power": "power_outage"}
+KIND_OF: dict[str, Kind] = {"blackout": "blackout", "international_cut": "international_cut",
+                            "power": "power_outage"}
 
 
 @dataclass(frozen=True, slots=True)

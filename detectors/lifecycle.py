@@ -16,14 +16,14 @@ from detectors import conditions as cond
 from detectors.classify import KIND_OF, EventVerdict, GapVerdict, judge_event
 from detectors.decide import Verdict, binomial_tail, judge
 from detectors.entities import Entity
-from detectors.model import RANK, Event, Transition, event_id
+from detectors.model import RANK, Event, Kind, Transition, event_id
 from detectors.state import ALIVE
 
 if TYPE_CHECKING:
     from detectors.engine import Engine
 
 SIGNALS = ("silence", "international", "block", "throttling")
-KIND_OF_SIGNAL = {"silence": "blackout", "international": "international_cut",
+KIND_OF_SIGNAL: dict[str, Kind] = {"silence": "blackout", "international": "international_cut",
                   "block": "service_block", "throttling": "throttling"}
 
 

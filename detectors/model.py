@@ -22,7 +22,7 @@ Action = Literal["opened", "updated", "resolved", "retracted"]
 
 # The order in which candidates are taken: places before networks (a province blackout also
 # silences the ISPs that live there), wider before narrower within each.
-RANK: Final[dict[str, int]] = {
+RANK: Final[dict[EntityType, int]] = {
     "country": 0, "subdivision": 1, "city": 2, "asn": 3, "asn_subdivision": 4,
 }
 EVENT_NAMESPACE: Final = uuid.UUID("6f1c2a2e-5b7d-4f7e-9a53-cb0e1d7a4c11")
@@ -31,7 +31,7 @@ EVENT_NAMESPACE: Final = uuid.UUID("6f1c2a2e-5b7d-4f7e-9a53-cb0e1d7a4c11")
 class EntityKey(NamedTuple):
     """One entity, optionally narrowed to one access type (``mobile``-only, ...)."""
 
-    type: str
+    type: EntityType
     code: str
     access: str | None = None
 
@@ -101,8 +101,8 @@ class Event:
     entity: EntityKey
     entity_name: str
     signal: str
-    kind: str
-    status: str
+    kind: Kind
+    status: Status
     start: float
     end: float | None
     detected_at: float
@@ -134,7 +134,7 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class Transition:
-    action: str
+    action: Action
     at: float
     event: dict[str, Any]
 
