@@ -119,35 +119,43 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _enroll(args: argparse.Namespace) -> int:
-    import asyncio
     from datetime import timedelta
-
-    from api.embedded import database_url
 
     if not args.unlimited and args.uses < 1:
         raise CliError("--uses must be at least 1")
     if not 0 < args.expires_in <= 24 * 366:
         raise CliError("--expires-in must be between 0 and 8784 hours")
-    settings = _settings(args)
+    from api.registration import create_enrollment_token
 
-    async def issue(url: str) -> Any:
-        import psycopg
-
-        from api.migrate import apply_migrations
-        from api.registration import create_enrollment_token
-
-        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-            await apply_migrations(conn)
-            return await create_enrollment_token(
-                conn, label=args.label, max_uses=None if args.unlimited else args.uses,
-                expires_in=timedelta(hours=args.expires_in),
-            )
-
-    with database_url(settings.database_url, settings.data_dir) as url:
-        token = asyncio.run(_checked(issue(url)))
+    token = on_database(args, lambda conn: create_enrollment_token(
+        conn, label=args.label, max_uses=None if args.unlimited else args.uses,
+        expires_in=timedelta(hours=args.expires_in),
+    ))
     json.dump(token.model_dump(mode="json"), sys.stdout, indent=2)
     print()
     return 0
+
+
+def on_database(args: argparse.Namespace, action: Any) -> Any:
+    """Run ``await action(conn)`` on a migrated autocommit connection to the settings' database.
+
+    For the ``cutwatch admin`` commands, which may run before the service ever started.
+    """
+    import asyncio
+
+    import psycopg
+
+    from api.embedded import database_url
+    from api.migrate import apply_migrations
+
+    async def go(url: str) -> Any:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            await apply_migrations(conn)
+            return await action(conn)
+
+    settings = _settings(args)
+    with database_url(settings.database_url, settings.data_dir) as url:
+        return asyncio.run(_checked(go(url)))
 
 
 async def _checked(coro: Any) -> Any:
