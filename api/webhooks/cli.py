@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
-from api.cli import _ENV, _checked, _database_flags, _settings
+from api.cli import _ENV, _database_flags, on_database
 from cutwatch.cli import CliError
 
 
@@ -34,56 +33,32 @@ def register(admin_commands: argparse._SubParsersAction[argparse.ArgumentParser]
     revoke.set_defaults(handler=_revoke)
 
 
-def _run(args: argparse.Namespace, action: Any) -> Any:
-    import asyncio
-
-    import psycopg
-
-    from api.embedded import database_url
-    from api.migrate import apply_migrations
-
-    async def go(url: str) -> Any:
-        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-            await apply_migrations(conn)
-            return await action(conn)
-
-    settings = _settings(args)
-    with database_url(settings.database_url, settings.data_dir) as url:
-        return asyncio.run(_checked(go(url)))
-
-
 def _add(args: argparse.Namespace) -> int:
     from api.webhooks.subscribers import issue_key
 
     name = args.name.strip()
     if not name or len(name) > 200:
         raise CliError("--name must be 1 to 200 characters")
-    issued = _run(args, lambda conn: issue_key(conn, name))
+    issued = on_database(args, lambda conn: issue_key(conn, name))
     json.dump(issued.model_dump(mode="json"), sys.stdout, indent=2)
     print()
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
-    async def fetch(conn: Any) -> Any:
-        cur = await conn.execute(
-            "SELECT id, name, created_at, revoked_at FROM subscribers ORDER BY created_at, id")
-        return await cur.fetchall()
+    from api.webhooks.subscribers import all_subscribers
 
-    for ident, name, created, revoked in _run(args, fetch):
+    for subscriber in on_database(args, all_subscribers):
+        revoked = subscriber.revoked_at
         state = f"revoked {revoked:%Y-%m-%d}" if revoked else "active"
-        print(f"{ident}\t{created:%Y-%m-%d}\t{state}\t{name}")
+        print(f"{subscriber.id}\t{subscriber.created_at:%Y-%m-%d}\t{state}\t{subscriber.name}")
     return 0
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    async def revoke(conn: Any) -> int:
-        cur = await conn.execute(
-            "UPDATE subscribers SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s",
-            (args.subscriber_id,))
-        return int(cur.rowcount)
+    from api.webhooks.subscribers import revoke_key
 
-    if _run(args, revoke) == 0:
+    if not on_database(args, lambda conn: revoke_key(conn, args.subscriber_id)):
         raise CliError(f"no subscriber {args.subscriber_id}")
     print(f"revoked {args.subscriber_id}")
     return 0

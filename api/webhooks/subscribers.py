@@ -50,6 +50,22 @@ async def issue_key(conn: psycopg.AsyncConnection[Any], name: str) -> IssuedKey:
                      api_key=f"{subscriber_id}.{secret}")
 
 
+async def all_subscribers(conn: psycopg.AsyncConnection[Any]) -> list[SubscriberOut]:
+    """Every subscriber, oldest first, revoked ones included (never their keys)."""
+    cur = await conn.execute(
+        "SELECT id, name, created_at, revoked_at FROM subscribers ORDER BY created_at, id")
+    return [SubscriberOut(id=r[0], name=r[1], created_at=r[2], revoked_at=r[3])
+            for r in await cur.fetchall()]
+
+
+async def revoke_key(conn: psycopg.AsyncConnection[Any], subscriber_id: str) -> bool:
+    """Revoke the key (its first revocation time is kept); False for an unknown subscriber."""
+    cur = await conn.execute(
+        "UPDATE subscribers SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s",
+        (subscriber_id,))
+    return cur.rowcount > 0
+
+
 @dataclass(frozen=True)
 class Subscriber:
     id: str
@@ -83,19 +99,13 @@ async def create_subscriber(body: SubscriberCreate, _: AdminDep, pool: PoolDep) 
 @router.get("/v1/subscribers", response_model=list[SubscriberOut])
 async def list_subscribers(_: AdminDep, pool: PoolDep) -> list[SubscriberOut]:
     async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT id, name, created_at, revoked_at FROM subscribers ORDER BY created_at, id")
-        return [SubscriberOut(id=r[0], name=r[1], created_at=r[2], revoked_at=r[3])
-                for r in await cur.fetchall()]
+        return await all_subscribers(conn)
 
 
 @router.delete("/v1/subscribers/{subscriber_id}", status_code=204)
 async def revoke_subscriber(subscriber_id: str, _: AdminDep, pool: PoolDep) -> Response:
     """Revoke a key: its subscriptions stop receiving (deliveries already queued are held)."""
     async with pool.connection() as conn:
-        cur = await conn.execute(
-            "UPDATE subscribers SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s",
-            (subscriber_id,))
-        if cur.rowcount == 0:
+        if not await revoke_key(conn, subscriber_id):
             raise HTTPException(404, f"no subscriber {subscriber_id}")
     return Response(status_code=204)
