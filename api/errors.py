@@ -9,21 +9,15 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from cutwatch import validation
+
 # Location parts that say where the value came from, not which value it was.
 _SOURCES = frozenset({"body", "query", "path", "header"})
 
 
 def describe_errors(errors: Sequence[Mapping[str, Any]]) -> str:
     """The first validation error as ``location: message`` (plus how many more)."""
-    if not errors:
-        return "invalid request"
-    first = errors[0]
-    loc = ".".join(str(p) for p in first.get("loc", ()) if p not in _SOURCES)
-    msg = str(first.get("msg", "invalid"))
-    text = f"{loc}: {msg}" if loc else msg
-    if len(errors) > 1:
-        text += f" (and {len(errors) - 1} more)"
-    return text
+    return validation.describe_errors(errors, skip=_SOURCES)
 
 
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -10,13 +10,18 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from cutwatch.validation import describe_errors
+from cutwatch.wire import CheckKind
 from probes.targets import BlockPage, Schedule, Target
 
 CREDENTIALS = "credentials.json"
+# pydantic puts the tag of a discriminated union's member in the location
+# (targets.0.tcp.port): it says which model was tried, not which field is wrong.
+UNION_TAGS = frozenset(get_args(CheckKind))
 
 
 class ConfigError(Exception):
@@ -88,18 +93,8 @@ def load_config(path: Path) -> ProbeConfig:
     try:
         return ProbeConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"config {path}: {one_line(exc)}") from None
-
-
-def one_line(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"] if not _is_union_tag(part))
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where or 'top level'}: {error['msg']}{more}"
-
-
-def _is_union_tag(part: Any) -> bool:
-    return part in ("dns", "tcp", "http", "gateway", "icmp", "traceroute")
+        where = describe_errors(exc.errors(), skip=UNION_TAGS)
+        raise ConfigError(f"config {path}: {where}") from None
 
 
 def load_credentials(config: ProbeConfig) -> Credentials:
