@@ -9,6 +9,7 @@ same object runs inside the service (``online``) and over a file (``replay``).
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 
 from detectors import signals
@@ -53,6 +54,7 @@ class Engine:
         self.measuring: dict[str, set[int]] = {}  # target -> probes measuring it
         self.life = Lifecycle(self)
         self.clock = 0.0
+        self.next_tick: float | None = None  # next point of the evaluation grid
 
     # ---- inputs -------------------------------------------------------------------
     def register(self, info: ProbeInfo) -> None:
@@ -248,6 +250,19 @@ class Engine:
         p.conditions = new or None
 
     # ---- evaluation -----------------------------------------------------------------
+    def evaluate_until(self, now: float) -> list[Transition]:
+        """Evaluate at every point of the ``eval_interval_s`` grid up to ``now`` (DESIGN.md:
+        the engine is evaluated as the clock moves); the grid starts after the first ``now``.
+        Replay and the online leader both drive the engine through this."""
+        interval = self.params.eval_interval_s
+        if self.next_tick is None:
+            self.next_tick = math.floor(now / interval) * interval + interval
+        out: list[Transition] = []
+        while self.next_tick <= now:
+            out.extend(self.evaluate(self.next_tick))
+            self.next_tick += interval
+        return out
+
     def evaluate(self, now: float) -> list[Transition]:
         self.clock = max(self.clock, now)
         self._advance(now)

@@ -70,7 +70,6 @@ class Leader:
         self.engine = Engine(params)
         self.cursor: datetime | None = None
         self.seen: dict[UUID, float] = {}
-        self.tick: float | None = None
         self.probes_at = -math.inf
         self.stored = 0
 
@@ -126,20 +125,11 @@ class Leader:
 
     def _feed(self, uploads: list[Upload], until: float) -> list[Mapping[str, Any]]:
         engine = self.engine
-        interval = engine.params.eval_interval_s
         out: list[Mapping[str, Any]] = []
         for upload in uploads:
-            if self.tick is None:
-                self.tick = math.floor(upload.received_at / interval) * interval + interval
-            while self.tick <= min(upload.received_at, until):
-                out.extend(t.to_json() for t in engine.evaluate(self.tick))
-                self.tick += interval
+            out.extend(t.to_json() for t in engine.evaluate_until(min(upload.received_at, until)))
             engine.upload(upload)
-        if self.tick is None:
-            self.tick = math.floor(until / interval) * interval + interval
-        while self.tick <= until:
-            out.extend(t.to_json() for t in engine.evaluate(self.tick))
-            self.tick += interval
+        out.extend(t.to_json() for t in engine.evaluate_until(until))
         return out
 
 

@@ -7,7 +7,6 @@ A bad line stops the replay with one error naming its line number, unless ``skip
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import Annotated, Literal
 
@@ -99,8 +98,6 @@ def _items(lines: Iterable[str], on_bad: Callable[[ReplayError], None] | None,
 def drive(engine: Engine, items: Iterable[ProbeInfo | Upload],
           until: float | None = None) -> Iterator[Transition]:
     """Feed inputs in order, evaluating on the replay clock; shared by replay and tests."""
-    interval = engine.params.eval_interval_s
-    tick: float | None = None
     last = None
     for item in items:
         if isinstance(item, ProbeInfo):
@@ -109,18 +106,12 @@ def drive(engine: Engine, items: Iterable[ProbeInfo | Upload],
         now = item.received_at
         if until is not None and now > until:
             break
-        if tick is None:
-            tick = math.floor(now / interval) * interval + interval
-        while tick <= now:
-            yield from engine.evaluate(tick)
-            tick += interval
+        yield from engine.evaluate_until(now)
         engine.upload(item)
         last = now if last is None else max(last, now)
     end = until if until is not None else last
-    if end is None or tick is None:
+    if end is None or engine.next_tick is None:
         return
-    while tick <= end:
-        yield from engine.evaluate(tick)
-        tick += interval
-    if tick - interval < end:
+    yield from engine.evaluate_until(end)
+    if engine.next_tick - engine.params.eval_interval_s < end:
         yield from engine.evaluate(end)
