@@ -123,19 +123,20 @@ def judge_event(verdicts: list[GapVerdict], members: int, params: Params,
     if agree < params.confirm_share * len(votes) or label == "unknown":
         return None
     chosen = [v for v in votes if v.label == label]
-    lo = _quantile([v.onset_lo for v in chosen], 0.9)
-    hi = _quantile([v.onset_hi for v in chosen], 0.1)
+    lo = quantile([v.onset_lo for v in chosen], 0.9)
+    hi = quantile([v.onset_hi for v in chosen], 0.1)
     if start_within is not None and start_within[0] <= hi and start_within[1] >= lo:
         lo, hi = max(lo, start_within[0]), min(hi, start_within[1])
     start = (lo + hi) / 2 if lo <= hi else statistics.median(v.onset for v in chosen)
-    lo = _quantile([v.end_lo for v in chosen], 0.9)
-    hi = _quantile([v.end_hi for v in chosen], 0.1)
+    lo = quantile([v.end_lo for v in chosen], 0.9)
+    hi = quantile([v.end_hi for v in chosen], 0.1)
     if end_before is not None and end_before >= lo:
         hi = min(hi, end_before)
     end = (lo + hi) / 2 if lo <= hi else statistics.median(v.end for v in chosen)
     return EventVerdict(label, len(votes), agree, start, end)
 
 
-def _quantile(values: list[float], q: float) -> float:
+def quantile(values: list[float], q: float) -> float:
+    """The value at rank ``q`` (nearest rank) of a non-empty list."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]

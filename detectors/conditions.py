@@ -99,11 +99,7 @@ def describe(eng: Engine, ent: Entity, signal: str,
             first = min(failing, key=lambda t: t.fail_since)
             highs.append(first.fail_since)
             lows.append(first.last_ok_at or first.fail_since)
-    if highs:
-        lo, hi = sorted(lows)[int(0.9 * (len(lows) - 1))], sorted(highs)[int(0.1 * len(highs))]
-        start = (lo + hi) / 2 if lo <= hi else statistics.median(highs)
-    else:
-        start = eng.clock
+    start = _midpoint(lows, highs) if highs else eng.clock
     evidence: dict[str, Any] = {"signal": signal}
     if signal == "block":
         blocked = blocked_targets(eng, ent, members)
@@ -129,7 +125,11 @@ def ended(eng: Engine, members: set[int], start: float, now: float) -> float:
         if failed:
             lows.append(max(t.last_fail_at for t in failed))
             highs.append(min(t.last_ok_at for t in failed))
-    if not highs:
-        return now
+    return _midpoint(lows, highs) if highs else now
+
+
+def _midpoint(lows: list[float], highs: list[float]) -> float:
+    """The middle of the bracket nearly all probes agree on (after 90% of the lows, before
+    90% of the highs); the median high when they do not overlap."""
     lo, hi = sorted(lows)[int(0.9 * (len(lows) - 1))], sorted(highs)[int(0.1 * len(highs))]
     return (lo + hi) / 2 if lo <= hi else statistics.median(highs)

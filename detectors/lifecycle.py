@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from detectors import conditions as cond
-from detectors.classify import KIND_OF, EventVerdict, GapVerdict, judge_event
+from detectors.classify import KIND_OF, EventVerdict, GapVerdict, judge_event, quantile
 from detectors.decide import Verdict, binomial_tail, judge
 from detectors.entities import Entity
 from detectors.model import RANK, Event, Kind, Transition, event_id
@@ -25,11 +25,6 @@ if TYPE_CHECKING:
 SIGNALS = ("silence", "international", "block", "throttling")
 KIND_OF_SIGNAL: dict[str, Kind] = {"silence": "blackout", "international": "international_cut",
                   "block": "service_block", "throttling": "throttling"}
-
-
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
 
 
 class Lifecycle:
