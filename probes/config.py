@@ -45,10 +45,14 @@ class ProbeSection(_Section):
     @field_validator("collectors")
     @classmethod
     def _urls(cls, urls: tuple[str, ...]) -> tuple[str, ...]:
-        for url in urls:
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(f"collector URL must start with http:// or https://: {url}")
-        return tuple(url.rstrip("/") for url in urls)
+        return tuple(collector_url(url) for url in urls)
+
+
+def collector_url(url: str) -> str:
+    """A collector base URL as the probe keeps it (config and registration alike)."""
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"collector URL must start with http:// or https://: {url}")
+    return url.rstrip("/")
 
 
 class SpoolSection(_Section):

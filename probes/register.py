@@ -7,15 +7,16 @@ from typing import Any
 
 import httpx
 
-from probes.config import ConfigError, Credentials, save_credentials
+from probes.config import ConfigError, Credentials, collector_url, save_credentials
 
 
 def register_probe(collector: str, token: str, *, state_dir: Path, country: str,
                    subdivision: str | None, city: str | None, access: str,
                    name: str | None) -> tuple[Path, str]:
-    collector = collector.rstrip("/")
-    if not collector.startswith(("http://", "https://")):
-        raise ConfigError(f"collector URL must start with http:// or https://: {collector}")
+    try:
+        collector = collector_url(collector)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     body: dict[str, Any] = {"country": country.upper(), "access": access}
     body |= {k: v for k, v in (("subdivision", subdivision), ("city", city), ("name", name))
              if v}

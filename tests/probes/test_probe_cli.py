@@ -100,3 +100,12 @@ def test_status_before_and_after_a_spool(tmp_path: Path) -> None:
     text = cutwatch("probe", "status", "--config", str(config)).stdout
     assert "1 results waiting" in text
     assert "connection_refused" in text
+
+
+def test_register_refuses_a_non_http_collector_before_sending(tmp_path: Path) -> None:
+    refused = cutwatch("probe", "register", "--collector", "ftp://127.0.0.1/", "--token", "t",
+                       "--country", "MM", "--access", "fixed", "--state-dir", str(tmp_path))
+    assert refused.returncode != 0
+    assert refused.stderr.count("\n") == 1
+    assert "collector URL must start with http:// or https://: ftp://127.0.0.1/" in refused.stderr
+    assert not (tmp_path / "credentials.json").exists()
