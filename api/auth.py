@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
@@ -35,19 +35,24 @@ def secret_matches(secret: str, stored_hash: str | None) -> bool:
     )
 
 
+def unauthorized(detail: str) -> HTTPException:
+    """A 401 with the ``WWW-Authenticate: Bearer`` challenge every refusal here carries."""
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
 def bearer(request: Request) -> str:
     """The bearer token of the request, or 401."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        raise unauthorized("missing bearer token")
     return token.strip()
 
 
 def split_token(token: str) -> tuple[str, str]:
     ident, sep, secret = token.partition(".")
     if not sep or not ident or not secret:
-        raise HTTPException(401, "malformed token", headers={"WWW-Authenticate": "Bearer"})
+        raise unauthorized("malformed token")
     return ident, secret
 
 
@@ -64,25 +69,35 @@ class AuthenticatedProbe:
     country: str
 
 
+async def token_holder(request: Request, query: str) -> tuple[str, tuple[Any, ...]] | None:
+    """Check ``Authorization: Bearer <id>.<secret>`` against the row ``query`` finds for the id.
+
+    ``query`` takes the id as its one parameter and selects the stored hash first. Returns the
+    id and its row, or None when the id is unknown or the secret wrong (alike in time).
+    """
+    ident, secret = split_token(bearer(request))
+    async with get_state(request).pool.connection() as conn:
+        cur = await conn.execute(query, (ident,))
+        row: tuple[Any, ...] | None = await cur.fetchone()
+    if not secret_matches(secret, row[0] if row else None) or row is None:
+        return None
+    return ident, row
+
+
 async def current_probe(request: Request) -> AuthenticatedProbe:
     """The probe behind ``Authorization: Bearer <probe_id>.<secret>``, or 401."""
-    state = get_state(request)
-    probe_id, secret = split_token(bearer(request))
-    async with state.pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT token_hash, country FROM probes WHERE id = %s AND disabled_at IS NULL",
-            (probe_id,),
-        )
-        row = await cur.fetchone()
-    if not secret_matches(secret, row[0] if row else None) or row is None:
-        raise HTTPException(401, "invalid probe token", headers={"WWW-Authenticate": "Bearer"})
+    found = await token_holder(
+        request, "SELECT token_hash, country FROM probes WHERE id = %s AND disabled_at IS NULL")
+    if found is None:
+        raise unauthorized("invalid probe token")
+    probe_id, row = found
     return AuthenticatedProbe(id=probe_id, country=row[1])
 
 
 async def require_admin(request: Request) -> None:
     """Operator-only endpoints: ``Authorization: Bearer <admin token>``, else 401."""
     if not is_admin(get_state(request), bearer(request)):
-        raise HTTPException(401, "admin token required", headers={"WWW-Authenticate": "Bearer"})
+        raise unauthorized("admin token required")
 
 
 ProbeDep = Annotated[AuthenticatedProbe, Depends(current_probe)]

@@ -16,7 +16,15 @@ import pycountry
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from api.auth import AdminDep, bearer, hash_secret, is_admin, new_secret, secret_matches
+from api.auth import (
+    AdminDep,
+    bearer,
+    hash_secret,
+    is_admin,
+    new_secret,
+    secret_matches,
+    unauthorized,
+)
 from api.db import Conn
 from api.state import get_state
 from cutwatch.wire import Access
@@ -157,8 +165,7 @@ async def register_probe(body: ProbeRegistration, request: Request) -> dict[str,
         enrolled_by = "admin" if is_admin(state, token) else await _consume_enrollment(conn, token)
         if enrolled_by is None:
             # Raising inside the transaction rolls it back: a wrong secret uses up nothing.
-            raise HTTPException(401, "invalid, expired or used-up token",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise unauthorized("invalid, expired or used-up token")
         probe_id = new_probe_id()
         cur = await conn.execute(
             "INSERT INTO probes (id, token_hash, name, country, subdivision, city, access,"

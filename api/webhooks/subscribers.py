@@ -15,8 +15,8 @@ import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import AdminDep, bearer, hash_secret, new_secret, secret_matches, split_token
-from api.state import PoolDep, get_state
+from api.auth import AdminDep, hash_secret, new_secret, token_holder, unauthorized
+from api.state import PoolDep
 
 router = APIRouter(tags=["webhooks"])
 
@@ -74,15 +74,11 @@ class Subscriber:
 
 async def current_subscriber(request: Request) -> Subscriber:
     """The subscriber behind ``Authorization: Bearer <subscriber key>``, or 401."""
-    subscriber_id, secret = split_token(bearer(request))
-    async with get_state(request).pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT key_hash, name FROM subscribers WHERE id = %s AND revoked_at IS NULL",
-            (subscriber_id,))
-        row = await cur.fetchone()
-    if not secret_matches(secret, row[0] if row else None) or row is None:
-        raise HTTPException(401, "invalid subscriber API key",
-                            headers={"WWW-Authenticate": "Bearer"})
+    found = await token_holder(
+        request, "SELECT key_hash, name FROM subscribers WHERE id = %s AND revoked_at IS NULL")
+    if found is None:
+        raise unauthorized("invalid subscriber API key")
+    subscriber_id, row = found
     return Subscriber(id=subscriber_id, name=row[1])
 
 
