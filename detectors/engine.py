@@ -238,7 +238,7 @@ class Engine:
             return
         ents = self.index.entities
         for signal in old.keys() | new.keys():
-            if (signal in old) == (signal in new) and old.get(signal) == new.get(signal):
+            if old.get(signal) == new.get(signal):  # details are never None
                 continue
             for e in p.entities:
                 members = ents[e].conditions.setdefault(signal, set())

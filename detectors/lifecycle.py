@@ -300,7 +300,7 @@ class Lifecycle:
 
     def _apply_backlogs(self, ev: Event, now: float, out: list[Transition]) -> bool:
         """Refine an event from its members' backlogs; True when it was retracted."""
-        _eng, params = self.engine, self.engine.params
+        params = self.engine.params
         verdict = self._judge(ev)
         if verdict is None:
             return False

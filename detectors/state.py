@@ -60,7 +60,7 @@ class TargetState:
 
 class ProbeState:
     __slots__ = (
-        "arrivals", "cadence", "conditions", "deadline", "entities", "first_seen", "gap",
+        "arrivals", "cadence", "conditions", "entities", "first_seen", "gap",
         "idx", "info", "jitter", "last_arrival", "last_ext_ok", "last_measured", "liveness",
         "measure_every",
         "seen_day", "seen_slots", "silent_since", "started_at", "targets", "version",
@@ -76,7 +76,6 @@ class ProbeState:
         self.jitter = 0.0
         self.last_arrival = 0.0
         self.first_seen = 0.0
-        self.deadline = 0.0
         self.version = 0
         self.silent_since = 0.0
         self.started_at: float | None = None
