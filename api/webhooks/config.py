@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from api.settings import Settings
 
 # Delay before each attempt, counted from the previous failure: immediately, 5 s, 5 min,
 # 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h (about three days of trying in all).
@@ -47,18 +50,11 @@ class WebhookConfig:
             raise ValueError("webhook lease must be longer than the request timeout")
 
 
-def from_settings(settings: Any) -> WebhookConfig:
-    """Read the ``webhook_*`` fields of the service settings, defaults where absent."""
-    default = WebhookConfig()
-    schedule = getattr(settings, "webhook_retry_schedule", None)
+def from_settings(settings: Settings) -> WebhookConfig:
+    """The ``webhook_*`` fields of the service settings; the published defaults where unset."""
     return WebhookConfig(
-        base_url=str(getattr(settings, "public_base_url", None) or default.base_url),
-        allow_private=bool(getattr(settings, "webhook_allow_private", False)),
-        retry_schedule=tuple(float(s) for s in schedule) if schedule else RETRY_SCHEDULE,
-        disable_after_failures=int(getattr(settings, "webhook_disable_after_failures", None)
-                                   or DISABLE_AFTER_FAILURES),
-        timeout=float(getattr(settings, "webhook_timeout_seconds", None) or default.timeout),
-        lease=float(getattr(settings, "webhook_lease_seconds", None) or default.lease),
-        poll_interval=float(getattr(settings, "webhook_poll_seconds", None)
-                            or default.poll_interval),
+        base_url=settings.public_base_url or WebhookConfig.base_url,
+        allow_private=settings.webhook_allow_private,
+        retry_schedule=settings.webhook_retry_schedule or RETRY_SCHEDULE,
+        disable_after_failures=settings.webhook_disable_after_failures or DISABLE_AFTER_FAILURES,
     )
