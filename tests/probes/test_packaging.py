@@ -43,6 +43,17 @@ def test_unit_runs_the_cli_unprivileged_with_hardening() -> None:
     assert "AmbientCapabilities=CAP_NET_RAW" in raw
 
 
+def test_unit_lets_the_probe_read_the_clock_state() -> None:
+    # probes.clock.clock_synced() calls adjtimex() for every batch: systemd keeps it in @clock,
+    # outside @system-service, and ProtectClock= blocks it even when it only reads.
+    lines = [line.strip() for line in UNIT.read_text().splitlines()]
+    allowed = [word for line in lines if line.startswith("SystemCallFilter=")
+               for word in line.partition("=")[2].split()]
+    assert "@system-service" in allowed
+    assert "adjtimex" in allowed
+    assert not any(line.startswith("ProtectClock=") for line in lines)
+
+
 def test_install_script_parses_and_matches_the_unit() -> None:
     subprocess.run(["bash", "-n", str(INSTALL)], check=True)
     text = INSTALL.read_text()
