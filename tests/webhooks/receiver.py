@@ -17,6 +17,10 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 Respond = Callable[["Received"], tuple[int, dict[str, str]]]
 
 
+def ok(_request: Received) -> tuple[int, dict[str, str]]:
+    return 200, {}
+
+
 @dataclass
 class Received:
     headers: dict[str, str]
@@ -29,7 +33,7 @@ class Received:
 @dataclass
 class Receiver:
     secret: str
-    respond: Respond = field(default=lambda _r: (200, {}))
+    respond: Respond = ok
     port: int = 0
     requests: list[Received] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None

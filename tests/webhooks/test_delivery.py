@@ -20,7 +20,7 @@ from api.webhooks.config import WebhookConfig
 from api.webhooks.deliveries import claim
 
 from .factory import add_subscription, transition
-from .receiver import Receiver
+from .receiver import Receiver, Respond, ok
 
 pytestmark = pytest.mark.anyio
 
@@ -53,6 +53,19 @@ async def running(pool: AsyncConnectionPool[Any], cfg: WebhookConfig) -> AsyncIt
             await task
 
 
+@asynccontextmanager
+async def subscribed(pool: AsyncConnectionPool[Any],
+                     respond: Respond = ok) -> AsyncIterator[Receiver]:
+    """A receiver on loopback and one subscription to it (the receiver knows its secret)."""
+    receiver = Receiver(secret="", respond=respond).start()
+    try:
+        async with pool.connection() as conn:
+            _, receiver.secret = await add_subscription(conn, receiver.url)
+        yield receiver
+    finally:
+        receiver.stop()
+
+
 async def enqueue(pool: AsyncConnectionPool[Any], *transitions: dict[str, Any]) -> None:
     async with pool.connection() as conn, conn.transaction():
         for item in transitions:
@@ -68,10 +81,7 @@ async def rows(pool: AsyncConnectionPool[Any], sql: str, *args: Any) -> list[tup
 async def test_every_delivery_verifies_with_standardwebhooks_and_svix(
     pool: AsyncConnectionPool[Any], fast: WebhookConfig,
 ) -> None:
-    receiver = Receiver(secret="").start()
-    try:
-        async with pool.connection() as conn:
-            _, receiver.secret = await add_subscription(conn, receiver.url)
+    async with subscribed(pool) as receiver:
         steps = [("opened", "suspected"), ("updated", "confirmed"), ("resolved", "resolved")]
         await enqueue(pool, *(transition(a, status=s, event_id="ev-7") for a, s in steps))
         async with running(pool, fast):
@@ -98,8 +108,6 @@ async def test_every_delivery_verifies_with_standardwebhooks_and_svix(
             Webhook(receiver.secret).verify(first.body + b" ", first.headers)
         assert await rows(pool, "SELECT DISTINCT status, attempts FROM deliveries") == [
             ("succeeded", 1)]
-    finally:
-        receiver.stop()
 
 
 @pytest.mark.slow
@@ -136,10 +144,7 @@ async def test_dispatcher_restart_mid_schedule_and_mid_flight_loses_nothing(
     pool: AsyncConnectionPool[Any], fast: WebhookConfig,
 ) -> None:
     up = False
-    receiver = Receiver(secret="", respond=lambda _r: (200, {}) if up else (500, {})).start()
-    try:
-        async with pool.connection() as conn:
-            _, receiver.secret = await add_subscription(conn, receiver.url)
+    async with subscribed(pool, respond=lambda _r: (200, {}) if up else (500, {})) as receiver:
         await enqueue(pool, *(transition(event_id=f"ev-{i}") for i in range(4)))
         expected = {r[0] for r in await rows(pool, "SELECT id FROM deliveries")}
         async with running(pool, fast):  # first life: every attempt fails with 500
@@ -159,18 +164,14 @@ async def test_dispatcher_restart_mid_schedule_and_mid_flight_loses_nothing(
         assert sorted(accepted) == sorted(expected)  # each exactly once
         attempts = dict(await rows(pool, "SELECT id, attempts FROM deliveries"))
         assert attempts[held[0].id] >= 3  # failures, the lost lease, then success
-    finally:
-        receiver.stop()
 
 
 @pytest.mark.slow
 async def test_two_dispatchers_deliver_each_message_once(
     pool: AsyncConnectionPool[Any], fast: WebhookConfig, webhooks_db: str,
 ) -> None:
-    receiver = Receiver(secret="").start()
-    try:
+    async with subscribed(pool) as receiver:
         async with pool.connection() as conn:
-            _, receiver.secret = await add_subscription(conn, receiver.url)
             await add_subscription(conn, receiver.url, secret=receiver.secret)
         await enqueue(pool, *(transition(event_id=f"ev-{i}") for i in range(30)))
         expected = {r[0] for r in await rows(pool, "SELECT id FROM deliveries")}
@@ -183,8 +184,6 @@ async def test_two_dispatchers_deliver_each_message_once(
             await asyncio.sleep(0.3)  # room for a duplicate to show up, if any
         assert sorted(receiver.ids()) == sorted(expected)
         assert all(r.error is None for r in receiver.requests)
-    finally:
-        receiver.stop()
 
 
 async def test_retry_after_is_honoured(
@@ -193,10 +192,7 @@ async def test_retry_after_is_honoured(
     def respond(_r: Any) -> tuple[int, dict[str, str]]:
         return (429, {"Retry-After": "1"}) if len(receiver.requests) == 1 else (200, {})
 
-    receiver = Receiver(secret="", respond=respond).start()
-    try:
-        async with pool.connection() as conn:
-            _, receiver.secret = await add_subscription(conn, receiver.url)
+    async with subscribed(pool, respond=respond) as receiver:
         await enqueue(pool, transition())
         async with running(pool, fast):
             await eventually(lambda: len(receiver.requests) == 1)
@@ -206,8 +202,6 @@ async def test_retry_after_is_honoured(
             await settled(pool)
         assert gap >= 0.9  # the schedule alone would have retried after 0.2 s
         assert receiver.ids()[0] == receiver.ids()[1]  # same webhook-id on the retry
-    finally:
-        receiver.stop()
     assert await rows(pool, "SELECT status, attempts, last_status_code FROM deliveries") == [
         ("succeeded", 2, 200)]
 
@@ -215,10 +209,7 @@ async def test_retry_after_is_honoured(
 async def test_410_disables_the_endpoint(
     pool: AsyncConnectionPool[Any], fast: WebhookConfig,
 ) -> None:
-    receiver = Receiver(secret="", respond=lambda _r: (410, {})).start()
-    try:
-        async with pool.connection() as conn:
-            _, receiver.secret = await add_subscription(conn, receiver.url)
+    async with subscribed(pool, respond=lambda _r: (410, {})) as receiver:
         await enqueue(pool, transition(event_id="a"), transition(event_id="b"))
         async with running(pool, fast):
             await eventually(lambda: len(receiver.requests) >= 1)
@@ -228,17 +219,12 @@ async def test_410_disables_the_endpoint(
         assert len(receiver.requests) <= 2  # nothing more once disabled
         async with pool.connection() as conn:
             assert await outbox.enqueue(conn, transition(event_id="c")) == 0
-    finally:
-        receiver.stop()
 
 
 async def test_a_long_run_of_failures_disables_the_endpoint(
     pool: AsyncConnectionPool[Any], fast: WebhookConfig,
 ) -> None:
-    receiver = Receiver(secret="", respond=lambda _r: (500, {})).start()
-    try:
-        async with pool.connection() as conn:
-            _, receiver.secret = await add_subscription(conn, receiver.url)
+    async with subscribed(pool, respond=lambda _r: (500, {})) as receiver:
         await enqueue(pool, transition())
         cfg = WebhookConfig(**{**fast.__dict__, "disable_after_failures": 3})
         async with running(pool, cfg):
@@ -250,27 +236,24 @@ async def test_a_long_run_of_failures_disables_the_endpoint(
                                     "3 consecutive failed attempts (last: HTTP 500)")
         # The delivery itself is kept, pending, for when the subscriber resumes.
         assert await rows(pool, "SELECT status, attempts FROM deliveries") == [("pending", 3)]
-    finally:
-        receiver.stop()
 
 
 async def test_redirects_are_not_followed(
     pool: AsyncConnectionPool[Any], fast: WebhookConfig,
 ) -> None:
     target = Receiver(secret="whsec_" + "A" * 44).start()
-    receiver = Receiver(secret="", respond=lambda _r: (307, {"Location": target.url})).start()
     try:
-        async with pool.connection() as conn:
-            _, receiver.secret = await add_subscription(conn, receiver.url)
-        await enqueue(pool, transition())
-        async with running(pool, fast):
-            await eventually(lambda: len(receiver.requests) >= 2)
-        [(code, error)] = await rows(pool, "SELECT last_status_code, last_error FROM deliveries")
-        assert code == 307
-        assert error == f"redirect to {target.url!r} not followed"
-        assert target.requests == []
+        async with subscribed(pool,
+                              respond=lambda _r: (307, {"Location": target.url})) as receiver:
+            await enqueue(pool, transition())
+            async with running(pool, fast):
+                await eventually(lambda: len(receiver.requests) >= 2)
+            [(code, error)] = await rows(
+                pool, "SELECT last_status_code, last_error FROM deliveries")
+            assert code == 307
+            assert error == f"redirect to {target.url!r} not followed"
+            assert target.requests == []
     finally:
-        receiver.stop()
         target.stop()
 
 
@@ -326,15 +309,10 @@ async def test_shutdown_lets_an_attempt_on_the_wire_finish(
         time.sleep(0.5)
         return 200, {}
 
-    receiver = Receiver(secret="", respond=slowly).start()
-    try:
-        async with pool.connection() as conn:
-            _, receiver.secret = await add_subscription(conn, receiver.url)
+    async with subscribed(pool, respond=slowly) as receiver:
         await enqueue(pool, transition())
         cfg = WebhookConfig(**{**fast.__dict__, "lease": 30.0})
         async with running(pool, cfg):
             await eventually(lambda: len(receiver.requests) == 1)
         # Stopped mid-request: the answer was still awaited and recorded, no lease left over.
         assert await rows(pool, "SELECT status, attempts FROM deliveries") == [("succeeded", 1)]
-    finally:
-        receiver.stop()
