@@ -109,13 +109,12 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _register(args: argparse.Namespace) -> int:
-    from probes.config import ConfigError
+    from probes.config import ConfigError, ProbeSection
     from probes.register import register_probe
 
     state_dir = args.state_dir
     if state_dir is None:
-        config = _load(args.config) if args.config else None
-        state_dir = config.probe.state_dir if config else Path("/var/lib/cutwatch-probe")
+        state_dir = (_load(args.config).probe if args.config else ProbeSection()).state_dir
     try:
         path, probe_id = register_probe(
             args.collector, args.token, state_dir=state_dir, country=args.country,
