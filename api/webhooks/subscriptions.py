@@ -6,6 +6,7 @@ answer 404). URLs pass the SSRF guard on every create and change.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -126,8 +127,11 @@ async def create(body: SubscriptionCreate, who: SubscriberDep, state: StateDep,
                  pool: PoolDep) -> SubscriptionCreated:
     url = await _vet(state, body.url)
     secret = signing.new_secret()
-    subscription_id = f"sub_{outbox.new_delivery_id()[4:20]}"
+    subscription_id = f"sub_{secrets.token_hex(8)}"
     async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        # The subscriber's row lock (held to commit) makes count-then-insert one step, so
+        # concurrent creates on one key cannot pass the limit together.
+        await cur.execute("SELECT 1 FROM subscribers WHERE id = %s FOR UPDATE", (who.id,))
         await cur.execute("SELECT count(*) AS n FROM subscriptions WHERE subscriber_id = %s",
                           (who.id,))
         counted = await cur.fetchone()

@@ -247,6 +247,23 @@ def test_subscriptions_per_key_are_bounded(service: LiveService,
         assert len(client.get("/v1/subscriptions").json()) == 2
 
 
+
+def test_the_bound_holds_under_concurrent_creates(service: LiveService,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api.webhooks import subscriptions
+
+    monkeypatch.setattr(subscriptions, "MAX_SUBSCRIPTIONS", 2)
+    key = new_key(service)
+    with service.client(key) as client, ThreadPoolExecutor(8) as threads:
+        codes = list(threads.map(
+            lambda _: client.post("/v1/subscriptions",
+                                  json={"url": "http://127.0.0.1:9/x"}).status_code,
+            range(8)))
+        assert sorted(codes) == [201, 201] + [409] * 6
+        assert len(client.get("/v1/subscriptions").json()) == 2
+
 @pytest.mark.slow
 def test_whole_service_restart_mid_schedule_loses_nothing(
     database_url: str, tmp_path: Path,
