@@ -3,12 +3,14 @@
 The clock is each upload's ``received_at``; the engine is evaluated every
 ``eval_interval_s`` of replay time and once more at ``until`` (default: the last line).
 A bad line stops the replay with one error naming its line number, unless ``skip_bad``.
+A batch a probe sent again (its ack was lost) is fed once, as the collector stores it once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
+from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -16,6 +18,8 @@ from cutwatch.wire import Access, Batch
 from detectors.engine import Engine
 from detectors.model import ProbeInfo, Transition, Upload
 from detectors.params import Params
+
+RETRY_DEPTH: Final = 4  # batch ids remembered per probe to recognise a retried upload
 
 
 class ReplayError(ValueError):
@@ -79,6 +83,7 @@ def replay(lines: Iterable[str], params: Params | None = None, until: float | No
 
 def _items(lines: Iterable[str], on_bad: Callable[[ReplayError], None] | None,
            ) -> Iterator[ProbeInfo | Upload]:
+    recent: dict[str, tuple[UUID, ...]] = {}  # probe -> its last batch ids
     for number, text in enumerate(lines, 1):
         if not text.strip():
             continue
@@ -91,8 +96,15 @@ def _items(lines: Iterable[str], on_bad: Callable[[ReplayError], None] | None,
             continue
         if isinstance(item, ProbeLine):
             yield probe_info(item.probe)
-        else:
-            yield Upload(item.received_at.timestamp(), item.batch)
+            continue
+        batch = item.batch
+        latest = recent.get(batch.probe_id, ())
+        if batch.batch_id in latest:
+            # a retry whose first ack was lost: the collector stored it once (accepted=0),
+            # and the online detector reads it once; a probe retries its latest batches only
+            continue
+        recent[batch.probe_id] = (*latest[-(RETRY_DEPTH - 1):], batch.batch_id)
+        yield Upload(item.received_at.timestamp(), batch)
 
 
 def drive(engine: Engine, items: Iterable[ProbeInfo | Upload],

@@ -7,11 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
-from detector_cases import CASES, stream
+from detector_cases import CASES, run, stream
 
 from cutwatch.cli import main
+from detectors.model import iso, parse_time
 
 PROVINCE = next(c[0] for c in CASES if c[0].name == "province blackout")
+BLOCK = next(c[0] for c in CASES if c[0].name == "DNS block")
 
 
 @pytest.fixture
@@ -105,3 +107,19 @@ def test_simulate_writes_a_stream_and_truth_that_replay_reads(
     capsys.readouterr()
     assert main(["replay", str(out)]) == 0
     assert capsys.readouterr().out == ""  # the negative cases raise nothing
+
+
+def test_a_retried_batch_counts_once() -> None:
+    # the collector's log holds a batch twice when its ack was lost and the probe sent it
+    # again (20 s later here); the collector stored it once, so the detector must see it once
+    lines = list(stream(BLOCK))
+    probes = [line for line in lines if json.loads(line)["type"] == "probe"]
+    uploads = []
+    for line in lines[len(probes):]:
+        upload = json.loads(line)
+        at = parse_time(upload["received_at"])
+        uploads.append((at, line))
+        uploads.append((at + 20, json.dumps({**upload, "received_at": iso(at + 20)})))
+    retried = probes + [line for _, line in sorted(uploads, key=lambda u: u[0])]
+    assert len(retried) == 2 * len(lines) - len(probes)
+    assert run(retried) == run(lines)
