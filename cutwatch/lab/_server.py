@@ -60,3 +60,12 @@ class LoopbackPeer:
 
 def family_of(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def tcp_listener(host: str) -> socket.socket:
+    """A TCP socket listening on ``host`` at a port the kernel picks."""
+    sock = socket.socket(family_of(host), socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    sock.listen(64)
+    return sock

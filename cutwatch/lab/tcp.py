@@ -20,18 +20,14 @@ import threading
 import time
 from typing import Literal
 
-from cutwatch.lab._server import LoopbackPeer, family_of
+from cutwatch.lab._server import LoopbackPeer, family_of, tcp_listener
 
 TcpBehaviour = Literal["hold", "reset", "reset_after_read", "close_after_read"]
 
 
 class TcpServer(LoopbackPeer):
     def __init__(self, behaviour: TcpBehaviour = "hold", *, host: str = "127.0.0.1") -> None:
-        sock = socket.socket(family_of(host), socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, 0))
-        sock.listen(64)
-        super().__init__(sock)
+        super().__init__(tcp_listener(host))
         self.behaviour = behaviour
         self.accepted = 0
         self._held: list[socket.socket] = []
@@ -110,11 +106,7 @@ class DelayProxy(LoopbackPeer):
 
     def __init__(self, upstream: tuple[str, int], delay: float, *,
                  host: str = "127.0.0.1") -> None:
-        sock = socket.socket(family_of(host), socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, 0))
-        sock.listen(64)
-        super().__init__(sock)
+        super().__init__(tcp_listener(host))
         self.upstream = upstream
         self.delay = delay
 
