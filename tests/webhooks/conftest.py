@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from api.migrate import apply_migrations
 from api.webhooks.config import WebhookConfig
-
-MIGRATIONS = Path(__file__).resolve().parents[2] / "api" / "migrations"
 
 
 @pytest.fixture
-def webhooks_db(database_url: str) -> str:
-    """A fresh database with the webhook tables."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute((MIGRATIONS / "0003_webhooks.sql").read_text())  # type: ignore[arg-type]
+async def webhooks_db(database_url: str) -> str:
+    """A fresh database migrated as the service does it (the webhook tables among the rest)."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await apply_migrations(conn)
     return database_url
 
 
