@@ -20,7 +20,8 @@ ENV PATH=/opt/cutwatch/bin:$PATH \
 USER cutwatch
 WORKDIR /var/lib/cutwatch
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=3s CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz').status != 200)"]
-# DATABASE_URL must be set: a container never falls back to the embedded PostgreSQL.
+HEALTHCHECK --interval=30s --timeout=3s CMD ["python", "-c", "import os,sys,urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ.get('CUTWATCH_PORT', '8000')).status != 200)"]
+# Set DATABASE_URL. Without it `cutwatch serve` starts an embedded PostgreSQL inside the
+# container: one per replica, gone with the container.
 ENTRYPOINT ["cutwatch"]
 CMD ["serve"]
