@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
+from operator import attrgetter
 
 from detectors import signals
 from detectors.classify import GapVerdict, judge_gap
@@ -32,6 +33,7 @@ from detectors.state import (
 
 _SILENCE, _AGE = 0, 1
 _MAX_GAP_RESULTS = 20_000
+_MEASURED_AT = attrgetter("measured_at")
 
 
 class Engine:
@@ -106,7 +108,8 @@ class Engine:
         newest = 0.0
         # measurement times on the collector's clock (the probe says how far off its own is)
         skew = (batch.clock.offset_ms or 0.0) / 1000 if batch.clock is not None else 0.0
-        for r in batch.results:
+        # the wire does not order a batch's results; a target's failure run counts in time order
+        for r in sorted(batch.results, key=_MEASURED_AT):
             measured = r.measured_at.timestamp() - skew
             newest = max(newest, measured)
             if r.failure == "probe_error":

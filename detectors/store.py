@@ -59,7 +59,7 @@ async def load_uploads(conn: AsyncConnection[Any], after: datetime, until: datet
             heartbeat=Heartbeat.model_construct(seq=r[2], spool_depth=r[5],
                                                 dropped_total=r[6], started_at=r[9],
                                                 software=r[10]),
-            results=sorted(results.get(r[0], []), key=lambda x: x.measured_at))
+            results=results.get(r[0], []))
         out.append(Upload(r[4].timestamp(), batch))
     return out
 

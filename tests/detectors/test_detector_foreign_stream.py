@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from detectors.model import parse_time
+from cutwatch.wire import Batch, Heartbeat, Result
+from detectors.engine import Engine
+from detectors.model import ProbeInfo, Upload, parse_time
 from detectors.replay import replay
 
 T0 = 1_700_000_000
@@ -84,3 +86,38 @@ def test_foreign_stream(name: str, cut: Callable[[dict[str, object], float], boo
     assert abs(parse_time(event["end"]) - (T0 + 6000)) <= 60
     opened = next(t for t in transitions if t["action"] == "opened")
     assert parse_time(opened["at"]) - (T0 + 3600) <= 150
+
+
+def _result(target: str, at: float, ok: bool) -> Result:
+    return Result(id=uuid.uuid4(), kind="tcp", target=target, scope="international",
+                  measured_at=datetime.fromtimestamp(at, UTC), duration_ms=50.0, ok=ok,
+                  failure=None if ok else "connection_reset")
+
+
+@pytest.mark.parametrize("newest_first", [False, True])
+def test_results_listed_in_any_order(newest_first: bool) -> None:
+    # six probes in AA see target x fail twice and work again, all in one batch; listed
+    # newest first, the failures must not read as the present (a false service block)
+    engine = Engine()
+    probes = [ProbeInfo(f"a{i}", "AA", asn=1 + i % 2) for i in range(6)] + \
+        [ProbeInfo(f"b{i}", "BB", asn=3) for i in range(3)]
+    for p in probes:
+        engine.register(p)
+    transitions = []
+    for k in range(12):
+        now = T0 + 60 * k
+        transitions += engine.evaluate_until(now)
+        for n, p in enumerate(probes):
+            results = [_result("web", now - 5, True), _result("x", now - 5, True)]
+            if k == 6 and p.country == "AA":
+                results[1:] = [_result("x", now - 50, False), _result("x", now - 30, False),
+                               _result("x", now - 5, True)]
+                if newest_first:
+                    results.reverse()
+            batch = Batch(schema_version=1, batch_id=uuid.uuid4(), probe_id=p.id,
+                          sent_at=datetime.fromtimestamp(now, UTC),
+                          heartbeat=Heartbeat(seq=k, spool_depth=0, dropped_total=0),
+                          results=results)
+            engine.upload(Upload(now + n, batch))
+    transitions += engine.evaluate_until(T0 + 60 * 12)
+    assert [t.to_json() for t in transitions] == []
