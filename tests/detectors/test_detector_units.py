@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +99,11 @@ def test_entity_codes() -> None:
     assert EntityKey("asn_subdivision", "AS9988/MM-07").to_json("x") == {
         "type": "asn_subdivision", "code": "AS9988/MM-07", "name": "x", "asn": 9988,
         "subdivision": "MM-07", "country": "MM"}
+
+
+def test_every_parameter_is_documented_with_its_default() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "events.md").read_text(encoding="utf-8")
+    table = text.split("\n## Parameters\n")[1].split("\n## ")[0]
+    documented = {name: float(default) for name, default in
+                  re.findall(r"^\| `(\w+)` \| ([^|]+?) \|", table, re.MULTILINE)}
+    assert documented == {f.name: float(f.default) for f in dataclasses.fields(Params)}
