@@ -78,7 +78,10 @@ def test_tcp_hold_reset_and_closed_port() -> None:
         conn.settimeout(0.2)
         with pytest.raises(TimeoutError):
             conn.recv(1)  # held open: nothing comes, nothing closes
-    with TcpServer("reset") as reset, socket.create_connection(reset.address, timeout=2) as conn:
+    # A blocking connect: it returns once the handshake is done (synchronous on loopback).
+    # With a timeout, Python connects non-blocking and then reads SO_ERROR, which may already
+    # hold the peer's RST, so the reset would sometimes surface at connect instead of recv.
+    with TcpServer("reset") as reset, socket.create_connection(reset.address) as conn:
         conn.settimeout(2)
         with pytest.raises(ConnectionResetError):
             conn.recv(1)
