@@ -44,49 +44,44 @@ def sc(name: str, effect: str, entity_type: str = "country", code: str = "",
                     minutes=minutes, **kw)
 
 
-OPEN_BLACKOUT = ("opened", "suspected", "blackout")
+def backlog_confirmed(kind: str, entity_type: str, code: str,
+                      access: str | None = None) -> list[Row]:
+    """A silence event: opened as a suspected blackout, confirmed as ``kind`` once the
+    backlogs arrive, resolved."""
+    where = (entity_type, code, access)
+    return [("opened", "suspected", "blackout", *where), ("updated", "confirmed", kind, *where),
+            ("resolved", "resolved", kind, *where)]
+
+
+def live(kind: str, entity_type: str, code: str) -> list[Row]:
+    """A live-condition event: opened confirmed (in-region measurements prove it), resolved."""
+    return [("opened", "confirmed", kind, entity_type, code, None),
+            ("resolved", "resolved", kind, entity_type, code, None)]
+
+
 CASES: list[tuple[Scenario, list[Row]]] = [
-    (sc("province blackout", "blackout", "subdivision", "MM-01"), [
-        (*OPEN_BLACKOUT, "subdivision", "MM-01", None),
-        ("updated", "confirmed", "blackout", "subdivision", "MM-01", None),
-        ("resolved", "resolved", "blackout", "subdivision", "MM-01", None)]),
-    (sc("country blackout", "blackout", "country", "TH"), [
-        (*OPEN_BLACKOUT, "country", "TH", None),
-        ("updated", "confirmed", "blackout", "country", "TH", None),
-        ("resolved", "resolved", "blackout", "country", "TH", None)]),
-    (sc("ISP outage", "blackout", "asn", "AS64500"), [
-        (*OPEN_BLACKOUT, "asn", "AS64500", None),
-        ("updated", "confirmed", "blackout", "asn", "AS64500", None),
-        ("resolved", "resolved", "blackout", "asn", "AS64500", None)]),
-    (sc("city blackout", "blackout", "city", "MM-01/City1-MM-01"), [
-        (*OPEN_BLACKOUT, "city", "MM-01/City1-MM-01", None),
-        ("updated", "confirmed", "blackout", "city", "MM-01/City1-MM-01", None),
-        ("resolved", "resolved", "blackout", "city", "MM-01/City1-MM-01", None)]),
-    (sc("fixed-only province", "blackout", "subdivision", "MM-03", access="fixed"), [
-        (*OPEN_BLACKOUT, "subdivision", "MM-03", "fixed"),
-        ("updated", "confirmed", "blackout", "subdivision", "MM-03", "fixed"),
-        ("resolved", "resolved", "blackout", "subdivision", "MM-03", "fixed")]),
-    (sc("mobile-only shutdown", "blackout", "country", "MM", access="mobile"), [
-        (*OPEN_BLACKOUT, "country", "MM", "mobile"),
-        ("updated", "confirmed", "blackout", "country", "MM", "mobile"),
-        ("resolved", "resolved", "blackout", "country", "MM", "mobile")]),
-    (sc("international cut, collector abroad", "international_cut", "country", "MM"), [
-        (*OPEN_BLACKOUT, "country", "MM", None),
-        ("updated", "confirmed", "international_cut", "country", "MM", None),
-        ("resolved", "resolved", "international_cut", "country", "MM", None)]),
-    (sc("international cut, collector at home", "international_cut_live", "country", "MM"), [
-        ("opened", "confirmed", "international_cut", "country", "MM", None),
-        ("resolved", "resolved", "international_cut", "country", "MM", None)]),
-    (sc("DNS block", "block", "country", "MM", target="social", method="dns"), [
-        ("opened", "confirmed", "service_block", "country", "MM", None),
-        ("resolved", "resolved", "service_block", "country", "MM", None)]),
-    (sc("throttling", "throttling", "country", "MM"), [
-        ("opened", "confirmed", "throttling", "country", "MM", None),
-        ("resolved", "resolved", "throttling", "country", "MM", None)]),
-    (sc("grid blackout", "power", "subdivision", "MM-02"), [
-        (*OPEN_BLACKOUT, "subdivision", "MM-02", None),
-        ("updated", "confirmed", "power_outage", "subdivision", "MM-02", None),
-        ("resolved", "resolved", "power_outage", "subdivision", "MM-02", None)]),
+    (sc("province blackout", "blackout", "subdivision", "MM-01"),
+     backlog_confirmed("blackout", "subdivision", "MM-01")),
+    (sc("country blackout", "blackout", "country", "TH"),
+     backlog_confirmed("blackout", "country", "TH")),
+    (sc("ISP outage", "blackout", "asn", "AS64500"),
+     backlog_confirmed("blackout", "asn", "AS64500")),
+    (sc("city blackout", "blackout", "city", "MM-01/City1-MM-01"),
+     backlog_confirmed("blackout", "city", "MM-01/City1-MM-01")),
+    (sc("fixed-only province", "blackout", "subdivision", "MM-03", access="fixed"),
+     backlog_confirmed("blackout", "subdivision", "MM-03", "fixed")),
+    (sc("mobile-only shutdown", "blackout", "country", "MM", access="mobile"),
+     backlog_confirmed("blackout", "country", "MM", "mobile")),
+    (sc("international cut, collector abroad", "international_cut", "country", "MM"),
+     backlog_confirmed("international_cut", "country", "MM")),
+    (sc("international cut, collector at home", "international_cut_live", "country", "MM"),
+     live("international_cut", "country", "MM")),
+    (sc("DNS block", "block", "country", "MM", target="social", method="dns"),
+     live("service_block", "country", "MM")),
+    (sc("throttling", "throttling", "country", "MM"),
+     live("throttling", "country", "MM")),
+    (sc("grid blackout", "power", "subdivision", "MM-02"),
+     backlog_confirmed("power_outage", "subdivision", "MM-02")),
     # must not alarm
     (sc("one probe loses power", "single_power", "subdivision", "MM-01", minutes=90), []),
     (sc("mass reboot", "mass_reboot", minutes=3), []),
