@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from probes.config import ConfigError, Credentials, collector_url, save_credentials
+from probes.uploader import detail_of
 
 
 def register_probe(collector: str, token: str, *, state_dir: Path, country: str,
@@ -26,12 +27,8 @@ def register_probe(collector: str, token: str, *, state_dir: Path, country: str,
     except httpx.HTTPError as exc:
         raise ConfigError(f"cannot reach {collector}: {exc}") from None
     if response.status_code != 201:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
         raise ConfigError(f"registration refused: HTTP {response.status_code}: "
-                          f"{str(detail)[:200]}")
+                          f"{detail_of(response)}")
     reply = response.json()
     credentials = Credentials(probe_id=reply["probe_id"], token=reply["token"],
                               collectors=(collector,))

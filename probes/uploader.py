@@ -123,7 +123,7 @@ class Uploader:
                 log.info("batch %s seq %d: %d results accepted, %d duplicates", batch.batch_id,
                          batch.seq, ack.accepted, ack.duplicates)
                 return Round()
-            detail = _detail(response)
+            detail = detail_of(response)
             if response.status_code >= 500 or response.status_code in RETRY_ON:
                 errors.append(f"{base}: HTTP {response.status_code} {detail}")
                 self.spool.record_failure(errors[-1], size)
@@ -148,8 +148,13 @@ class Uploader:
         return Round(error=error)
 
 
-def _detail(response: httpx.Response) -> str:
+def detail_of(response: httpx.Response) -> str:
+    """The collector's one-line ``detail``, or the start of whatever else answered (a proxy's
+    page, JSON of another shape)."""
     try:
-        return str(response.json().get("detail", ""))[:200]
+        body = response.json()
     except ValueError:
-        return response.text[:200]
+        body = None
+    if isinstance(body, dict) and "detail" in body:
+        return str(body["detail"])[:200]
+    return response.text[:200]

@@ -141,3 +141,10 @@ async def test_captive_portal_200_is_not_an_ack(tmp_path: Path) -> None:
 def test_clock_synced_asks_the_kernel() -> None:
     # None would mean the call never reached adjtimex(): every batch would say "unknown".
     assert clock_synced() in (True, False)
+
+
+async def test_a_refusal_in_json_of_another_shape_is_still_reported(tmp_path: Path) -> None:
+    # A proxy's JSON array has no .get(): the round must still end with the refusal in words.
+    outcome, spool, _ = await upload(tmp_path, lambda r: httpx.Response(400, json=["nope"]))
+    assert outcome.error == 'http://a: HTTP 400 ["nope"]'
+    assert spool.counter("dropped_total") == 5
