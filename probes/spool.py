@@ -209,8 +209,7 @@ class Spool:
         return [(k, t, f, m, bool(ok), fail) for k, t, f, m, ok, fail in rows]
 
     def bytes_sent_today(self) -> int:
-        day = time.strftime("%Y-%m-%d", time.gmtime())
-        return self.counter(f"bytes_sent:{day}")
+        return self.counter(_bytes_sent_key())
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -227,11 +226,15 @@ class Spool:
 
     def _count_bytes(self, sent: int) -> None:
         if sent:
-            day = time.strftime("%Y-%m-%d", time.gmtime())
-            self._bump(f"bytes_sent:{day}", sent)
+            self._bump(_bytes_sent_key(), sent)
 
     def _tx(self) -> _Transaction:
         return _Transaction(self.db)
+
+
+def _bytes_sent_key() -> str:
+    """The meta key of today's upload counter (UTC day)."""
+    return time.strftime("bytes_sent:%Y-%m-%d", time.gmtime())
 
 
 class _Transaction:
