@@ -16,8 +16,9 @@ def collect(config: ProbeConfig) -> dict[str, Any]:
         return {"spool": None}
     spool = spool_for(config)
     try:
+        waiting = spool.depth()  # a count over the whole spool: once
         return {
-            "spool": {"waiting": spool.depth(), "in_open_batch": spool.depth() - spool.pending(),
+            "spool": {"waiting": waiting, "in_open_batch": waiting - spool.pending(),
                       "bytes": spool.used_bytes(), "dropped_total": spool.counter("dropped_total")},
             "last_upload_at": _iso(spool.number("last_upload_at")),
             "last_attempt_at": _iso(spool.number("last_attempt_at")),
