@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from pathlib import Path
 
 import httpx
 from pydantic import ValidationError
 
+from probes.config import write_state_file
 from probes.targets import CheckinReply
 
 log = logging.getLogger(__name__)
@@ -39,14 +39,7 @@ async def fetch(client: httpx.Client, collectors: tuple[str, ...],
 
 
 def save(state_dir: Path, reply: CheckinReply) -> None:
-    """Atomic replace, fsynced: a power cut leaves the old or the new catalogue, never half."""
-    path = state_dir / SAVED
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w") as out:
-        out.write(reply.model_dump_json(indent=1))
-        out.flush()
-        os.fsync(out.fileno())
-    tmp.replace(path)
+    write_state_file(state_dir / SAVED, reply.model_dump_json(indent=1))
 
 
 def load(state_dir: Path) -> CheckinReply | None:

@@ -8,6 +8,7 @@ A broken file gives one clear line (``ConfigError``), never a traceback.
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import get_args
@@ -121,12 +122,19 @@ def load_credentials(config: ProbeConfig) -> Credentials:
 
 
 def save_credentials(state_dir: Path, credentials: Credentials) -> Path:
-    """Write the credentials readable by the probe's user only (0600), atomically."""
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = state_dir / CREDENTIALS
+    write_state_file(path, credentials.model_dump_json(indent=2))
+    return path
+
+
+def write_state_file(path: Path, text: str) -> None:
+    """Replace a file of the state dir: readable by the probe's user only (0600), fsynced and
+    renamed into place, so a power cut leaves the old file or the new one, never half."""
     tmp = path.with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
-    tmp.touch(mode=0o600)
-    tmp.write_text(credentials.model_dump_json(indent=2))
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
     tmp.replace(path)
-    return path

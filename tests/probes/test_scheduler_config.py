@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from probes.config import ConfigError, load_config
+from probes.config import ConfigError, load_config, write_state_file
 from probes.scheduler import Plan, backoff
 from probes.targets import Schedule
 
@@ -100,3 +100,13 @@ def test_cli_errors_are_one_line_exit_2(tmp_path: Path) -> None:
         helped = cutwatch("probe", action, "--help")
         assert helped.returncode == 0
         assert "usage: cutwatch probe" in helped.stdout
+
+
+def test_state_files_are_private_and_replace_a_leftover(tmp_path: Path) -> None:
+    path = tmp_path / "catalogue.json"
+    (tmp_path / "catalogue.tmp").write_text("half")  # a power cut mid-write
+    write_state_file(path, "one")
+    write_state_file(path, "two")
+    assert path.read_text() == "two"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert not (tmp_path / "catalogue.tmp").exists()
