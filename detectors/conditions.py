@@ -18,12 +18,9 @@ if TYPE_CHECKING:
     from detectors.engine import Engine
 
 
-def _targets(detail: str) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    for item in detail.split(","):
-        name, _, method = item.rpartition(":")
-        out.append((name, method) if name else (method, ""))
-    return out
+def _detail(eng: Engine, probe: int, signal: str) -> dict[str, str]:
+    """The targets (and methods) of one probe's live condition."""
+    return (eng.probes[probe].conditions or {}).get(signal, {})
 
 
 def controlled(eng: Engine, ent: Entity, target: str, slow: bool = False) -> bool:
@@ -51,8 +48,7 @@ def blocked_targets(eng: Engine, ent: Entity, members: set[int]) -> dict[str, st
     """Targets failing from the entity's affected probes while controls reach them."""
     methods: dict[str, Counter[str]] = {}
     for p in members:
-        conditions = eng.probes[p].conditions or {}
-        for name, method in _targets(conditions.get("block", "")):
+        for name, method in _detail(eng, p, "block").items():
             methods.setdefault(name, Counter())[method] += 1
     return {name: c.most_common(1)[0][0] for name, c in sorted(methods.items())
             if controlled(eng, ent, name)}
@@ -67,17 +63,11 @@ def judge_condition(eng: Engine, ent: Entity, signal: str) -> Verdict | None:
         blocked = blocked_targets(eng, ent, affected)
         if not blocked:
             return None
-        names = set(blocked)
-        affected = {p for p in affected
-                    if names & {n for n, _ in
-                                _targets((eng.probes[p].conditions or {}).get("block", ""))}}
+        affected = {p for p in affected if not blocked.keys().isdisjoint(_detail(eng, p, signal))}
     elif signal == "throttling":
-        slow: set[str] = set()
-        for p in affected:
-            slow.update((eng.probes[p].conditions or {}).get("throttling", "").split(","))
-        fast_elsewhere = {t for t in slow if t and controlled(eng, ent, t, slow=True)}
-        affected = {p for p in affected if fast_elsewhere & set(
-            (eng.probes[p].conditions or {}).get("throttling", "").split(","))}
+        slow = {t for p in affected for t in _detail(eng, p, signal)}
+        fast_elsewhere = {t for t in slow if controlled(eng, ent, t, slow=True)}
+        affected = {p for p in affected if not fast_elsewhere.isdisjoint(_detail(eng, p, signal))}
     ents, probes = eng.index.entities, eng.probes
     unaffected = (p for p in ent.members if probes[p].liveness == ALIVE and p not in affected)
     return judge(ent, affected, unaffected, ent.alive, params.churn_floor,
@@ -107,10 +97,7 @@ def describe(eng: Engine, ent: Entity, signal: str,
         evidence["methods"] = sorted(set(blocked.values()))
         evidence["method"] = Counter(blocked.values()).most_common(1)[0][0] if blocked else None
     elif signal == "throttling":
-        slow: Counter[str] = Counter()
-        for p in members:
-            slow.update((eng.probes[p].conditions or {}).get("throttling", "").split(","))
-        evidence["targets"] = sorted(t for t in slow if t)
+        evidence["targets"] = sorted({t for p in members for t in _detail(eng, p, signal)})
         start = eng.clock - eng.params.throttle_min_results * 60.0
     return start, evidence
 

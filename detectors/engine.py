@@ -235,13 +235,13 @@ class Engine:
             return
         self._set_conditions(p, signals.conditions(p, self.params))
 
-    def _set_conditions(self, p: ProbeState, new: dict[str, str]) -> None:
+    def _set_conditions(self, p: ProbeState, new: dict[str, dict[str, str]]) -> None:
         old = p.conditions or {}
         if old == new:
             return
         ents = self.index.entities
         for signal in old.keys() | new.keys():
-            if old.get(signal) == new.get(signal):  # details are never None
+            if old.get(signal) == new.get(signal):
                 continue
             for e in p.entities:
                 members = ents[e].conditions.setdefault(signal, set())

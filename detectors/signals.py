@@ -87,8 +87,9 @@ def observe(probe: ProbeState, result: Result, measured: float, params: Params) 
     state.base = value if state.base == 0.0 else (1 - a) * state.base + a * value
 
 
-def conditions(probe: ProbeState, params: Params) -> dict[str, str]:
-    """The probe's live conditions now: signal -> detail."""
+def conditions(probe: ProbeState, params: Params) -> dict[str, dict[str, str]]:
+    """The probe's live conditions now: signal -> {target: method} (``""`` where no method
+    applies; no targets for an international cut)."""
     targets = probe.targets
     if not targets:
         return {}
@@ -97,14 +98,14 @@ def conditions(probe: ProbeState, params: Params) -> dict[str, str]:
         return {}
     failing = {name: t for name, t in targets.items() if t.scope != LAN and t.fail_run >= 2}
     working = [t for t in targets.values() if t.scope != LAN and t.fail_run == 0 and t.n_ok]
-    out: dict[str, str] = {}
+    out: dict[str, dict[str, str]] = {}
     intl = [t for t in targets.values() if t.scope == INTERNATIONAL]
     dom_ok = any(t.scope == DOMESTIC and t.fail_run == 0 and t.n_ok for t in targets.values())
     if intl and dom_ok and all(t.fail_run >= 2 for t in intl):
-        out["international"] = ""
+        out["international"] = {}
     elif failing and working:
-        out["block"] = ",".join(f"{n}:{t.method}" for n, t in sorted(failing.items()))
+        out["block"] = {n: t.method for n, t in sorted(failing.items())}
     slow = sorted(n for n, t in targets.items() if t.slow_run >= params.throttle_min_results)
     if slow:
-        out["throttling"] = ",".join(slow)
+        out["throttling"] = dict.fromkeys(slow, "")
     return out

@@ -84,7 +84,7 @@ class ProbeState:
         self.measure_every = 0.0  # learned interval between measurements of one target
         self.gap: GapRecord | None = None
         self.targets: dict[str, TargetState] | None = None
-        self.conditions: dict[str, str] | None = None  # signal -> detail (method, ...)
+        self.conditions: dict[str, dict[str, str]] | None = None  # signal -> {target: method}
         slots = 86_400 // params.tod_slot_s
         self.seen_slots = bytearray(slots)
         self.seen_day = bytearray(slots)

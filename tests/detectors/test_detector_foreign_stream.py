@@ -11,6 +11,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from detector_cases import CASES as DETECTOR_CASES
+from detector_cases import rows, run, stream
 
 from cutwatch.wire import Batch, Heartbeat, Result
 from detectors.engine import Engine
@@ -121,3 +123,15 @@ def test_results_listed_in_any_order(newest_first: bool) -> None:
             engine.upload(Upload(now + n, batch))
     transitions += engine.evaluate_until(T0 + 60 * 12)
     assert [t.to_json() for t in transitions] == []
+
+
+def test_a_target_name_with_commas_and_colons() -> None:
+    # catalogue names are free text on the wire ("Facebook, Inc.: web"); a blocked one is
+    # reported under its own name, as the same block under a plain name is
+    block = next(c for c in DETECTOR_CASES if c[0].name == "DNS block")
+    name = "social, video: web"
+    lines = [line.replace('"target":"social"', f'"target":{json.dumps(name)}')
+             for line in stream(block[0])]
+    transitions = run(lines)
+    assert rows(transitions) == block[1]
+    assert transitions[-1]["event"]["evidence"]["targets"] == [name]
