@@ -157,9 +157,11 @@ def _timings(marks: dict[str, float], started: float) -> dict[str, float]:
 
 
 def _block_page(body: bytes, target: HttpTarget, context: Context) -> str | None:
-    text = body.decode("utf-8", errors="replace")
     named = [(f"target:{i}", p) for i, p in enumerate(target.block_patterns)]
     named += [(page.name, page.pattern) for page in context.block_pages]
+    if not named:  # no fingerprints: no need for a text copy of up to max_body bytes
+        return None
+    text = body.decode("utf-8", errors="replace")
     for name, pattern in named:
         if _compiled(pattern).search(text):
             return name
@@ -169,7 +171,6 @@ def _block_page(body: bytes, target: HttpTarget, context: Context) -> str | None
 @functools.lru_cache(maxsize=64)
 def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
-
 
 
 def _message(exc: BaseException) -> str:
