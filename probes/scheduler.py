@@ -20,7 +20,7 @@ class Plan:
     schedule: Schedule
     clock: Callable[[], float]
     rng: random.Random = field(default_factory=random.Random)
-    next_at: dict[Group, float] = field(default_factory=dict)
+    next_at: dict[Group, float] = field(init=False)  # both groups due at once, from __post_init__
 
     def __post_init__(self) -> None:
         now = self.clock()
