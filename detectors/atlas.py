@@ -12,13 +12,9 @@ import csv
 import heapq
 import uuid
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from typing import TextIO
 
-from cutwatch.wire import Batch, Clock, Heartbeat
-from detectors.model import ProbeInfo, Upload
-
-_CLOCK = Clock()
+from detectors.model import ProbeInfo, Upload, heartbeat_upload
 
 
 def read_connlog(source: TextIO) -> dict[str, tuple[int | None, list[tuple[float, bool]]]]:
@@ -78,11 +74,5 @@ def connlog_items(source: TextIO, cadence_s: float = 300.0) -> Iterator[ProbeInf
     streams: list[Iterable[tuple[float, str]]] = [
         _uploads(prb, changes, start, end, cadence_s) for prb, (_, changes) in probes.items()
     ]
-    heartbeat = Heartbeat.model_construct(seq=0, spool_depth=0, dropped_total=0,
-                                          started_at=None, software=None)
     for n, (at, prb) in enumerate(heapq.merge(*streams)):
-        batch = Batch.model_construct(
-            schema_version=1, batch_id=uuid.UUID(int=n + 1), probe_id=f"atlas-{prb}",
-            sent_at=datetime.fromtimestamp(at, UTC), clock=_CLOCK, heartbeat=heartbeat,
-            results=[])
-        yield Upload(at, batch)
+        yield heartbeat_upload(f"atlas-{prb}", uuid.UUID(int=n + 1), at)

@@ -11,13 +11,11 @@ import time
 import tracemalloc
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
-from cutwatch.wire import Batch, Clock, Heartbeat
 from detectors.engine import Engine
 from detectors.fleet import FleetSpec
-from detectors.model import ProbeInfo, Upload
+from detectors.model import ProbeInfo, heartbeat_upload
 from detectors.params import Params
 from detectors.replay import replay
 from detectors.scenarios import Scenario, build, negatives, positives
@@ -97,15 +95,10 @@ def _fleet(engine: Engine, n: int, t0: float) -> None:
         engine.register(ProbeInfo(f"p{i}", country, sub, f"city{i % 5}",
                                   64500 + (i % 20) * 10 + i % 6,
                                   "mobile" if i % 3 == 0 else "fixed"))
-    hb = Heartbeat.model_construct(seq=0, spool_depth=0, dropped_total=0, started_at=None,
-                                   software=None)
-    sent = datetime.fromtimestamp(t0, UTC)
     for k in range(3):
         for i in range(n):
-            batch = Batch.model_construct(schema_version=1, batch_id=uuid.uuid4(),
-                                          probe_id=f"p{i}", sent_at=sent, clock=Clock(),
-                                          heartbeat=hb, results=[])
-            engine.upload(Upload(t0 + 60 * k + rng.uniform(0, 60), batch))
+            engine.upload(heartbeat_upload(f"p{i}", uuid.uuid4(),
+                                           t0 + 60 * k + rng.uniform(0, 60)))
 
 
 def engine_cost(n: int) -> dict[str, float]:
@@ -119,9 +112,6 @@ def engine_cost(n: int) -> dict[str, float]:
     memory = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     # every probe keeps uploading each minute except country C00 (5%), which goes dark
-    hb = Heartbeat.model_construct(seq=1, spool_depth=0, dropped_total=0, started_at=None,
-                                   software=None)
-    sent = datetime.fromtimestamp(t0, UTC)
     schedule = sorted((t0 + 60 * k + (i * 7919 % 6000) / 100, i)
                       for k in range(3, 16) for i in range(n) if k < 9 or i % 20)
     times: list[float] = []
@@ -132,10 +122,7 @@ def engine_cost(n: int) -> dict[str, float]:
         while pos < len(schedule) and schedule[pos][0] <= tick:
             at, i = schedule[pos]
             pos += 1
-            batch = Batch.model_construct(schema_version=1, batch_id=uuid.uuid4(),
-                                          probe_id=f"p{i}", sent_at=sent, clock=Clock(),
-                                          heartbeat=hb, results=[])
-            engine.upload(Upload(at, batch))
+            engine.upload(heartbeat_upload(f"p{i}", uuid.uuid4(), at))
         started = time.perf_counter()
         opened += len(engine.evaluate(tick))
         times.append(time.perf_counter() - started)

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final, Literal, NamedTuple
+from uuid import UUID
 
-from cutwatch.wire import Batch
+from cutwatch.wire import Batch, Clock, Heartbeat
 
 EntityType = Literal["country", "subdivision", "city", "asn", "asn_subdivision"]
 Kind = Literal["blackout", "international_cut", "service_block", "throttling", "power_outage",
@@ -91,6 +92,18 @@ class Upload:
 
     received_at: float
     batch: Batch
+
+
+def heartbeat_upload(probe_id: str, batch_id: UUID, at: float) -> Upload:
+    """A trusted upload with no results (the probe is alive and says nothing more), built
+    without validation: simulated fleets and RIPE Atlas connection logs."""
+    batch = Batch.model_construct(
+        schema_version=1, batch_id=batch_id, probe_id=probe_id,
+        sent_at=datetime.fromtimestamp(at, UTC), clock=Clock.model_construct(),
+        heartbeat=Heartbeat.model_construct(seq=0, spool_depth=0, dropped_total=0,
+                                            started_at=None, software=None),
+        results=[])
+    return Upload(at, batch)
 
 
 @dataclass(slots=True)
