@@ -1,8 +1,9 @@
 """Runs one check of one target in one IP family and makes the wire ``Result`` of it.
 
 This is the single place where a check's ``Outcome`` becomes a ``cutwatch.wire.Result``
-(id, time, duration, scope from the target's tag), and where a bug inside a check is
-contained: it becomes ``probe_error`` instead of stopping the probe.
+(id, time, duration, scope from the target's tag), where a bug inside a check is
+contained (it becomes ``probe_error`` instead of stopping the probe), and where the details
+lose every household address (``probes.redact``) before anything is spooled or uploaded.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from datetime import UTC, datetime
 from cutwatch.wire import Family, Result
 from probes.checks import CHECKS
 from probes.checks.base import Context, Outcome
-from probes.targets import BaseTarget
+from probes.redact import OwnNetwork, redact
+from probes.targets import BaseTarget, DnsTarget
 
 log = logging.getLogger(__name__)
 
@@ -47,5 +49,7 @@ async def measure(target: BaseTarget, family: Family, context: Context,
         id=uuid.uuid4(), kind=target.kind, target=target.name, scope=target.tag, family=family,
         measured_at=measured_at, duration_ms=round((time.monotonic() - started) * 1000, 2),
         ok=outcome.ok, failure=None if outcome.ok else (outcome.failure or "unknown_failure"),
-        details=outcome.details,
+        details=redact(target.kind, outcome.details, OwnNetwork.read(context.proc_net),
+                       system_resolver=isinstance(target, DnsTarget)
+                       and target.resolver == "system"),
     )
