@@ -66,6 +66,7 @@ def _params(pairs: list[str]) -> Any:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    import io
     import json
 
     from cutwatch.cli import CliError
@@ -83,8 +84,14 @@ def _replay(args: argparse.Namespace) -> int:
         bad.append(exc)
         print(f"cutwatch: skipped {exc}", file=sys.stderr)
 
+    # bytes that are not UTF-8 reach the line parser (surrogateescape), which names their line
     try:
-        source = sys.stdin if args.stream == "-" else open(args.stream, encoding="utf-8")  # noqa: SIM115
+        if args.stream == "-":
+            source = sys.stdin
+            if isinstance(source, io.TextIOWrapper):
+                source.reconfigure(errors="surrogateescape")
+        else:
+            source = open(args.stream, encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
     except OSError as exc:
         raise CliError(f"cannot read {args.stream}: {exc.strerror}") from None
     with source:

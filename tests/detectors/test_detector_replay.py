@@ -68,6 +68,18 @@ def test_bad_line_names_its_number(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "\n" not in err
 
 
+def test_a_line_that_is_not_utf8_names_its_number(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    lines = [line.encode() for line in stream(PROVINCE)[:60]]
+    lines[40] = b'{"type": "probe", "probe": {"id": "caf\xe9"}}'
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert main(["replay", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cutwatch: error: line 41: ")
+    assert "\n" not in err
+
+
 def test_skip_bad_counts_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lines = list(stream(PROVINCE))
     lines[45] = "not json"
