@@ -49,6 +49,16 @@ def _fail_share(results: list[tuple[float, int, bool]], scope: int) -> float | N
 
 def judge_gap(gap: GapRecord, bucket: float, measured_before: bool,
               params: Params) -> GapVerdict:
+    verdict = _read_gap(gap, bucket, measured_before, params)
+    if gap.rebooted and verdict.label in ("none", "unknown"):
+        # the probe restarted in its gap and nothing else explains the silence: power
+        return GapVerdict("power", verdict.onset_lo, verdict.onset_hi, verdict.end_lo,
+                          verdict.end_hi)
+    return verdict
+
+
+def _read_gap(gap: GapRecord, bucket: float, measured_before: bool,
+              params: Params) -> GapVerdict:
     end = gap.end if gap.end is not None else gap.start
     span = max(end - gap.start, bucket)
     within = sorted(r for r in gap.results if gap.start - bucket <= r[0] <= end)

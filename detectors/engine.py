@@ -285,10 +285,6 @@ class Engine:
             if gap is None or gap.end is None:
                 continue
             bucket = max(60.0, p.cadence, 1.2 * p.measure_every)
-            verdict = judge_gap(gap, bucket, p.last_measured > 0, self.params)
-            if gap.rebooted and verdict.label in ("none", "unknown"):
-                verdict = GapVerdict("power", verdict.onset_lo, verdict.onset_hi,
-                                     verdict.end_lo, verdict.end_hi)
-            self.verdicts[idx] = verdict
+            self.verdicts[idx] = judge_gap(gap, bucket, p.last_measured > 0, self.params)
             p.gap = None
             self.life.gap_judged(idx)

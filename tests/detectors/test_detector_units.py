@@ -69,6 +69,12 @@ def test_gap_verdicts(rows: list[tuple[float, int, bool]], label: str) -> None:
         assert 2740 <= verdict.end <= 2802
 
 
+def test_a_reboot_with_nothing_else_in_the_gap_is_power() -> None:
+    gap = _gap(_rounds(1000, 3000, True, True, True))
+    gap.rebooted = True
+    assert judge_gap(gap, 60.0, True, P).label == "power"
+
+
 def test_a_probe_that_never_measured_does_not_vote() -> None:
     assert judge_gap(_gap([]), 60.0, False, P).label == "nodata"
 
