@@ -4,10 +4,13 @@ The clock is each upload's ``received_at``; the engine is evaluated every
 ``eval_interval_s`` of replay time and once more at ``until`` (default: the last line).
 A bad line stops the replay with one error naming its line number, unless ``skip_bad``.
 A batch a probe sent again (its ack was lost) is fed once, as the collector stores it once.
+Uploads up to ``REORDER_WINDOW_S`` out of received_at order (a stream merged from several
+replicas' logs) are put back in order before the engine sees them.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable, Iterator
 from typing import Annotated, Final, Literal
 from uuid import UUID
@@ -20,6 +23,7 @@ from detectors.model import ProbeInfo, Transition, Upload
 from detectors.params import Params
 
 RETRY_DEPTH: Final = 4  # batch ids remembered per probe to recognise a retried upload
+REORDER_WINDOW_S: Final = 60.0  # how far out of received_at order an upload may arrive
 
 
 class ReplayError(ValueError):
@@ -77,7 +81,7 @@ def replay(lines: Iterable[str], params: Params | None = None, until: float | No
            engine: Engine | None = None) -> Iterator[Transition]:
     """Transitions of the stream, in order. ``on_bad`` receives skipped lines' errors."""
     engine = engine or Engine(params)
-    items = _items(lines, on_bad)
+    items = _in_order(_items(lines, on_bad))
     yield from drive(engine, items, until)
 
 
@@ -105,6 +109,26 @@ def _items(lines: Iterable[str], on_bad: Callable[[ReplayError], None] | None,
             continue
         recent[batch.probe_id] = (*latest[-(RETRY_DEPTH - 1):], batch.batch_id)
         yield Upload(item.received_at.timestamp(), batch)
+
+
+def _in_order(items: Iterable[ProbeInfo | Upload], window_s: float = REORDER_WINDOW_S,
+              ) -> Iterator[ProbeInfo | Upload]:
+    """Uploads in received_at order, each released once the stream is ``window_s`` past it.
+
+    Registrations pass at once. An upload later than the window is fed late, as before.
+    """
+    pending: list[tuple[float, int, Upload]] = []
+    latest = float("-inf")
+    for count, item in enumerate(items):
+        if isinstance(item, ProbeInfo):
+            yield item
+            continue
+        heapq.heappush(pending, (item.received_at, count, item))
+        latest = max(latest, item.received_at)
+        while pending[0][0] <= latest - window_s:
+            yield heapq.heappop(pending)[2]
+    while pending:
+        yield heapq.heappop(pending)[2]
 
 
 def drive(engine: Engine, items: Iterable[ProbeInfo | Upload],
