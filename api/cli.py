@@ -91,11 +91,13 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
 
 def _serve(args: argparse.Namespace) -> int:
     from api.server import serve
+    from api.startup import StartupError, check
 
     settings = _settings(args, migrate_on_start=False if args.no_migrate else None)
-    for path in settings.geoip_paths():
-        if not path.is_file():
-            raise CliError(f"GeoIP database not found: {path}")
+    try:
+        check(settings)
+    except StartupError as exc:
+        raise CliError(str(exc)) from None
     if args.demo:
         from cutwatch.demo import run
 

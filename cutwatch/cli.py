@@ -54,9 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra = EXTRAS.get((exc.name or "").split(".")[0])
         if extra is None:
             raise
+        # Cutwatch is installed from a checkout: a 'cutwatch' on PyPI is someone else's.
         print(
             f"cutwatch: error: '{args.command}' needs the '{extra}' extra: "
-            f"pip install 'cutwatch[{extra}]'",
+            f"pip install '.[{extra}]' from the Cutwatch checkout",
             file=sys.stderr,
         )
         return 2

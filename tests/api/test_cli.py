@@ -76,6 +76,91 @@ def test_serve_names_a_missing_geoip_database(tmp_path: Path,
     assert not (tmp_path / "var").exists()  # refused before starting anything
 
 
+def _serve_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """`cutwatch serve` refused at start: status 2 and exactly one line on stderr."""
+    assert main(["serve", *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1, captured.err
+    assert captured.out == ""
+    return captured.err.removeprefix("cutwatch: error: ").strip()
+
+
+@pytest.mark.parametrize("url", ["mysql://root@127.0.0.1/cutwatch", "127.0.0.1:5432/cutwatch"])
+def test_serve_refuses_a_database_url_that_is_not_postgresql(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    error = _serve_error(capsys, "--database-url", url, "--data-dir", str(tmp_path / "var"))
+    assert error.startswith("DATABASE_URL must be a postgresql:// URL, got ")
+    assert "root" not in error  # the URL, which may hold a password, is not echoed
+    assert not (tmp_path / "var").exists()
+
+
+def test_serve_says_a_refused_database_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = _free_port()  # nothing listens there: connection refused
+    started = time.monotonic()
+    error = _serve_error(capsys, "--database-url", f"postgresql://nobody@127.0.0.1:{port}/x",
+                         "--port", str(_free_port()))
+    assert time.monotonic() - started < 5
+    assert error.startswith("database unreachable within 5 s: ")
+    assert "Connection refused" in error
+
+
+def test_serve_gives_up_on_a_silent_database_after_5_s(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A peer that accepts the connection and never answers (a hung server, a firewall
+    # that lets SYN through): before, the pool waited 30 s and printed a traceback.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        error = _serve_error(capsys, "--database-url",
+                             f"postgresql://nobody@127.0.0.1:{port}/x", "--port",
+                             str(_free_port()))
+        waited = time.monotonic() - started
+    assert 4 < waited < 20, waited
+    assert error.startswith("database unreachable within 5 s: ")
+
+
+def test_serve_refuses_a_port_in_use(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                     database_url: str) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        error = _serve_error(capsys, "--database-url", database_url, "--port", str(port))
+    assert error == (f"cannot listen on 127.0.0.1:{port}: Address already in use "
+                     "(CUTWATCH_PORT or --port)")
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (None, "catalogue not found: {path} (CUTWATCH_CATALOGUE)"),
+    ("[[targets]\n", "catalogue {path}: "),
+    ('[[targets]]\nkind = "tcp"\nname = "x"\nhost = "a.example"\n',
+     "catalogue {path}: targets.0."),
+])
+def test_serve_names_a_missing_or_broken_catalogue(
+    content: str | None, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = tmp_path / "catalogue.toml"
+    if content is not None:
+        path.write_text(content)
+    monkeypatch.setenv("CUTWATCH_CATALOGUE", str(path))
+    error = _serve_error(capsys, "--data-dir", str(tmp_path / "var"))
+    assert error.startswith(expected.format(path=path)), error
+    assert not (tmp_path / "var").exists()
+
+
+def test_serve_names_a_geoip_file_that_is_not_a_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "GeoLite2-Country.mmdb"
+    path.write_bytes(b"not a MaxMind database at all" * 10)
+    monkeypatch.setenv("CUTWATCH_GEOIP_COUNTRY_DB", str(path))
+    error = _serve_error(capsys, "--data-dir", str(tmp_path / "var"))
+    assert error.startswith(f"GeoIP database {path} is not a readable MaxMind DB file: ")
+
+
 @pytest.mark.parametrize("argv", [["serve"], ["db"], ["db", "migrate"], ["admin"],
                                   ["admin", "enroll"]])
 def test_every_level_has_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -99,7 +184,14 @@ def _serve(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [str(CUTWATCH), "serve", "--data-dir", str(data_dir), "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        # As in a terminal, whatever started the tests: a run from a background script
+        # (nohup, `trap "" INT`) hands down an ignored SIGINT, and Python keeps it ignored.
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
