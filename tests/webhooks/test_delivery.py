@@ -42,6 +42,34 @@ async def settled(pool: AsyncConnectionPool[Any], within: float = 10.0) -> None:
         await asyncio.sleep(0.05)
 
 
+async def until(pool: AsyncConnectionPool[Any], sql: str, within: float = 10.0) -> None:
+    """Wait until ``sql`` returns a row."""
+    deadline = time.monotonic() + within
+    while not await rows(pool, sql):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never true: {sql}")
+        await asyncio.sleep(0.05)
+
+
+async def dispatcher_went_past_due_work(pool: AsyncConnectionPool[Any]) -> None:
+    """The positive control of a "nothing more was sent" check, instead of a fixed sleep.
+
+    Once every pending delivery is due, a new delivery to a healthy endpoint goes out: the
+    running dispatcher claims the earliest due first, so anything it would wrongly (re)send
+    was claimed by then.
+    """
+    await until(pool, "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM deliveries "
+                "WHERE status = 'pending' AND next_attempt_at > now())")
+    control = Receiver(secret="").start()
+    try:
+        async with pool.connection() as conn:
+            _, control.secret = await add_subscription(conn, control.url)
+            await outbox.enqueue(conn, transition(event_id="control"))
+        await eventually(lambda: len(control.accepted_ids()) == 1)
+    finally:
+        control.stop()
+
+
 @asynccontextmanager
 async def running(pool: AsyncConnectionPool[Any], cfg: WebhookConfig) -> AsyncIterator[None]:
     task = asyncio.create_task(dispatcher.run(pool, cfg))
@@ -181,7 +209,9 @@ async def test_two_dispatchers_deliver_each_message_once(
                                     kwargs={"autocommit": True})
         async with other, running(pool, cfg), running(other, cfg):
             await eventually(lambda: len(receiver.requests) >= 60)
-            await asyncio.sleep(0.3)  # room for a duplicate to show up, if any
+            # Every delivery recorded as sent; leaving `running` waits for any attempt still
+            # on the wire, so a duplicate would be in receiver.requests by the assert.
+            await settled(pool)
         assert sorted(receiver.ids()) == sorted(expected)
         assert all(r.error is None for r in receiver.requests)
 
@@ -213,12 +243,13 @@ async def test_410_disables_the_endpoint(
         await enqueue(pool, transition(event_id="a"), transition(event_id="b"))
         async with running(pool, fast):
             await eventually(lambda: len(receiver.requests) >= 1)
-            await asyncio.sleep(0.5)
-        status = await rows(pool, "SELECT status, disabled_reason FROM subscriptions")
-        assert status == [("disabled", "the endpoint answered 410 Gone")]
+            await until(pool, "SELECT 1 FROM subscriptions WHERE status = 'disabled'")
+            status = await rows(pool, "SELECT status, disabled_reason FROM subscriptions")
+            assert status == [("disabled", "the endpoint answered 410 Gone")]
+            async with pool.connection() as conn:  # the disabled endpoint gets no new work
+                assert await outbox.enqueue(conn, transition(event_id="c")) == 0
+            await dispatcher_went_past_due_work(pool)
         assert len(receiver.requests) <= 2  # nothing more once disabled
-        async with pool.connection() as conn:
-            assert await outbox.enqueue(conn, transition(event_id="c")) == 0
 
 
 async def test_a_long_run_of_failures_disables_the_endpoint(
@@ -229,13 +260,16 @@ async def test_a_long_run_of_failures_disables_the_endpoint(
         cfg = WebhookConfig(**{**fast.__dict__, "disable_after_failures": 3})
         async with running(pool, cfg):
             await eventually(lambda: len(receiver.requests) >= 3)
-            await asyncio.sleep(0.6)
+            await until(pool, "SELECT 1 FROM subscriptions WHERE status = 'disabled'")
+            await dispatcher_went_past_due_work(pool)
         assert len(receiver.requests) == 3
-        [(status, reason)] = await rows(pool, "SELECT status, disabled_reason FROM subscriptions")
+        [(status, reason)] = await rows(
+            pool, "SELECT status, disabled_reason FROM subscriptions WHERE url = %s", receiver.url)
         assert (status, reason) == ("disabled",
                                     "3 consecutive failed attempts (last: HTTP 500)")
         # The delivery itself is kept, pending, for when the subscriber resumes.
-        assert await rows(pool, "SELECT status, attempts FROM deliveries") == [("pending", 3)]
+        assert await rows(pool, "SELECT status, attempts FROM deliveries WHERE event_id <> "
+                          "'control'") == [("pending", 3)]
 
 
 async def test_redirects_are_not_followed(
@@ -264,6 +298,10 @@ def test_payload_is_json_with_sorted_keys() -> None:
 
     body = payloads.build("outage.opened", transition(), "https://x.example/",
                           datetime(2021, 2, 15, 1, 2, 30, tzinfo=UTC))
+    # The exact bytes: keys sorted at every level, compact separators, no ASCII escaping.
+    assert body == json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"),
+                              ensure_ascii=False)
+    assert list(json.loads(body)) == ["data", "links", "timestamp", "type"]
     assert json.loads(body)["timestamp"] == "2021-02-15T01:02:30Z"
     assert json.loads(body)["links"]["api"] == "https://x.example/v1/events/ev-1"
 
