@@ -14,6 +14,7 @@
 #   PYTEST     pytest to run (default .venv/bin/pytest)
 #   PG15_TESTS test paths instead of the default set (space-separated)
 #   PG15_NO_INSTALL=1  never apt-get install postgresql-15
+#   CI         when set, a missing PostgreSQL 15 fails the run instead of skipping it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,11 @@ if ! have_pg15 && [[ $(id -u) -eq 0 && -z ${PG15_NO_INSTALL:-} ]] \
         apt-get install -y -qq --no-install-recommends postgresql-15; } >/dev/null 2>&1 || true
 fi
 if ! have_pg15; then
+    # CI promises both passes: there a missing server is a failure, not a skip.
+    if [[ -n ${CI:-} ]]; then
+        echo "pytest-pg15: failed, no PostgreSQL 15 at $PG15_BIN and CI is set" >&2
+        exit 1
+    fi
     echo "pytest-pg15: skipped, no PostgreSQL 15 at $PG15_BIN (apt-get install postgresql-15)"
     exit 0
 fi
