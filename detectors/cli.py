@@ -11,7 +11,9 @@ from typing import Any
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     replay = commands.add_parser(
         "replay", help="run the detector over a replay stream",
-        description="Print the event transitions of a replay stream as JSON Lines.")
+        description="Print the event transitions of a replay stream as JSON Lines on stdout. "
+        "About 30 s for the 120 MB stream 'simulate' writes by default; a progress bar on "
+        "stderr when it is a terminal.")
     replay.add_argument("stream", help="replay stream (JSON Lines), or - for stdin")
     replay.add_argument("--until", help="evaluate up to this time (RFC 3339); default: the "
                         "last line")
@@ -25,7 +27,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     simulate = commands.add_parser(
         "simulate", help="write a simulated replay stream and its ground truth",
-        description="Simulate a fleet through scenarios; writes STREAM and a truth JSON.")
+        description="Simulate a fleet through scenarios; writes STREAM and a truth JSON "
+        "(nothing on stdout). The default suite takes about 30 s and writes about 120 MB; "
+        "a progress bar on stderr when it is a terminal.")
     simulate.add_argument("stream", help="output replay stream path")
     simulate.add_argument("--truth", help="ground-truth JSON path (default: STREAM.truth.json)")
     simulate.add_argument("--suite", default="positive",
@@ -37,7 +41,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     bench = commands.add_parser("bench", help="benchmarks")
     bench_commands = bench.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
     detect = bench_commands.add_parser(
-        "detect", help="detector quality and cost on simulated scenarios")
+        "detect", help="detector quality and cost on simulated scenarios",
+        description="Detector quality and cost on simulated scenarios. Takes about 15 "
+        "minutes on 2 cores with the defaults (--seeds 2 --probes 100000); figures on stdout "
+        "as each part finishes, the elapsed time on stderr when it is a terminal.")
     detect.add_argument("--seeds", type=int, default=2, help="simulated runs per suite")
     detect.add_argument("--probes", type=int, default=100_000,
                         help="fleet size of the engine-cost measurement")
@@ -103,7 +110,8 @@ def _replay(args: argparse.Namespace) -> int:
 
                 transitions = drive(Engine(params), connlog_items(source), until)
             else:
-                transitions = replay(source, params, until, on_bad if args.skip_bad else None)
+                transitions = replay(_with_progress(source, args.stream), params, until,
+                                     on_bad if args.skip_bad else None)
             for transition in transitions:
                 sys.stdout.write(json.dumps(transition.to_json(), separators=(",", ":")) + "\n")
         except (ReplayError, ValueError) as exc:
@@ -117,6 +125,7 @@ def _replay(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     import json
 
+    from cutwatch import progress
     from detectors.bench import SUITES, VARIANTS
     from detectors.scenarios import build
 
@@ -124,7 +133,7 @@ def _simulate(args: argparse.Namespace) -> int:
     lines, truth = build(spec, scenarios, hours, seed=args.seed, churn_per_day=churn)
     out = Path(args.stream)
     with out.open("w", encoding="utf-8") as f:
-        for line in lines:
+        for line in progress.items(lines, desc="simulate"):
             f.write(line + "\n")
     truth_path = Path(args.truth) if args.truth else out.with_suffix(".truth.json")
     truth_path.write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
@@ -133,7 +142,20 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    from cutwatch import progress
     from detectors.bench import main
 
-    main(seeds=args.seeds, probes=args.probes)
+    with progress.elapsed("bench detect"):
+        main(seeds=args.seeds, probes=args.probes)
     return 0
+
+
+def _with_progress(source: Any, stream: str) -> Any:
+    """The stream's lines with a progress bar on a terminal (by bytes for a file)."""
+    import os
+
+    from cutwatch import progress
+
+    if stream == "-":
+        return progress.items(source, desc="replay")
+    return progress.lines(source, total_bytes=os.path.getsize(stream), desc="replay")
