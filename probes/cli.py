@@ -60,9 +60,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     reg.add_argument("--city", help="nearest town (coarse: never a street or address)")
     reg.add_argument("--access", required=True, choices=("fixed", "mobile", "satellite"))
     reg.add_argument("--name", help="a label for the operator (optional)")
-    where = reg.add_mutually_exclusive_group()
-    where.add_argument("--state-dir", type=Path, help="where to store the credentials")
-    where.add_argument("--config", type=Path, help="take the state dir from this config")
+    reg.add_argument("--state-dir", type=Path, help="where to store the credentials (default: "
+                     "the config's state_dir; for a new config, probe-state/ beside it; "
+                     "else /var/lib/cutwatch-probe)")
+    reg.add_argument("--config", type=Path, help="take the state dir from this config; if the "
+                     "file does not exist, write it (state dir and collector) after registering")
     reg.set_defaults(handler=_register)
 
 
@@ -109,17 +111,32 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _register(args: argparse.Namespace) -> int:
-    from probes.config import ConfigError, ProbeSection
+    from probes.config import ConfigError, ProbeSection, collector_url, write_new_config
     from probes.register import register_probe
 
-    state_dir = args.state_dir
+    config: Path | None = args.config
+    new_config = config is not None and not config.exists()
+    state_dir: Path | None = args.state_dir
+    if config is not None and not new_config:
+        configured = _load(config).probe.state_dir
+        if state_dir is not None and state_dir.resolve() != configured.resolve():
+            raise CliError(f"--state-dir {state_dir} differs from state_dir {configured} in "
+                           f"{config}: give one of them")
+        state_dir = configured
     if state_dir is None:
-        state_dir = (_load(args.config).probe if args.config else ProbeSection()).state_dir
+        # A volunteer trying the probe by hand is not root: keep it beside the new config.
+        state_dir = config.parent / "probe-state" if config else ProbeSection().state_dir
     try:
+        collector = collector_url(args.collector)
         path, probe_id = register_probe(
-            args.collector, args.token, state_dir=state_dir, country=args.country,
+            collector, args.token, state_dir=state_dir, country=args.country,
             subdivision=args.subdivision, city=args.city, access=args.access, name=args.name)
-    except ConfigError as exc:
+        if config is not None and new_config:
+            write_new_config(config, state_dir=state_dir, collector=collector)
+    except (ValueError, ConfigError, OSError) as exc:  # ValueError: a malformed collector URL
         raise CliError(str(exc)) from None
     print(f"registered as {probe_id}; credentials in {path}", file=sys.stderr)
+    if config is not None and new_config:
+        print(f"wrote {config}: add your own [[targets]] there (see docs/probe.md)",
+              file=sys.stderr)
     return 0

@@ -138,3 +138,21 @@ def write_state_file(path: Path, text: str) -> None:
         out.flush()
         os.fsync(out.fileno())
     tmp.replace(path)
+
+
+def write_new_config(path: Path, *, state_dir: Path, collector: str) -> None:
+    """The smallest config that runs: where the state lives and which collector to use.
+
+    Written by ``cutwatch probe register --config F`` when ``F`` does not exist yet, so the
+    documented ``register`` -> ``once`` -> ``run`` steps need no hand-written file.
+    """
+    text = (
+        "# Written by 'cutwatch probe register'. Every setting: docs/probe.md"
+        " (\"Config reference\").\n"
+        "[probe]\n"
+        f"state_dir = {json.dumps(str(state_dir.resolve()))}\n"
+        f"collectors = [{json.dumps(collector)}]\n"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_state_file(path, text)
+    load_config(path)  # what was written must load
