@@ -1,6 +1,6 @@
 """The detector's nouns: probes and their entities, inputs, events and their transitions.
 
-Inputs come from the replay stream or the database; transitions leave as the DESIGN.md JSON
+Inputs come from the replay stream or the database; transitions leave as the docs/events.md JSON
 object (``Transition.to_json``), the same in replay output, webhook payloads and the API.
 """
 

@@ -1,7 +1,7 @@
 """Which event transitions a subscription (or a feed query) wants: entities, kinds, status.
 
 The same vocabulary serves webhook subscriptions (stored as JSON) and feed query parameters.
-Matching is a pure function of the filter and the DESIGN.md transition object.
+Matching is a pure function of the filter and the transition object of docs/events.md.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ async def enqueue(conn: psycopg.AsyncConnection[Any], transition: Mapping[str, A
     """Insert one delivery per matching active subscription; return how many.
 
     Runs in the caller's transaction. Raises ``payloads.PayloadError`` when the object is not
-    a DESIGN.md event transition. Every transition is also recorded for the feeds.
+    an event transition (docs/events.md). Every transition is also recorded for the feeds.
     """
     kind = payloads.event_type(transition)
     event_id = str(transition["event"]["id"])

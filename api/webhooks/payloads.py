@@ -1,6 +1,6 @@
 """The body of a webhook delivery: an event transition wrapped in a Standard Webhooks envelope.
 
-``{"type": "outage.opened", "timestamp": ..., "data": <DESIGN.md transition>, "links": {...}}``.
+``{"type": "outage.opened", "timestamp": ..., "data": <docs/events.md transition>, "links": ...}``.
 The outbox stores the transition; the dispatcher renders the same body text from it on every
 attempt (the envelope timestamp is the delivery's creation time), then signs it.
 """
@@ -21,7 +21,7 @@ TEST_TYPE = "webhook.test"
 
 
 class PayloadError(ValueError):
-    """The transition handed to the outbox is not a DESIGN.md transition object."""
+    """The transition handed to the outbox is not a docs/events.md transition object."""
 
 
 def event_type(transition: Mapping[str, Any]) -> str:
