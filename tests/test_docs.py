@@ -289,3 +289,46 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "*")
     os.environ.pop("CUTWATCH_CATALOGUE", None)
+
+
+def test_webhooks_local_walkthrough_runs_as_written(database_url: str, tmp_path: Path) -> None:
+    """docs/webhooks.md "Try it locally", against the service as `make run` starts it with
+    CUTWATCH_WEBHOOK_ALLOW_PRIVATE=true (the same app, on a free port instead of 8000)."""
+    doc = (ROOT / "docs/webhooks.md").read_text()
+    section = doc[doc.index("## 9. Try it locally"):doc.index("## Operator settings")]
+    start, setup, check = re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)
+    assert start.strip() == "CUTWATCH_WEBHOOK_ALLOW_PRIVATE=true make run"
+    settings = Settings(database_url=database_url, admin_token=ADMIN, data_dir=tmp_path / "var",
+                        webhook_allow_private=True, pool_max_size=4)
+    receiver_port = str(_free_port())
+    with LiveService(settings) as service:
+        def local(block: str) -> str:
+            return (block.replace("127.0.0.1:8000", f"127.0.0.1:{service.port}")
+                    .replace("9000", receiver_port).replace(".venv/bin/", f"{BIN}/"))
+        # Between the two blocks, wait (with a deadline) for what the reader is told to see.
+        wait = ("for _ in $(seq 300); do grep -q '\"type\": \"webhook.test\"' out.txt && break; "
+                "sleep 0.1; done\n")
+        # The trap stops the receiver should a step fail before the doc's own `kill %1`.
+        script = (f"set -e\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n"
+                  f"{local(setup)}\n{wait}{local(check)}")
+        env = {**os.environ, "DATABASE_URL": database_url}  # `admin` finds the same database
+        with (tmp_path / "out.txt").open("w") as out:
+            done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, stdout=out,
+                                  stderr=subprocess.PIPE, text=True, timeout=120,
+                                  stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    lines = (tmp_path / "out.txt").read_text().splitlines()
+    received = [json.loads(line) for line in lines if line.startswith('{"webhook-id"')]
+    assert [m["type"] for m in received] == ["webhook.test"]
+    [log] = [json.loads(line) for line in lines if line.startswith("[")]
+    assert [(d["id"], d["status"], d["last_status_code"]) for d in log] == [
+        (received[0]["webhook-id"], "succeeded", 204)]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
