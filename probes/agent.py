@@ -26,7 +26,7 @@ from probes.checks.base import Context
 from probes.config import Credentials, ProbeConfig
 from probes.runner import jobs, measure
 from probes.scheduler import Plan, backoff
-from probes.spool import Spool
+from probes.spool import Spool, SpoolWriter
 from probes.targets import BaseTarget, CheckinReply, Group, Schedule
 from probes.tls import tls_context
 from probes.uploader import Round, Uploader
@@ -39,10 +39,12 @@ CONCURRENCY = 4  # checks in flight at once: a round still takes ~1 s; less peak
 class Agent:
     def __init__(self, config: ProbeConfig, context: Context, spool: Spool | None = None,
                  *, clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, writer: SpoolWriter | None = None) -> None:
         self.config = config
         self.context = dataclasses.replace(context, block_pages=config.block_pages)
         self.spool = spool
+        # Stores results off the event loop (probes.main gives one); else spool.add inline.
+        self.writer = writer
         self.clock = clock
         self.rng = rng or random.Random()
         self.catalogue: CheckinReply | None = None
@@ -76,7 +78,9 @@ class Agent:
         async def one(target: BaseTarget, family: Family) -> Result:
             async with gate:
                 result = await measure(target, family, self.context)
-            if self.spool is not None:
+            if self.writer is not None:
+                await self.writer.add(result)
+            elif self.spool is not None:
                 self.spool.add(result)
             return result
 

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from probes.agent import Agent
 from probes.checks.base import Context, raw_sockets_allowed
 from probes.config import ProbeConfig, load_credentials
-from probes.spool import Spool, SpoolLimits
+from probes.spool import Spool, SpoolLimits, SpoolWriter
 
 SPOOL = "spool.sqlite3"
 M_ARENA_MAX = -8  # mallopt() parameter, from glibc's malloc.h
@@ -44,7 +44,8 @@ def run(config: ProbeConfig, log_level: str = "info") -> int:
     from probes.clock import clock_synced
 
     spool = spool_for(config)
-    agent = Agent(config, Context(raw_sockets=raw_sockets_allowed()), spool)
+    writer = SpoolWriter(spool.path, spool.limits)
+    agent = Agent(config, Context(raw_sockets=raw_sockets_allowed()), spool, writer=writer)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -58,6 +59,7 @@ def run(config: ProbeConfig, log_level: str = "info") -> int:
     try:
         asyncio.run(main())
     finally:
+        writer.close()
         spool.close()
     return 0
 

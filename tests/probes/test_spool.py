@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from probe_results import result
 
-from probes.spool import OpenBatch, Spool, SpoolLimits
+from probes.agent import Agent
+from probes.checks.base import Context
+from probes.config import ProbeConfig
+from probes.spool import OpenBatch, Spool, SpoolChanged, SpoolLimits, SpoolWriter
 from probes.spool_codec import VERSION, ZDICT, decode, encode
 
 
@@ -97,3 +105,96 @@ def test_discard_batch_drop_or_release(tmp_path: Path) -> None:
     spool.store_batch(OpenBatch("b", 2, 3, b"x"), seqs)
     spool.discard_batch("b", drop=True)
     assert (spool.depth(), spool.counter("dropped_total")) == (3, 3)
+
+
+@contextlib.contextmanager
+def slow_disk(path: Path) -> Iterator[None]:
+    """The spool's file held by another writer: every commit waits, like a slow SD card's
+    fsync, until the block ends (SQLite's busy wait, 5 s, is far longer than the tests)."""
+    blocker = sqlite3.connect(path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        yield
+        blocker.execute("COMMIT")
+    finally:
+        blocker.close()
+
+
+async def _connect_rtts(port: int, count: int) -> list[float]:
+    """Round trips timed on the event loop, as the TCP check times its connect."""
+    rtts = []
+    for _ in range(count):
+        started = time.perf_counter()
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        rtts.append(time.perf_counter() - started)
+        writer.close()
+        await writer.wait_closed()
+    return rtts
+
+
+@pytest.mark.anyio
+async def test_rtts_are_not_inflated_while_the_spool_writes(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    spool = Spool(path)  # the agent's own connection; the writer has another
+    writer = SpoolWriter(path)
+    server = await asyncio.start_server(lambda _r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        baseline = await _connect_rtts(port, 20)  # the positive control: the loop is free
+        with slow_disk(path):
+            storing = asyncio.create_task(writer.add(result(0)))
+            while_writing = await _connect_rtts(port, 20)
+            # The write was in progress the whole time (waiting on the disk)...
+            assert not storing.done()
+        # ...and it completes, durably, once the disk takes it.
+        await asyncio.wait_for(storing, 10)
+        assert spool.depth() == 1
+        # Inline, the same write would have held the loop for the whole blocked period: the
+        # round trips would measure the disk. Off the loop they stay what they were.
+        assert max(while_writing) < max(0.5, 20 * max(baseline))
+    finally:
+        server.close()
+        await server.wait_closed()
+        writer.close()
+        spool.close()
+
+
+@pytest.mark.anyio
+async def test_the_agent_stores_results_through_the_writer(tmp_path: Path) -> None:
+    server = await asyncio.start_server(lambda _r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    config = ProbeConfig.model_validate({"targets": [
+        {"kind": "tcp", "name": "tcp-lab", "tag": "domestic", "host": "127.0.0.1",
+         "port": port, "linger": 0}]})
+    path = tmp_path / "s.db"
+    spool, writer = Spool(path), SpoolWriter(path)
+    agent = Agent(config, Context(), spool, writer=writer)
+    try:
+        with slow_disk(path):
+            measuring = asyncio.create_task(agent.measure_round())
+            # The loop keeps turning while the result waits for the disk: a timer set now
+            # fires (an inline write would hold the loop, and then fail on the busy lock).
+            ticked = time.monotonic()
+            await asyncio.sleep(0.2)
+            assert time.monotonic() - ticked < 2
+            assert not measuring.done()
+        [measured] = await asyncio.wait_for(measuring, 10)
+        assert measured.ok
+        assert [r[1] for r in spool.last_results()] == ["tcp-lab"]
+    finally:
+        server.close()
+        await server.wait_closed()
+        writer.close()
+        spool.close()
+
+
+def test_store_batch_refuses_results_the_caps_dropped_meanwhile(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db")
+    for n in range(3):
+        spool.add(result(n))
+    reserved = spool.reserve(10, 0)
+    spool.db.execute("DELETE FROM results WHERE seq = ?", (reserved[0][0],))  # as the caps do
+    with pytest.raises(SpoolChanged):
+        spool.store_batch(OpenBatch("b-1", 1, 3, b"body"), [s for s, _ in reserved])
+    assert spool.open_batch() is None  # nothing half-stored: the next round starts over
+    assert spool.pending() == 2
