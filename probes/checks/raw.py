@@ -1,6 +1,6 @@
 """One ICMP echo over a raw socket (needs CAP_NET_RAW): shared by ``icmp`` and ``traceroute``.
 
-Scapy builds and parses the ICMP messages; the kernel adds the IP header. The socket is
+probes.packets builds and parses the ICMP messages; the kernel adds the IP header. The socket is
 blocking and runs in a worker thread, so the event loop never waits on it.
 """
 
@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import select
 import socket
+import struct
 import time
 from dataclasses import dataclass
 
 from cutwatch.wire import Family
-from probes.scapy_lean import ICMP, IP, ICMPv6EchoRequest
+from probes.packets import icmp_echo, parse_icmp4
 
 ECHO_REPLY = {"ipv4": 0, "ipv6": 129}
 TIME_EXCEEDED = {"ipv4": 11, "ipv6": 3}
@@ -32,12 +33,12 @@ def ping(host: str, family: Family, *, ttl: int = 64, timeout: float = 2.0, seq:
     if family == "ipv4":
         sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
-        packet = bytes(ICMP(type=8, id=ident, seq=seq) / b"cutwatch")
+        packet = icmp_echo(ident, seq, b"cutwatch")
     else:
         sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl)
         # The kernel fills in the ICMPv6 checksum (it needs the IPv6 pseudo-header).
-        packet = bytes(ICMPv6EchoRequest(id=ident, seq=seq, cksum=0, data=b"cutwatch"))
+        packet = struct.pack("!BBHHH", 128, 0, 0, ident, seq) + b"cutwatch"
     with sock:
         started = time.monotonic()
         sock.sendto(packet, (host, 0))
@@ -54,15 +55,13 @@ def ping(host: str, family: Family, *, ttl: int = 64, timeout: float = 2.0, seq:
 
 def _match(data: bytes, family: Family, ident: int, seq: int) -> str | None:
     if family == "ipv4":
-        ip = IP(data)
-        icmp = ip.getlayer(ICMP)
+        icmp = parse_icmp4(data)
         if icmp is None:
             return None
         if icmp.type == ECHO_REPLY["ipv4"]:
             return "reply" if (icmp.id, icmp.seq) == (ident, seq) else None
-        inner = icmp.payload.getlayer(ICMP)  # the quoted original packet
-        if inner is not None and (inner.id, inner.seq) == (ident, seq):
-            return _error_kind(int(icmp.type), family)
+        if icmp.quoted and (icmp.id, icmp.seq) == (ident, seq):  # the quoted original
+            return _error_kind(icmp.type, family)
         return None
     kind, quoted = data[0], data[8:]
     if kind == ECHO_REPLY["ipv6"]:

@@ -1,6 +1,7 @@
 """Probe footprint benchmark: RSS, CPU, upload traffic and 7-day spool size. Prints figures.
 
     python -m tests.bench.probe_footprint [--window 300] [--warmup 30]
+    python -m tests.bench.probe_footprint --imports   # where the probe's memory goes
 
 A lab process serves 20 loopback targets (DNS, TCP, HTTP, a "gateway") and a minimal
 collector that acknowledges batches and counts the bytes it receives. The real probe
@@ -164,6 +165,38 @@ def week_spool(pulse: list[Any], service: list[Any], path: Path) -> tuple[int, i
     return len(rows), on_disk
 
 
+# Run in a fresh interpreter: each row imports one layer of what `cutwatch probe run` loads,
+# in dependency order, and prints the resident memory it added (VmRSS from /proc).
+IMPORT_STEPS = """
+import importlib
+def rss():
+    with open("/proc/self/status") as f:
+        return int(f.read().split("VmRSS:")[1].split()[0]) / 1024
+steps = [
+    ("python, no imports", []),
+    ("stdlib: asyncio, ssl, sqlite3, json, gzip, logging", ["asyncio", "ssl", "sqlite3", "json",
+                                                            "gzip", "ipaddress", "logging"]),
+    ("pydantic (the library)", ["pydantic", "pydantic_core"]),
+    ("cutwatch.wire (the wire models: pydantic builds their validators)", ["cutwatch.wire"]),
+    ("probes.targets + probes.config (target and config models)", ["probes.targets",
+                                                                   "probes.config"]),
+    ("httpx (+ httpcore, h11, certifi, idna)", ["httpx"]),
+    ("DNS and ICMP packets (probes.packets, standard library)", ["probes.packets"]),
+    ("the rest of the probe (checks, agent, spool, uploader, CLI)",
+     ["probes.main", "probes.checks", "probes.status", "cutwatch.cli", "probes.cli"]),
+]
+print("| layer | adds MiB | RSS MiB |")
+print("| --- | ---: | ---: |")
+before = rss()
+for name, modules in steps:
+    for module in modules:
+        importlib.import_module(module)
+    now = rss()
+    print(f"| {name} | {now - before:+.1f} | {now:.1f} |")
+    before = now
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--window", type=float, default=300, help="measured seconds")
@@ -172,9 +205,15 @@ def main() -> None:
                         help="interpreter that runs the probe, e.g. one of a venv with only "
                         "'cutwatch[probe]' installed, as on a Pi (default: this one)")
     parser.add_argument("--lab", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--imports", action="store_true",
+                        help="print the RSS each layer of the probe's imports adds, in a fresh "
+                        "interpreter (--python), instead of the run")
     args = parser.parse_args()
     if args.lab:
         serve_lab(args.lab)
+        return
+    if args.imports:
+        subprocess.run([args.python, "-c", IMPORT_STEPS], check=True)
         return
     with tempfile.TemporaryDirectory(prefix="cutwatch-bench-") as tmp:
         work = Path(tmp)
@@ -221,7 +260,7 @@ def run(work: Path, window: float, warmup: float, python: str) -> None:
           f"{len(service_results)} service results/{SERVICE_S}s = {per_hour:.0f} results/h)")
     print(f"window: {window:.0f} s after {warmup:.0f} s warm-up")
     print(f"RSS steady state: max {max(rss) / 2**20:.1f} MiB, "
-          f"median {sorted(rss)[len(rss) // 2] / 2**20:.1f} MiB   (limit 50 MB)")
+          f"median {sorted(rss)[len(rss) // 2] / 2**20:.1f} MiB   (limit 40 MB)")
     print(f"CPU: {window_cpu:.2f} s in window + service round {service_cpu:.3f} s per "
           f"{SERVICE_S} s -> {cpu_share:.2f}% of one core   (limit 1%)")
     print(f"upload: {sent1['requests'] - sent0['requests']} batches, "
