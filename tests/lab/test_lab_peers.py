@@ -92,7 +92,9 @@ def test_tcp_hold_reset_and_closed_port() -> None:
 def test_tcp_reset_after_read() -> None:
     with TcpServer("reset_after_read") as peer, socket.create_connection(peer.address) as conn:
         conn.settimeout(2)
-        time.sleep(0.1)
+        deadline = time.monotonic() + 10  # the peer's accept, however loaded the machine
+        while peer.accepted < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert peer.accepted == 1
         conn.sendall(b"hello")
         with pytest.raises(ConnectionResetError):

@@ -19,7 +19,7 @@ from api.webhooks.config import WebhookConfig
 
 from .factory import add_subscription
 from .receiver import Receiver
-from .test_delivery import eventually
+from .test_delivery import eventually, settled
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -56,7 +56,8 @@ async def test_detector_transitions_reach_the_receiver_once(
             task = asyncio.create_task(dispatcher.run(pool, fast))
             try:
                 await eventually(lambda: len(receiver.requests) >= len(transitions))
-                await asyncio.sleep(0.3)
+                # Every delivery recorded as sent: none is left to be sent twice.
+                await settled(pool)
             finally:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
