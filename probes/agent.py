@@ -26,7 +26,7 @@ from probes.checks.base import Context
 from probes.config import Credentials, ProbeConfig
 from probes.runner import jobs, measure
 from probes.scheduler import Plan, backoff
-from probes.spool import Spool, SpoolWriter
+from probes.spool import Spool, SpoolChanged, SpoolWriter
 from probes.targets import BaseTarget, CheckinReply, Group, Schedule
 from probes.tls import tls_context
 from probes.uploader import Round, Uploader
@@ -101,6 +101,9 @@ class Agent:
         while not stop.is_set():
             try:
                 done = await uploader.upload()
+            except SpoolChanged as exc:  # the caps dropped results it had picked: rebuild soon
+                log.info("upload round restarted: %s", exc)
+                done = Round(more=True)
             except Exception as exc:  # e.g. a full disk: keep measuring, try again later
                 log.exception("upload round failed")
                 done = Round(error=f"{type(exc).__name__}: {exc}")

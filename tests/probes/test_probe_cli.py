@@ -109,3 +109,26 @@ def test_register_refuses_a_non_http_collector_before_sending(tmp_path: Path) ->
     assert refused.stderr.count("\n") == 1
     assert "collector URL must start with http:// or https://: ftp://127.0.0.1/" in refused.stderr
     assert not (tmp_path / "credentials.json").exists()
+
+
+def test_register_writes_no_config_when_registration_fails(tmp_path: Path) -> None:
+    config = tmp_path / "probe.toml"
+    refused = cutwatch("probe", "register", "--collector", f"http://127.0.0.1:{closed_port()}",
+                       "--token", "t", "--country", "MM", "--access", "fixed",
+                       "--config", str(config))
+    assert refused.returncode == 2
+    assert refused.stderr.count("\n") == 1
+    assert "cannot reach http://127.0.0.1:" in refused.stderr
+    assert not config.exists()  # nothing half-done: the next attempt starts clean
+    assert not (tmp_path / "probe-state" / "credentials.json").exists()
+
+
+def test_register_refuses_a_state_dir_that_contradicts_the_config(tmp_path: Path) -> None:
+    config = tmp_path / "probe.toml"
+    config.write_text(f'[probe]\nstate_dir = "{tmp_path / "state"}"\n')
+    refused = cutwatch("probe", "register", "--collector", "http://127.0.0.1:9", "--token", "t",
+                       "--country", "MM", "--access", "fixed", "--config", str(config),
+                       "--state-dir", str(tmp_path / "elsewhere"))
+    assert refused.returncode == 2
+    assert refused.stderr.count("\n") == 1
+    assert "differs from state_dir" in refused.stderr
