@@ -62,6 +62,24 @@ class Settings(BaseSettings):
     webhook_retry_schedule: tuple[float, ...] | None = None
     webhook_disable_after_failures: int | None = Field(default=None, ge=1)
 
+    # Hardening (docs/api.md, docs/privacy.md, docs/operations.md).
+    # Every timestamp a probe sends lies within this many days of the collector's clock.
+    time_window_days: int = Field(default=366, ge=1, le=3650)
+    # A result may be measured at most this long after the collector's clock says now.
+    clock_tolerance_seconds: int = Field(default=600, ge=0, le=86_400)
+    # Requests per minute per credential (probe, subscriber, admin) or, unauthenticated, per
+    # client address (held in memory only); 0 turns the limit off.
+    rate_limit_per_minute: int = Field(default=600, ge=0)
+    # How long a request waits for a database connection before answering 503.
+    db_wait_seconds: float = Field(default=2.0, gt=0, le=60)
+    # Results of a probe count only once the operator approved it (`cutwatch admin probe
+    # approve`); off, every registered probe counts from its first batch.
+    require_probe_approval: bool = False
+    # Public reads never show a group (country, subdivision, city, network) of fewer probes.
+    min_publishable_probes: int = Field(default=3, ge=1)
+    # GET /v1/probes (the per-probe public list) answers 404 when off.
+    public_probe_list: bool = True
+
     def geoip_paths(self) -> tuple[Path, ...]:
         paths = [p for p in (self.geoip_asn_db, self.geoip_country_db) if p is not None]
         return tuple(dict.fromkeys(paths))

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import AdminDep, hash_secret, new_secret, token_holder, unauthorized
 from api.state import PoolDep
+from api.text import PlainText
 
 router = APIRouter(tags=["webhooks"])
 
@@ -24,7 +25,7 @@ router = APIRouter(tags=["webhooks"])
 class SubscriberCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=200, description="who the key is for")
+    name: PlainText = Field(min_length=1, max_length=200, description="who the key is for")
 
 
 class SubscriberOut(BaseModel):
