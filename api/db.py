@@ -22,6 +22,9 @@ def make_pool(settings: Settings, *, url: str | None = None) -> AsyncConnectionP
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         open=False,
+        # A request waits this long for a connection, then answers 503 (api.errors) instead
+        # of hanging while the database is down.
+        timeout=settings.db_wait_seconds,
         # Every connection talks UTC, so timestamps read back the way the wire writes them.
         kwargs={"options": "-c timezone=UTC"},
         name="cutwatch",

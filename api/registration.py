@@ -22,6 +22,7 @@ from api.auth import (
     hash_secret,
     is_admin,
     new_secret,
+    rate_limit,
     secret_matches,
     unauthorized,
 )
@@ -181,6 +182,7 @@ async def register_probe(body: ProbeRegistration, request: Request) -> dict[str,
             # Raising inside the transaction rolls it back: a wrong secret uses up nothing.
             raise unauthorized("invalid, expired or used-up token")
         enrolled_by, operator = enrolled
+        rate_limit(request, "enrollment", enrolled_by)
         # The operator's own probes count at once; volunteers' wait for approval if required.
         approved = enrolled_by == "admin" or not state.settings.require_probe_approval
         probe_id = new_probe_id()

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
 
     # Ingest limits
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    # Body limit of every other route (JSON the API takes is small).
+    max_request_bytes: int = Field(default=64 * 1024, ge=1024)
     max_decompressed_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
 
     # Offline GeoIP databases (MMDB). One file may carry both fields (ipinfo lite).
@@ -71,10 +73,10 @@ class Settings(BaseSettings):
     # client address (held in memory only); 0 turns the limit off.
     rate_limit_per_minute: int = Field(default=600, ge=0)
     # How long a request waits for a database connection before answering 503.
-    db_wait_seconds: float = Field(default=2.0, gt=0, le=60)
+    db_wait_seconds: float = Field(default=0.5, gt=0, le=60)
     # Results of a probe count only once the operator approved it (`cutwatch admin probe
     # approve`); off, every registered probe counts from its first batch.
-    require_probe_approval: bool = False
+    require_probe_approval: bool = True
     # Public reads never show a group (country, subdivision, city, network) of fewer probes.
     min_publishable_probes: int = Field(default=3, ge=1)
     # GET /v1/probes (the per-probe public list) answers 404 when off.

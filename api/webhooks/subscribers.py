@@ -15,7 +15,14 @@ import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import AdminDep, hash_secret, new_secret, token_holder, unauthorized
+from api.auth import (
+    AdminDep,
+    hash_secret,
+    new_secret,
+    rate_limit,
+    token_holder,
+    unauthorized,
+)
 from api.state import PoolDep
 from api.text import PlainText
 
@@ -80,6 +87,7 @@ async def current_subscriber(request: Request) -> Subscriber:
     if found is None:
         raise unauthorized("invalid subscriber API key")
     subscriber_id, row = found
+    rate_limit(request, "subscriber", subscriber_id)
     return Subscriber(id=subscriber_id, name=row[1])
 
 
