@@ -20,6 +20,7 @@ from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
 
 from cutwatch import validation
+from cutwatch.wire import Batch
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +104,8 @@ def statuses(method: str, path: str, operation: Mapping[str, Any]) -> set[int]:
         found.add(401)
     if "{" in path:
         found.add(404)
-    if "requestBody" in operation or method.upper() in ("POST", "PUT", "PATCH"):
-        found |= {413, 422}
+    if "requestBody" in operation:
+        found |= {400, 413, 422}  # 400: not JSON at all
     if operation.get("parameters") or "requestBody" in operation:
         found.add(422)
     found |= set(EXTRA.get(key, ()))
@@ -121,6 +122,7 @@ def declare_errors(app: FastAPI) -> None:
         schema = original()
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         schemas["ErrorBody"] = ErrorBody.model_json_schema()
+        _declare_batch_body(schema)
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
         ref = {"$ref": "#/components/schemas/ErrorBody"}
@@ -136,3 +138,18 @@ def declare_errors(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _declare_batch_body(schema: dict[str, Any]) -> None:
+    # POST /v1/batches reads its body itself (gzip, size caps), so FastAPI cannot see it.
+    operation = schema.get("paths", {}).get("/v1/batches", {}).get("post")
+    if operation is None:
+        return
+    batch = Batch.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas = schema["components"]["schemas"]
+    schemas.update(batch.pop("$defs", {}))
+    schemas["Batch"] = batch
+    operation["requestBody"] = {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Batch"}}},
+    }
