@@ -72,7 +72,8 @@ class Settings(BaseSettings):
     # Requests per minute per credential (probe, subscriber, admin) or, unauthenticated, per
     # client address (held in memory only); 0 turns the limit off.
     rate_limit_per_minute: int = Field(default=600, ge=0)
-    # How long a request waits for a database connection before answering 503.
+    # How long a request waits for a pooled connection before checking whether the database
+    # is down (503 at once) or the pool only busy (api.db.FailFastPool).
     db_wait_seconds: float = Field(default=0.5, gt=0, le=60)
     # Results of a probe count only once the operator approved it (`cutwatch admin probe
     # approve`); off, every registered probe counts from its first batch.
