@@ -76,7 +76,8 @@ def admit(body: bytes, bounds: Bounds) -> Admitted:
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False)
         if any(e["type"] == "json_invalid" for e in errors):
-            raise Malformed(f"malformed JSON: {errors[0]['msg']}") from None
+            detail = errors[0]["msg"].removeprefix("Invalid JSON: ")
+            raise Malformed(f"malformed JSON: {detail}") from None
         return _admit_apart(body, bounds)
     problem = batch_problem(whole, bounds)
     if problem is not None:
