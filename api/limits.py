@@ -2,11 +2,13 @@
 
 ``LimitsMiddleware`` is pure ASGI and sits outside FastAPI, so it acts before any JSON is
 parsed: a declared ``Content-Length`` over the route's cap is answered 413 without reading,
-a streamed body is cut off at the cap, and a body-carrying request without a bearer token
+a streamed body is cut off at the cap, and a body-carrying request without a valid token
 is answered 401 unread (every route that takes a body needs a credential). Requests without
 a credential are rate-limited per client address (held in memory under a salted hash, never
 stored); authenticated ones per credential, once it is verified (``RateLimiter.check``,
 called by the auth dependencies). Limits live in each replica's memory (``limits``).
+A body-carrying request's token is verified here (``auth.refuse_credential``) before its
+body is read; what the credential may do is still the route's dependency's business.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
+import psycopg
 from fastapi import HTTPException
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from psycopg_pool import PoolTimeout
+
+from api.auth import refuse_credential
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -66,7 +72,8 @@ class RateLimiter:
 
 
 class LimitsMiddleware:
-    """Body cap per route, bearer token before a body, per-address rate for the anonymous."""
+    """Body cap per route, a valid credential before a body, per-address rate for the
+    anonymous."""
 
     def __init__(self, app: ASGIApp, *, default_cap: int, caps: dict[str, int],
                  limiter: RateLimiter) -> None:
@@ -92,9 +99,6 @@ class LimitsMiddleware:
                 return
         has_body = scope.get("method") in _BODY_METHODS or "content-length" in headers \
             or "transfer-encoding" in headers
-        if scope.get("method") in _BODY_METHODS and not authorization.strip():
-            await _error(send, 401, "missing bearer token", {"www-authenticate": "Bearer"})
-            return
         cap = self.caps.get(path, self.default_cap)
         declared = headers.get("content-length")
         if declared is not None:
@@ -104,10 +108,33 @@ class LimitsMiddleware:
             if int(declared) > cap:
                 await _error(send, 413, f"body larger than {cap} bytes")
                 return
+        if scope.get("method") in _BODY_METHODS:
+            refusal = await self._credential_refusal(scope, authorization)
+            if refusal is not None:
+                status, detail = refusal
+                extra = {"www-authenticate": "Bearer"} if status == 401 else {"retry-after": "1"}
+                await _error(send, status, detail, extra)
+                return
         if not has_body:
             await self.app(scope, receive, send)
             return
         await _Capped(self.app, cap)(scope, receive, send)
+
+
+    async def _credential_refusal(self, scope: Scope, authorization: str
+                                  ) -> tuple[int, str] | None:
+        """Every route that takes a body needs a credential: checked before the body is read."""
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return 401, "missing bearer token"
+        state = getattr(scope["app"].state, "cutwatch", None) if "app" in scope else None
+        if state is None:
+            return None  # not started (tests building the app alone): the routes decide
+        try:
+            detail = await refuse_credential(state, token.strip())
+        except (PoolTimeout, psycopg.OperationalError):
+            return 503, "database unavailable, retry later"
+        return None if detail is None else (401, detail)
 
 
 class _Capped:
