@@ -10,11 +10,14 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
 from api.state import AppState, get_state
+
+if TYPE_CHECKING:
+    from api.limits import RateLimiter
 
 # Hash of nothing in particular, compared against when the id is unknown, so an unknown id
 # and a wrong secret take the same time.
@@ -91,6 +94,7 @@ async def current_probe(request: Request) -> AuthenticatedProbe:
     if found is None:
         raise unauthorized("invalid probe token")
     probe_id, row = found
+    rate_limit(request, "probe", probe_id)
     return AuthenticatedProbe(id=probe_id, country=row[1])
 
 
@@ -98,6 +102,59 @@ async def require_admin(request: Request) -> None:
     """Operator-only endpoints: ``Authorization: Bearer <admin token>``, else 401."""
     if not is_admin(get_state(request), bearer(request)):
         raise unauthorized("admin token required")
+    rate_limit(request, "admin", "admin")
+
+
+# Which table proves a token, by the prefix of its id; anything else is a probe's token.
+_HOLDERS = (
+    ("enr_", "SELECT token_hash FROM enrollment_tokens WHERE id = %s AND revoked_at IS NULL"
+             " AND expires_at > now() AND (max_uses IS NULL OR uses < max_uses)",
+     "invalid, expired or used-up token"),
+    ("sbr_", "SELECT key_hash FROM subscribers WHERE id = %s AND revoked_at IS NULL",
+     "invalid subscriber API key"),
+)
+_PROBE_HOLDER = ("SELECT token_hash FROM probes WHERE id = %s AND disabled_at IS NULL",
+                 "invalid probe token")
+
+
+async def refuse_credential(state: AppState, token: str) -> str | None:
+    """Why ``token`` proves no credential at all (the 401 detail), or None when it does.
+
+    For api.limits, before a body is read; the route's own dependency then decides whether
+    this credential may do what is asked.
+    """
+    if is_admin(state, token):
+        return None
+    ident, sep, secret = token.partition(".")
+    if not sep:
+        # Only the admin token has no id part: the route compares it (no database needed)
+        # and answers in its own words ("admin token required", "malformed token").
+        return None
+    if not ident or not secret:
+        return "malformed token"
+    query, detail = next(((q, d) for prefix, q, d in _HOLDERS if ident.startswith(prefix)),
+                         _PROBE_HOLDER)
+    async with state.pool.connection() as conn:
+        cur = await conn.execute(query, (ident,))
+        row = await cur.fetchone()
+    return None if secret_matches(secret, row[0] if row else None) else detail
+
+
+async def is_operator(request: Request) -> bool:
+    """Whether the request carries the admin token (public reads show the operator more)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not is_admin(get_state(request), token.strip()):
+        return False
+    rate_limit(request, "admin", "admin")
+    return True
+
+
+def rate_limit(request: Request, kind: str, ident: str) -> None:
+    """429 when the verified credential ``kind:ident`` is over its rate (api.limits)."""
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None:
+        limiter.check(kind, ident)
 
 
 ProbeDep = Annotated[AuthenticatedProbe, Depends(current_probe)]

@@ -248,7 +248,8 @@ def test_serve_without_database_url_embeds_postgresql_and_keeps_data(tmp_path: P
     proc = _serve(data_dir, port)
     try:
         _wait_ready(url, proc)
-        listed = httpx.get(f"{url}/v1/probes", timeout=10).json()
+        listed = httpx.get(f"{url}/v1/probes", timeout=10, headers={  # the operator's list
+            "Authorization": "Bearer embedded-admin"}).json()
     finally:
         _stop(proc, signal.SIGINT)
     assert proc.returncode == 130  # 128 + SIGINT, as for Ctrl-C
