@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest pytest-pg15 bench schema clean
+.PHONY: run test lint typecheck pytest pytest-pg15 bench schema clean chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/cutwatch serve --demo
 
-test: lint typecheck pytest pytest-pg15
+test: lint typecheck chromium pytest pytest-pg15
 
 lint: $(STAMP)
 	$(BIN)/ruff check cutwatch probes api detectors tests
@@ -32,6 +32,11 @@ pytest: $(STAMP)
 # installing Debian's postgresql-15 as root when missing, else one line and no failure.
 pytest-pg15: $(STAMP)
 	PYTEST=$(BIN)/pytest bash tests/pg15.sh
+
+# The dashboard's browser tests drive Debian's chromium: installed as root when missing,
+# else one line and those tests skip.
+chromium:
+	bash tests/dashboard/chromium.sh
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     webhook_retry_schedule: tuple[float, ...] | None = None
     webhook_disable_after_failures: int | None = Field(default=None, ge=1)
 
+    # Dashboard and signals API: entities with fewer probes are only shown inside their
+    # parent, so a lone volunteer in a small town is never singled out.
+    min_publishable_probes: int = Field(default=3, ge=1)
+
     def geoip_paths(self) -> tuple[Path, ...]:
         paths = [p for p in (self.geoip_asn_db, self.geoip_country_db) if p is not None]
         return tuple(dict.fromkeys(paths))

@@ -1,0 +1,286 @@
+"""Read side of the signals: entities with their status, and bucketed series per entity.
+
+Everything is computed in SQL with ``date_bin`` (plain PostgreSQL 15+, and TimescaleDB, where
+``date_bin`` is as fast as ``time_bucket`` on a hypertable). Uploads (``batches.received_at``)
+say who is *reporting* now; measurements (``results.measured_at``, backlogs included) say what
+the probes saw. Entities with fewer probes than ``min_publishable_probes`` are never shown:
+their probes are counted in the parent entity only, so a lone volunteer is not singled out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Final, get_args
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import AwareDatetime, BaseModel
+
+from api.db import Conn
+from api.state import get_state
+from detectors.model import EntityType, place_name
+
+router = APIRouter(tags=["signals"])
+ENTITY_TYPES: Final[tuple[str, ...]] = get_args(EntityType)
+
+# How each entity code is spelt from a probe row (the detector's codes, detectors/model.py).
+CODE_SQL: Final[dict[str, str]] = {
+    "country": "p.country",
+    "subdivision": "p.subdivision",
+    "city": "COALESCE(p.subdivision, p.country) || '/' || p.city",
+    "asn": "'AS' || p.asn",
+    "asn_subdivision": "'AS' || p.asn || '/' || p.subdivision",
+}
+# The wider entity a too-small one is folded into.
+PARENT: Final[dict[str, str]] = {"subdivision": "country", "city": "subdivision",
+                                 "asn_subdivision": "asn"}
+# Bucket widths a chart may get; the narrowest giving at most MAX_POINTS points is chosen.
+BUCKETS_S: Final = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 86_400)
+MAX_POINTS: Final = 800
+MAX_RANGE: Final = timedelta(days=400)
+ONGOING: Final = ("suspected", "confirmed")
+
+# Built from the CODE_SQL constants only.
+ENTITIES_SQL: Final = " UNION ALL ".join(
+    f"SELECT '{t}' AS type, {c} AS code, count(*) AS probes,"  # noqa: S608
+    " count(*) FILTER (WHERE p.last_seen_at > now() - make_interval(secs => %(silent)s))"
+    " AS reporting FROM probes p"
+    f" WHERE p.disabled_at IS NULL AND {c} IS NOT NULL GROUP BY 2"
+    " HAVING count(*) >= %(min)s"
+    for t, c in CODE_SQL.items())
+ONGOING_SQL: Final = (
+    "SELECT entity_type, entity_code, id::text, kind, status, event->'entity'->>'name'"
+    " FROM events WHERE status IN ('suspected', 'confirmed') ORDER BY start_at")
+
+
+def series_sql(entity_type: str) -> str:
+    """One row per bucket in [start, end): reporting, expected, shares and percentiles."""
+    code = CODE_SQL[entity_type]
+    return f"""
+WITH members AS (
+    SELECT p.id, p.registered_at FROM probes p
+    WHERE p.disabled_at IS NULL AND {code} = %(code)s
+      AND (%(access)s::text IS NULL OR p.access = %(access)s::text)
+), grid AS (
+    SELECT g AS bucket FROM generate_series(
+        date_bin(%(step)s, %(start)s, %(origin)s), %(end)s - interval '1 microsecond',
+        %(step)s) AS g
+), up AS (
+    SELECT date_bin(%(step)s, b.received_at, %(origin)s) AS bucket,
+           count(DISTINCT b.probe_id) AS reporting
+    FROM batches b WHERE b.probe_id IN (SELECT id FROM members)
+      AND b.received_at >= %(start)s AND b.received_at < %(end)s
+    GROUP BY 1
+), measured AS (
+    SELECT date_bin(%(step)s, r.measured_at, %(origin)s) AS bucket,
+           count(DISTINCT r.probe_id) AS measuring,
+           count(*) FILTER (WHERE r.scope = 'domestic') AS dom_total,
+           count(*) FILTER (WHERE r.scope = 'domestic' AND r.ok) AS dom_ok,
+           count(*) FILTER (WHERE r.scope = 'international') AS intl_total,
+           count(*) FILTER (WHERE r.scope = 'international' AND r.ok) AS intl_ok,
+           percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY r.duration_ms)
+               FILTER (WHERE r.ok AND r.scope IN ('domestic', 'international'))
+               AS latency_ms,
+           percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (
+               ORDER BY (r.details->>'throughput_bps')::double precision)
+               FILTER (WHERE r.ok AND r.details ? 'throughput_bps') AS throughput_bps
+    FROM results r WHERE r.probe_id IN (SELECT id FROM members)
+      AND r.measured_at >= %(start)s AND r.measured_at < %(end)s
+    GROUP BY 1
+)
+SELECT grid.bucket,
+       (SELECT count(*) FROM members m WHERE m.registered_at < grid.bucket + %(step)s),
+       COALESCE(up.reporting, 0), COALESCE(measured.measuring, 0),
+       measured.dom_total, measured.dom_ok, measured.intl_total, measured.intl_ok,
+       measured.latency_ms, measured.throughput_bps
+FROM grid LEFT JOIN up USING (bucket) LEFT JOIN measured USING (bucket)
+ORDER BY grid.bucket
+"""  # noqa: S608 (built from CODE_SQL constants only)
+
+
+class EntityStatus(BaseModel):
+    type: str
+    code: str
+    name: str
+    probes: int
+    reporting: int
+    status: str  # "normal", or the kind of the ongoing event ("blackout", ...)
+    ongoing_events: list[str]
+
+
+class EntityList(BaseModel):
+    min_publishable_probes: int
+    entities: list[EntityStatus]
+
+
+class Point(BaseModel):
+    t: datetime
+    expected: int
+    reporting: int
+    measuring: int
+    domestic_ok_share: float | None
+    international_ok_share: float | None
+    latency_p50_ms: float | None
+    latency_p90_ms: float | None
+    throughput_p50_bps: float | None
+    throughput_p90_bps: float | None
+
+
+class Series(BaseModel):
+    entity: dict[str, str]
+    start: datetime
+    end: datetime
+    bucket_seconds: int
+    points: list[Point]
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: datetime
+    end: datetime
+    step: int
+
+
+def entity_name(entity_type: str, code: str) -> str:
+    if entity_type in ("country", "subdivision"):
+        return place_name(code)
+    if entity_type == "city":
+        return code.partition("/")[2]
+    return code
+
+
+def parse_entity(value: str) -> tuple[str, str]:
+    """``TYPE:CODE`` (``subdivision:MM-07``, ``city:MM-07/Bago``) -> (type, code)."""
+    entity_type, sep, code = value.partition(":")
+    if not sep or entity_type not in ENTITY_TYPES or not code:
+        raise HTTPException(422, "entity: expected TYPE:CODE with TYPE one of "
+                                 + ", ".join(ENTITY_TYPES))
+    return entity_type, code
+
+
+def window(start: datetime | None, end: datetime | None, bucket: int | None,
+           now: datetime) -> Window:
+    """The range asked for (default: the last 24 hours) and its bucket width."""
+    end = end or now
+    start = start or end - timedelta(hours=24)
+    if start >= end:
+        raise HTTPException(422, "start: must be before end")
+    if end - start > MAX_RANGE:
+        raise HTTPException(422, f"start: the range may span at most {MAX_RANGE.days} days")
+    span = (end - start).total_seconds()
+    if bucket is None:
+        bucket = next((b for b in BUCKETS_S if span / b <= MAX_POINTS), BUCKETS_S[-1])
+    elif span / bucket > 10 * MAX_POINTS:
+        raise HTTPException(422, f"bucket: too narrow for the range (more than "
+                                 f"{10 * MAX_POINTS} points)")
+    return Window(start, end, bucket)
+
+
+async def list_entities(conn: Conn, min_probes: int, silent_after_s: int) -> list[EntityStatus]:
+    """Every publishable entity, the ones with an ongoing event first."""
+    cur = await conn.execute(ENTITIES_SQL, {"silent": silent_after_s, "min": min_probes})
+    counts = await cur.fetchall()
+    cur = await conn.execute(ONGOING_SQL)
+    ongoing: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for etype, code, eid, kind, _status, _name in await cur.fetchall():
+        ongoing.setdefault((etype, code), []).append((eid, kind))
+    out = []
+    for etype, code, probes, reporting in counts:
+        events = ongoing.get((etype, code), [])
+        out.append(EntityStatus(
+            type=etype, code=code, name=entity_name(etype, code), probes=probes,
+            reporting=reporting, status=events[0][1] if events else "normal",
+            ongoing_events=[e[0] for e in events]))
+    rank = {t: n for n, t in enumerate(ENTITY_TYPES)}
+    out.sort(key=lambda e: (e.status == "normal", rank[e.type], e.code))
+    return out
+
+
+async def publishable(conn: Conn, entity_type: str, code: str, min_probes: int) -> int:
+    """The entity's probe count; 404 when unknown or too small to publish (with its parent)."""
+    cur = await conn.execute(
+        f"SELECT count(*) FROM probes p WHERE p.disabled_at IS NULL"  # noqa: S608 (CODE_SQL)
+        f" AND {CODE_SQL[entity_type]} = %s", (code,))
+    row = await cur.fetchone()
+    probes = int(row[0]) if row else 0
+    if probes == 0:
+        raise HTTPException(404, f"no probes in {entity_type}:{code}")
+    if probes < min_probes:
+        parent = PARENT.get(entity_type, "country")
+        raise HTTPException(404, f"{entity_type}:{code} has fewer than {min_probes} probes and "
+                                 f"is only published as part of its {parent}")
+    return probes
+
+
+async def read_series(conn: Conn, entity_type: str, code: str, access: str | None,
+                      win: Window) -> list[Point]:
+    params: dict[str, Any] = {
+        "code": code, "access": access, "start": win.start, "end": win.end,
+        "step": timedelta(seconds=win.step), "origin": datetime(2000, 1, 1, tzinfo=UTC),
+    }
+    cur = await conn.execute(series_sql(entity_type), params)
+    return [_point(row) for row in await cur.fetchall()]
+
+
+def _point(row: tuple[Any, ...]) -> Point:
+    bucket, expected, reporting, measuring, dom_t, dom_ok, intl_t, intl_ok, lat, thr = row
+    lat, thr = lat or [None, None], thr or [None, None]
+    return Point(
+        t=bucket, expected=expected, reporting=reporting, measuring=measuring,
+        domestic_ok_share=_share(dom_ok, dom_t), international_ok_share=_share(intl_ok, intl_t),
+        latency_p50_ms=_round(lat[0]), latency_p90_ms=_round(lat[1]),
+        throughput_p50_bps=_round(thr[0]), throughput_p90_bps=_round(thr[1]))
+
+
+def _share(ok: int | None, total: int | None) -> float | None:
+    return round(ok / total, 4) if ok is not None and total else None
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+async def series_for(request: Request, entity: str, start: datetime | None,
+                     end: datetime | None, bucket: int | None,
+                     access: str | None = None) -> Series:
+    """The shared body of the JSON route, the exports and the dashboard."""
+    entity_type, code = parse_entity(entity)
+    state = get_state(request)
+    win = window(start, end, bucket, datetime.now(UTC).replace(microsecond=0))
+    async with state.pool.connection() as conn:
+        await publishable(conn, entity_type, code, state.settings.min_publishable_probes)
+        points = await read_series(conn, entity_type, code, access, win)
+    return Series(entity={"type": entity_type, "code": code,
+                          "name": entity_name(entity_type, code)},
+                  start=win.start, end=win.end, bucket_seconds=win.step, points=points)
+
+
+EntityQuery = Annotated[str, Query(max_length=120,
+                                   description="TYPE:CODE, e.g. subdivision:MM-07")]
+StartQuery = Annotated[AwareDatetime | None, Query(description="default: end - 24 h")]
+EndQuery = Annotated[AwareDatetime | None, Query(description="default: now")]
+BucketQuery = Annotated[int | None, Query(ge=60, le=86_400, description=(
+    "bucket width in seconds; default: the narrowest of 1 min .. 1 day giving <= 800 points"))]
+AccessQuery = Annotated[str | None, Query(pattern="^(fixed|mobile|satellite)$")]
+
+
+@router.get("/v1/entities", response_model=EntityList)
+async def get_entities(request: Request) -> EntityList:
+    """Every entity with at least ``min_publishable_probes`` probes: probe counts and status
+    (the kind of its ongoing event, or ``normal``), entities with an ongoing event first."""
+    state = get_state(request)
+    settings = state.settings
+    async with state.pool.connection() as conn:
+        entities = await list_entities(conn, settings.min_publishable_probes,
+                                       settings.silent_after_seconds)
+    return EntityList(min_publishable_probes=settings.min_publishable_probes, entities=entities)
+
+
+@router.get("/v1/series", response_model=Series)
+async def get_series(request: Request, entity: EntityQuery, start: StartQuery = None,
+                     end: EndQuery = None, bucket: BucketQuery = None,
+                     access: AccessQuery = None) -> Series:
+    """Bucketed signals of one entity: probes expected (registered), reporting (uploads
+    received), measuring (measurements taken, backlogs included), the share of domestic and
+    international checks that succeeded, latency and throughput percentiles (p50, p90)."""
+    return await series_for(request, entity, start, end, bucket, access)
