@@ -39,6 +39,8 @@ BUCKETS_S: Final = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 86_400)
 MAX_POINTS: Final = 800
 MAX_RANGE: Final = timedelta(days=400)
 ONGOING: Final = ("suspected", "confirmed")
+# Every bucket is aligned on this origin, as in the probe_hours roll-up (migration 0006).
+ORIGIN: Final = datetime(2000, 1, 1, tzinfo=UTC)
 
 # Built from the CODE_SQL constants only.
 ENTITIES_SQL: Final = " UNION ALL ".join(
@@ -53,23 +55,36 @@ ONGOING_SQL: Final = (
     " FROM events WHERE status IN ('suspected', 'confirmed') ORDER BY start_at")
 
 
-def series_sql(entity_type: str) -> str:
-    """One row per bucket in [start, end): reporting, expected, shares and percentiles."""
+def series_sql(entity_type: str, hourly: bool) -> str:
+    """One row per bucket from the bucket holding ``start`` to ``end``: reporting, expected,
+    shares and percentiles. ``hourly``: from the probe_hours roll-up (buckets of whole
+    hours), where the percentiles are those of each probe's hourly means."""
     code = CODE_SQL[entity_type]
+    measures = HOURS_SQL if hourly else RAW_SQL
     return f"""
 WITH members AS (
     SELECT p.id, p.registered_at FROM probes p
     WHERE p.disabled_at IS NULL AND {code} = %(code)s
       AND (%(access)s::text IS NULL OR p.access = %(access)s::text)
 ), grid AS (
-    SELECT g AS bucket FROM generate_series(
-        date_bin(%(step)s, %(start)s, %(origin)s), %(end)s - interval '1 microsecond',
-        %(step)s) AS g
-), up AS (
+    SELECT g AS bucket FROM generate_series(%(first)s, %(end)s - interval '1 microsecond',
+                                            %(step)s) AS g
+{measures})
+SELECT grid.bucket,
+       (SELECT count(*) FROM members m WHERE m.registered_at < grid.bucket + %(step)s),
+       COALESCE(up.reporting, 0), COALESCE(measured.measuring, 0),
+       measured.dom_total, measured.dom_ok, measured.intl_total, measured.intl_ok,
+       measured.latency_ms, measured.throughput_bps
+FROM grid LEFT JOIN up USING (bucket) LEFT JOIN measured USING (bucket)
+ORDER BY grid.bucket
+"""  # noqa: S608 (built from CODE_SQL constants only)
+
+
+RAW_SQL: Final = """), up AS (
     SELECT date_bin(%(step)s, b.received_at, %(origin)s) AS bucket,
            count(DISTINCT b.probe_id) AS reporting
     FROM batches b WHERE b.probe_id IN (SELECT id FROM members)
-      AND b.received_at >= %(start)s AND b.received_at < %(end)s
+      AND b.received_at >= %(first)s AND b.received_at < %(end)s
     GROUP BY 1
 ), measured AS (
     SELECT date_bin(%(step)s, r.measured_at, %(origin)s) AS bucket,
@@ -85,17 +100,31 @@ WITH members AS (
                ORDER BY (r.details->>'throughput_bps')::double precision)
                FILTER (WHERE r.ok AND r.details ? 'throughput_bps') AS throughput_bps
     FROM results r WHERE r.probe_id IN (SELECT id FROM members)
-      AND r.measured_at >= %(start)s AND r.measured_at < %(end)s
+      AND r.measured_at >= %(first)s AND r.measured_at < %(end)s
     GROUP BY 1
-)
-SELECT grid.bucket,
-       (SELECT count(*) FROM members m WHERE m.registered_at < grid.bucket + %(step)s),
-       COALESCE(up.reporting, 0), COALESCE(measured.measuring, 0),
-       measured.dom_total, measured.dom_ok, measured.intl_total, measured.intl_ok,
-       measured.latency_ms, measured.throughput_bps
-FROM grid LEFT JOIN up USING (bucket) LEFT JOIN measured USING (bucket)
-ORDER BY grid.bucket
-"""  # noqa: S608 (built from CODE_SQL constants only)
+"""
+# Buckets of whole hours read the roll-up: about 720 rows per probe for 30 days.
+HOURS_SQL: Final = """), up AS (
+    SELECT date_bin(%(step)s, h.bucket, %(origin)s) AS bucket,
+           count(DISTINCT h.probe_id) FILTER (WHERE h.uploads > 0) AS reporting
+    FROM probe_hours h WHERE h.probe_id IN (SELECT id FROM members)
+      AND h.bucket >= %(first)s AND h.bucket < %(end)s
+    GROUP BY 1
+), measured AS (
+    SELECT date_bin(%(step)s, h.bucket, %(origin)s) AS bucket,
+           count(DISTINCT h.probe_id) FILTER (WHERE h.results > 0) AS measuring,
+           sum(h.dom_total) AS dom_total, sum(h.dom_ok) AS dom_ok,
+           sum(h.intl_total) AS intl_total, sum(h.intl_ok) AS intl_ok,
+           percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (
+               ORDER BY h.latency_sum / h.latency_n) FILTER (WHERE h.latency_n > 0)
+               AS latency_ms,
+           percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (
+               ORDER BY h.throughput_sum / h.throughput_n) FILTER (WHERE h.throughput_n > 0)
+               AS throughput_bps
+    FROM probe_hours h WHERE h.probe_id IN (SELECT id FROM members)
+      AND h.bucket >= %(first)s AND h.bucket < %(end)s
+    GROUP BY 1
+"""
 
 
 class EntityStatus(BaseModel):
@@ -169,11 +198,16 @@ def window(start: datetime | None, end: datetime | None, bucket: int | None,
         raise HTTPException(422, f"start: the range may span at most {MAX_RANGE.days} days")
     span = (end - start).total_seconds()
     if bucket is None:
-        bucket = next((b for b in BUCKETS_S if span / b <= MAX_POINTS), BUCKETS_S[-1])
+        bucket = pick_bucket(span)
     elif span / bucket > 10 * MAX_POINTS:
         raise HTTPException(422, f"bucket: too narrow for the range (more than "
                                  f"{10 * MAX_POINTS} points)")
     return Window(start, end, bucket)
+
+
+def pick_bucket(span_s: float, max_points: int = MAX_POINTS) -> int:
+    """The narrowest bucket of BUCKETS_S giving at most ``max_points`` points."""
+    return next((b for b in BUCKETS_S if span_s / b <= max_points), BUCKETS_S[-1])
 
 
 async def list_entities(conn: Conn, min_probes: int, silent_after_s: int) -> list[EntityStatus]:
@@ -214,11 +248,13 @@ async def publishable(conn: Conn, entity_type: str, code: str, min_probes: int) 
 
 async def read_series(conn: Conn, entity_type: str, code: str, access: str | None,
                       win: Window) -> list[Point]:
+    step = timedelta(seconds=win.step)
+    first = ORIGIN + (win.start - ORIGIN) // step * step  # date_bin(step, start, ORIGIN)
     params: dict[str, Any] = {
-        "code": code, "access": access, "start": win.start, "end": win.end,
-        "step": timedelta(seconds=win.step), "origin": datetime(2000, 1, 1, tzinfo=UTC),
+        "code": code, "access": access, "first": first, "end": win.end, "step": step,
+        "origin": ORIGIN,
     }
-    cur = await conn.execute(series_sql(entity_type), params)
+    cur = await conn.execute(series_sql(entity_type, hourly=win.step % 3600 == 0), params)
     return [_point(row) for row in await cur.fetchall()]
 
 

@@ -28,6 +28,9 @@ from api.state import get_state
 HERE: Final = Path(__file__).resolve().parent
 STATIC: Final = HERE / "static"
 REFRESH_S: Final = 60
+# Fewer, wider buckets than the API's default: a chart a phone can show, where a bucket of
+# one upload period would flicker with every upload that slips into the next minute.
+CHART_POINTS: Final = 120
 RANGES: Final[dict[str, timedelta]] = {
     "6h": timedelta(hours=6), "24h": timedelta(hours=24), "7d": timedelta(days=7),
     "30d": timedelta(days=30),
@@ -100,7 +103,9 @@ def make_router(settings: Settings) -> APIRouter:
         now = datetime.now(UTC).replace(microsecond=0)
         key = f"{entity_type}:{code}"
         try:
-            found = await series.series_for(request, key, now - RANGES[range], now, None)
+            found = await series.series_for(
+                request, key, now - RANGES[range], now,
+                series.pick_bucket(RANGES[range].total_seconds(), CHART_POINTS))
         except HTTPException as exc:
             return page("error.html", exc.status_code, title="Not published",
                         detail=str(exc.detail))
@@ -126,9 +131,11 @@ def make_router(settings: Settings) -> APIRouter:
         now = datetime.now(UTC).replace(microsecond=0)
         charts, note = [], None
         try:
+            since, until = start - timedelta(hours=2), min(now, (end or now) + timedelta(hours=1))
             found = await series.series_for(
-                request, entity_key, start - timedelta(hours=2),
-                min(now, (end or now) + timedelta(hours=1)), None, ev["entity"].get("access"))
+                request, entity_key, since, until,
+                series.pick_bucket((until - since).total_seconds(), CHART_POINTS),
+                ev["entity"].get("access"))
             charts = view.charts(found, [ev])
         except HTTPException as exc:
             note = str(exc.detail)

@@ -17,7 +17,10 @@
         ctx.fillRect(x0, u.bbox.top, x1 - x0, u.bbox.height);
         ctx.fillStyle = "#a3101f";
         ctx.font = Math.round(12 * devicePixelRatio) + "px system-ui, sans-serif";
-        ctx.fillText(b.label, x0 + 4 * devicePixelRatio, u.bbox.top + 14 * devicePixelRatio);
+        // inside the plot even when the band starts near its right edge
+        var pad = 4 * devicePixelRatio, w = ctx.measureText(b.label).width;
+        var x = Math.min(x0 + pad, u.bbox.left + u.bbox.width - w - pad);
+        ctx.fillText(b.label, x, u.bbox.top + 14 * devicePixelRatio);
       });
       ctx.restore();
     }] } };

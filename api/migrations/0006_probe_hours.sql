@@ -1,0 +1,142 @@
+-- 0006_probe_hours: an hourly roll-up per probe, so a 30-day chart of a country reads about
+-- 720 rows per probe instead of every upload and measurement. Kept by triggers in the same
+-- transaction as the rows they count (a backlog that arrives late updates the hours it was
+-- measured in). Uploads count in the hour they were received, results in the hour they
+-- were measured. Plain PostgreSQL 15+; on a TimescaleDB hypertable, where statement
+-- triggers cannot see transition tables, the results trigger runs per row instead.
+
+CREATE TABLE probe_hours (
+    bucket timestamptz NOT NULL,               -- date_bin('1 hour', ..., 2000-01-01 UTC)
+    probe_id text NOT NULL REFERENCES probes (id),
+    uploads integer NOT NULL DEFAULT 0,        -- batches received in the hour
+    results integer NOT NULL DEFAULT 0,        -- results measured in the hour
+    dom_total integer NOT NULL DEFAULT 0,
+    dom_ok integer NOT NULL DEFAULT 0,
+    intl_total integer NOT NULL DEFAULT 0,
+    intl_ok integer NOT NULL DEFAULT 0,
+    latency_n integer NOT NULL DEFAULT 0,      -- successful domestic/international checks
+    latency_sum double precision NOT NULL DEFAULT 0,
+    throughput_n integer NOT NULL DEFAULT 0,
+    throughput_sum double precision NOT NULL DEFAULT 0,
+    PRIMARY KEY (probe_id, bucket)
+);
+CREATE INDEX probe_hours_bucket_idx ON probe_hours (bucket);
+
+CREATE FUNCTION probe_hours_upsert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'batches' THEN
+        INSERT INTO probe_hours AS h (bucket, probe_id, uploads)
+        SELECT date_bin('1 hour', received_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
+               probe_id, count(*)
+        FROM new_rows GROUP BY 1, 2 ORDER BY 2, 1
+        ON CONFLICT (probe_id, bucket) DO UPDATE SET uploads = h.uploads + EXCLUDED.uploads;
+    ELSE
+        INSERT INTO probe_hours AS h (bucket, probe_id, results, dom_total, dom_ok, intl_total,
+                                      intl_ok, latency_n, latency_sum, throughput_n,
+                                      throughput_sum)
+        SELECT date_bin('1 hour', measured_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'), probe_id,
+               count(*),
+               count(*) FILTER (WHERE scope = 'domestic'),
+               count(*) FILTER (WHERE scope = 'domestic' AND ok),
+               count(*) FILTER (WHERE scope = 'international'),
+               count(*) FILTER (WHERE scope = 'international' AND ok),
+               count(*) FILTER (WHERE ok AND scope IN ('domestic', 'international')),
+               COALESCE(sum(duration_ms) FILTER (
+                   WHERE ok AND scope IN ('domestic', 'international')), 0),
+               count(*) FILTER (WHERE ok AND details ? 'throughput_bps'),
+               COALESCE(sum((details->>'throughput_bps')::double precision) FILTER (
+                   WHERE ok AND details ? 'throughput_bps'), 0)
+        FROM new_rows GROUP BY 1, 2 ORDER BY 2, 1  -- one lock order: no deadlock
+        ON CONFLICT (probe_id, bucket) DO UPDATE SET
+            results = h.results + EXCLUDED.results,
+            dom_total = h.dom_total + EXCLUDED.dom_total,
+            dom_ok = h.dom_ok + EXCLUDED.dom_ok,
+            intl_total = h.intl_total + EXCLUDED.intl_total,
+            intl_ok = h.intl_ok + EXCLUDED.intl_ok,
+            latency_n = h.latency_n + EXCLUDED.latency_n,
+            latency_sum = h.latency_sum + EXCLUDED.latency_sum,
+            throughput_n = h.throughput_n + EXCLUDED.throughput_n,
+            throughput_sum = h.throughput_sum + EXCLUDED.throughput_sum;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER batches_probe_hours AFTER INSERT ON batches
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION probe_hours_upsert();
+
+DO $hours$
+DECLARE
+    hyper boolean := false;
+BEGIN
+    -- dynamic: the catalogue exists only where TimescaleDB is installed
+    IF to_regclass('_timescaledb_catalog.hypertable') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT 1 FROM _timescaledb_catalog.hypertable'
+                ' WHERE table_name = ''results'')' INTO hyper;
+    END IF;
+    IF hyper THEN
+        EXECUTE $fn$
+            CREATE FUNCTION probe_hours_upsert_result() RETURNS trigger LANGUAGE plpgsql AS $b$
+            BEGIN
+                INSERT INTO probe_hours AS h (bucket, probe_id, results, dom_total, dom_ok,
+                    intl_total, intl_ok, latency_n, latency_sum, throughput_n, throughput_sum)
+                VALUES (date_bin('1 hour', NEW.measured_at,
+                                 TIMESTAMPTZ '2000-01-01 00:00:00+00'), NEW.probe_id, 1,
+                        (NEW.scope = 'domestic')::int,
+                        (NEW.scope = 'domestic' AND NEW.ok)::int,
+                        (NEW.scope = 'international')::int,
+                        (NEW.scope = 'international' AND NEW.ok)::int,
+                        (NEW.ok AND NEW.scope IN ('domestic', 'international'))::int,
+                        CASE WHEN NEW.ok AND NEW.scope IN ('domestic', 'international')
+                             THEN NEW.duration_ms ELSE 0 END,
+                        (NEW.ok AND NEW.details ? 'throughput_bps')::int,
+                        CASE WHEN NEW.ok AND NEW.details ? 'throughput_bps'
+                             THEN (NEW.details->>'throughput_bps')::double precision
+                             ELSE 0 END)
+                ON CONFLICT (probe_id, bucket) DO UPDATE SET
+                    results = h.results + 1,
+                    dom_total = h.dom_total + EXCLUDED.dom_total,
+                    dom_ok = h.dom_ok + EXCLUDED.dom_ok,
+                    intl_total = h.intl_total + EXCLUDED.intl_total,
+                    intl_ok = h.intl_ok + EXCLUDED.intl_ok,
+                    latency_n = h.latency_n + EXCLUDED.latency_n,
+                    latency_sum = h.latency_sum + EXCLUDED.latency_sum,
+                    throughput_n = h.throughput_n + EXCLUDED.throughput_n,
+                    throughput_sum = h.throughput_sum + EXCLUDED.throughput_sum;
+                RETURN NULL;
+            END
+            $b$
+        $fn$;
+        CREATE TRIGGER results_probe_hours AFTER INSERT ON results
+            FOR EACH ROW EXECUTE FUNCTION probe_hours_upsert_result();
+    ELSE
+        CREATE TRIGGER results_probe_hours AFTER INSERT ON results
+            REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+            EXECUTE FUNCTION probe_hours_upsert();
+    END IF;
+END
+$hours$;
+
+-- Rows stored before this migration.
+INSERT INTO probe_hours (bucket, probe_id, uploads)
+SELECT date_bin('1 hour', received_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'), probe_id, count(*)
+FROM batches GROUP BY 1, 2;
+INSERT INTO probe_hours AS h (bucket, probe_id, results, dom_total, dom_ok, intl_total, intl_ok,
+                              latency_n, latency_sum, throughput_n, throughput_sum)
+SELECT date_bin('1 hour', measured_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'), probe_id,
+       count(*),
+       count(*) FILTER (WHERE scope = 'domestic'),
+       count(*) FILTER (WHERE scope = 'domestic' AND ok),
+       count(*) FILTER (WHERE scope = 'international'),
+       count(*) FILTER (WHERE scope = 'international' AND ok),
+       count(*) FILTER (WHERE ok AND scope IN ('domestic', 'international')),
+       COALESCE(sum(duration_ms) FILTER (WHERE ok AND scope IN ('domestic', 'international')), 0),
+       count(*) FILTER (WHERE ok AND details ? 'throughput_bps'),
+       COALESCE(sum((details->>'throughput_bps')::double precision) FILTER (
+           WHERE ok AND details ? 'throughput_bps'), 0)
+FROM results GROUP BY 1, 2
+ON CONFLICT (probe_id, bucket) DO UPDATE SET
+    results = EXCLUDED.results, dom_total = EXCLUDED.dom_total, dom_ok = EXCLUDED.dom_ok,
+    intl_total = EXCLUDED.intl_total, intl_ok = EXCLUDED.intl_ok,
+    latency_n = EXCLUDED.latency_n, latency_sum = EXCLUDED.latency_sum,
+    throughput_n = EXCLUDED.throughput_n, throughput_sum = EXCLUDED.throughput_sum;
