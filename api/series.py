@@ -34,9 +34,12 @@ CODE_SQL: Final[dict[str, str]] = {
 # The wider entity a too-small one is folded into.
 PARENT: Final[dict[str, str]] = {"subdivision": "country", "city": "subdivision",
                                  "asn_subdivision": "asn"}
-# Bucket widths a chart may get; the narrowest giving at most MAX_POINTS points is chosen.
+# Bucket widths a chart may get; the narrowest giving at most MAX_POINTS points is chosen
+# (a 30-day chart: 6-hour buckets, read from the 6-hour roll-up). Asked for explicitly, a
+# bucket may give up to MAX_ASKED_POINTS.
 BUCKETS_S: Final = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 86_400)
-MAX_POINTS: Final = 800
+MAX_POINTS: Final = 200
+MAX_ASKED_POINTS: Final = 8000
 MAX_RANGE: Final = timedelta(days=400)
 ONGOING: Final = ("suspected", "confirmed")
 # Every bucket is aligned on this origin, as in the probe_hours roll-up (migration 0006).
@@ -55,12 +58,24 @@ ONGOING_SQL: Final = (
     " FROM events WHERE status IN ('suspected', 'confirmed') ORDER BY start_at")
 
 
-def series_sql(entity_type: str, hourly: bool) -> str:
-    """One row per bucket from the bucket holding ``start`` to ``end``: reporting, expected,
-    shares and percentiles. ``hourly``: from the probe_hours roll-up (buckets of whole
-    hours), where the percentiles are those of each probe's hourly means."""
+def roll_up_span(step_s: int) -> int | None:
+    """The probe_hours span (hours) a bucket of ``step_s`` is made of, or None (raw rows)."""
+    return next((span for span in (6, 1) if step_s % (span * 3600) == 0), None)
+
+
+def series_sql(entity_type: str, step_s: int) -> str:
+    """One row per bucket from the bucket holding ``start`` to ``end``: expected, reporting,
+    measuring, shares and percentiles. Buckets of whole hours read the probe_hours roll-up
+    (about 720 rows per probe for 30 days), where the percentiles are those of each probe's
+    mean over the bucket; narrower buckets read the uploads and measurements themselves."""
     code = CODE_SQL[entity_type]
-    measures = HOURS_SQL if hourly else RAW_SQL
+    span = roll_up_span(step_s)
+    if span is None:
+        measures = RAW_SQL
+    elif step_s == span * 3600:
+        measures = HOURS_SQL.format(per=ONE_HOUR_SQL)
+    else:
+        measures = HOURS_SQL.format(per=HOURS_PER_PROBE_SQL)
     return f"""
 WITH members AS (
     SELECT p.id, p.registered_at FROM probes p
@@ -69,18 +84,21 @@ WITH members AS (
 ), grid AS (
     SELECT g AS bucket FROM generate_series(%(first)s, %(end)s - interval '1 microsecond',
                                             %(step)s) AS g
-{measures})
-SELECT grid.bucket,
-       (SELECT count(*) FROM members m WHERE m.registered_at < grid.bucket + %(step)s),
-       COALESCE(up.reporting, 0), COALESCE(measured.measuring, 0),
-       measured.dom_total, measured.dom_ok, measured.intl_total, measured.intl_ok,
-       measured.latency_ms, measured.throughput_bps
-FROM grid LEFT JOIN up USING (bucket) LEFT JOIN measured USING (bucket)
+), joined AS (
+    -- registered before the first bucket: counted from the first
+    SELECT greatest(date_bin(%(step)s, registered_at, %(origin)s), %(first)s) AS bucket,
+           count(*) AS n
+    FROM members GROUP BY 1
+), {measures}
+SELECT grid.bucket, sum(COALESCE(joined.n, 0)) OVER (ORDER BY grid.bucket)::int,
+       COALESCE(m.reporting, 0), COALESCE(m.measuring, 0),
+       m.dom_total, m.dom_ok, m.intl_total, m.intl_ok, m.latency_ms, m.throughput_bps
+FROM grid LEFT JOIN joined USING (bucket) LEFT JOIN m USING (bucket)
 ORDER BY grid.bucket
 """  # noqa: S608 (built from CODE_SQL constants only)
 
 
-RAW_SQL: Final = """), up AS (
+RAW_SQL: Final = """up AS (
     SELECT date_bin(%(step)s, b.received_at, %(origin)s) AS bucket,
            count(DISTINCT b.probe_id) AS reporting
     FROM batches b WHERE b.probe_id IN (SELECT id FROM members)
@@ -102,28 +120,46 @@ RAW_SQL: Final = """), up AS (
     FROM results r WHERE r.probe_id IN (SELECT id FROM members)
       AND r.measured_at >= %(first)s AND r.measured_at < %(end)s
     GROUP BY 1
+), m AS (
+    SELECT bucket, up.reporting, measured.measuring, measured.dom_total, measured.dom_ok,
+           measured.intl_total, measured.intl_ok, measured.latency_ms, measured.throughput_bps
+    FROM up FULL JOIN measured USING (bucket)
+)
 """
-# Buckets of whole hours read the roll-up: about 720 rows per probe for 30 days.
-HOURS_SQL: Final = """), up AS (
-    SELECT date_bin(%(step)s, h.bucket, %(origin)s) AS bucket,
-           count(DISTINCT h.probe_id) FILTER (WHERE h.uploads > 0) AS reporting
-    FROM probe_hours h WHERE h.probe_id IN (SELECT id FROM members)
+# One row per probe and bucket: the roll-up's own rows when the bucket is one span...
+ONE_HOUR_SQL: Final = """
+    SELECT h.bucket, h.probe_id, h.uploads > 0 AS up, h.results > 0 AS measured,
+           h.dom_total, h.dom_ok, h.intl_total, h.intl_ok,
+           h.latency_sum / NULLIF(h.latency_n, 0) AS latency,
+           h.throughput_sum / NULLIF(h.throughput_n, 0) AS throughput
+    FROM probe_hours h
+    WHERE h.probe_id IN (SELECT id FROM members) AND h.span_h = %(span)s
       AND h.bucket >= %(first)s AND h.bucket < %(end)s
-    GROUP BY 1
-), measured AS (
-    SELECT date_bin(%(step)s, h.bucket, %(origin)s) AS bucket,
-           count(DISTINCT h.probe_id) FILTER (WHERE h.results > 0) AS measuring,
+"""
+# ... and its spans added up when the bucket is several spans wide.
+HOURS_PER_PROBE_SQL: Final = """
+    SELECT date_bin(%(step)s, h.bucket, %(origin)s) AS bucket, h.probe_id,
+           sum(h.uploads) > 0 AS up, sum(h.results) > 0 AS measured,
            sum(h.dom_total) AS dom_total, sum(h.dom_ok) AS dom_ok,
            sum(h.intl_total) AS intl_total, sum(h.intl_ok) AS intl_ok,
-           percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (
-               ORDER BY h.latency_sum / h.latency_n) FILTER (WHERE h.latency_n > 0)
-               AS latency_ms,
-           percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (
-               ORDER BY h.throughput_sum / h.throughput_n) FILTER (WHERE h.throughput_n > 0)
-               AS throughput_bps
-    FROM probe_hours h WHERE h.probe_id IN (SELECT id FROM members)
+           sum(h.latency_sum) / NULLIF(sum(h.latency_n), 0) AS latency,
+           sum(h.throughput_sum) / NULLIF(sum(h.throughput_n), 0) AS throughput
+    FROM probe_hours h
+    WHERE h.probe_id IN (SELECT id FROM members) AND h.span_h = %(span)s
       AND h.bucket >= %(first)s AND h.bucket < %(end)s
-    GROUP BY 1
+    GROUP BY 1, 2
+"""
+HOURS_SQL: Final = """per AS ({per}), m AS (
+    SELECT bucket, count(*) FILTER (WHERE up) AS reporting,
+           count(*) FILTER (WHERE measured) AS measuring,
+           sum(dom_total) AS dom_total, sum(dom_ok) AS dom_ok,
+           sum(intl_total) AS intl_total, sum(intl_ok) AS intl_ok,
+           percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY latency)
+               FILTER (WHERE latency IS NOT NULL) AS latency_ms,
+           percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY throughput)
+               FILTER (WHERE throughput IS NOT NULL) AS throughput_bps
+    FROM per GROUP BY bucket
+)
 """
 
 
@@ -199,9 +235,9 @@ def window(start: datetime | None, end: datetime | None, bucket: int | None,
     span = (end - start).total_seconds()
     if bucket is None:
         bucket = pick_bucket(span)
-    elif span / bucket > 10 * MAX_POINTS:
+    elif span / bucket > MAX_ASKED_POINTS:
         raise HTTPException(422, f"bucket: too narrow for the range (more than "
-                                 f"{10 * MAX_POINTS} points)")
+                                 f"{MAX_ASKED_POINTS} points)")
     return Window(start, end, bucket)
 
 
@@ -252,9 +288,9 @@ async def read_series(conn: Conn, entity_type: str, code: str, access: str | Non
     first = ORIGIN + (win.start - ORIGIN) // step * step  # date_bin(step, start, ORIGIN)
     params: dict[str, Any] = {
         "code": code, "access": access, "first": first, "end": win.end, "step": step,
-        "origin": ORIGIN,
+        "origin": ORIGIN, "span": roll_up_span(win.step),
     }
-    cur = await conn.execute(series_sql(entity_type, hourly=win.step % 3600 == 0), params)
+    cur = await conn.execute(series_sql(entity_type, win.step), params)
     return [_point(row) for row in await cur.fetchall()]
 
 
@@ -296,7 +332,7 @@ EntityQuery = Annotated[str, Query(max_length=120,
 StartQuery = Annotated[AwareDatetime | None, Query(description="default: end - 24 h")]
 EndQuery = Annotated[AwareDatetime | None, Query(description="default: now")]
 BucketQuery = Annotated[int | None, Query(ge=60, le=86_400, description=(
-    "bucket width in seconds; default: the narrowest of 1 min .. 1 day giving <= 800 points"))]
+    "bucket width in seconds; default: the narrowest of 1 min .. 1 day giving <= 200 points"))]
 AccessQuery = Annotated[str | None, Query(pattern="^(fixed|mobile|satellite)$")]
 
 

@@ -1,12 +1,14 @@
--- 0006_probe_hours: an hourly roll-up per probe, so a 30-day chart of a country reads about
--- 720 rows per probe instead of every upload and measurement. Kept by triggers in the same
+-- 0006_probe_hours: roll-ups per probe over 1 hour and over 6 hours (span_h), so a 30-day
+-- chart of a country reads 120 rows per probe (720 with hourly points) instead of every
+-- upload and measurement. Kept by triggers in the same
 -- transaction as the rows they count (a backlog that arrives late updates the hours it was
 -- measured in). Uploads count in the hour they were received, results in the hour they
 -- were measured. Plain PostgreSQL 15+; on a TimescaleDB hypertable, where statement
 -- triggers cannot see transition tables, the results trigger runs per row instead.
 
 CREATE TABLE probe_hours (
-    bucket timestamptz NOT NULL,               -- date_bin('1 hour', ..., 2000-01-01 UTC)
+    span_h smallint NOT NULL CHECK (span_h IN (1, 6)),
+    bucket timestamptz NOT NULL,               -- date_bin(span_h hours, ..., 2000-01-01 UTC)
     probe_id text NOT NULL REFERENCES probes (id),
     uploads integer NOT NULL DEFAULT 0,        -- batches received in the hour
     results integer NOT NULL DEFAULT 0,        -- results measured in the hour
@@ -18,23 +20,26 @@ CREATE TABLE probe_hours (
     latency_sum double precision NOT NULL DEFAULT 0,
     throughput_n integer NOT NULL DEFAULT 0,
     throughput_sum double precision NOT NULL DEFAULT 0,
-    PRIMARY KEY (probe_id, bucket)
+    PRIMARY KEY (probe_id, span_h, bucket)
 );
-CREATE INDEX probe_hours_bucket_idx ON probe_hours (bucket);
+CREATE INDEX probe_hours_bucket_idx ON probe_hours (span_h, bucket);
 
 CREATE FUNCTION probe_hours_upsert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_TABLE_NAME = 'batches' THEN
-        INSERT INTO probe_hours AS h (bucket, probe_id, uploads)
-        SELECT date_bin('1 hour', received_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
+        INSERT INTO probe_hours AS h (span_h, bucket, probe_id, uploads)
+        SELECT s.span_h, date_bin(make_interval(hours => s.span_h), received_at,
+                                  TIMESTAMPTZ '2000-01-01 00:00:00+00'),
                probe_id, count(*)
-        FROM new_rows GROUP BY 1, 2 ORDER BY 2, 1
-        ON CONFLICT (probe_id, bucket) DO UPDATE SET uploads = h.uploads + EXCLUDED.uploads;
+        FROM new_rows, (VALUES (1), (6)) AS s (span_h) GROUP BY 1, 2, 3 ORDER BY 3, 1, 2
+        ON CONFLICT (probe_id, span_h, bucket)
+        DO UPDATE SET uploads = h.uploads + EXCLUDED.uploads;
     ELSE
-        INSERT INTO probe_hours AS h (bucket, probe_id, results, dom_total, dom_ok, intl_total,
-                                      intl_ok, latency_n, latency_sum, throughput_n,
-                                      throughput_sum)
-        SELECT date_bin('1 hour', measured_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'), probe_id,
+        INSERT INTO probe_hours AS h (span_h, bucket, probe_id, results, dom_total, dom_ok,
+                                      intl_total, intl_ok, latency_n, latency_sum,
+                                      throughput_n, throughput_sum)
+        SELECT s.span_h, date_bin(make_interval(hours => s.span_h), measured_at,
+                        TIMESTAMPTZ '2000-01-01 00:00:00+00'), probe_id,
                count(*),
                count(*) FILTER (WHERE scope = 'domestic'),
                count(*) FILTER (WHERE scope = 'domestic' AND ok),
@@ -46,8 +51,9 @@ BEGIN
                count(*) FILTER (WHERE ok AND details ? 'throughput_bps'),
                COALESCE(sum((details->>'throughput_bps')::double precision) FILTER (
                    WHERE ok AND details ? 'throughput_bps'), 0)
-        FROM new_rows GROUP BY 1, 2 ORDER BY 2, 1  -- one lock order: no deadlock
-        ON CONFLICT (probe_id, bucket) DO UPDATE SET
+        FROM new_rows, (VALUES (1), (6)) AS s (span_h)
+        GROUP BY 1, 2, 3 ORDER BY 3, 1, 2  -- one lock order: no deadlock
+        ON CONFLICT (probe_id, span_h, bucket) DO UPDATE SET
             results = h.results + EXCLUDED.results,
             dom_total = h.dom_total + EXCLUDED.dom_total,
             dom_ok = h.dom_ok + EXCLUDED.dom_ok,
@@ -78,10 +84,11 @@ BEGIN
         EXECUTE $fn$
             CREATE FUNCTION probe_hours_upsert_result() RETURNS trigger LANGUAGE plpgsql AS $b$
             BEGIN
-                INSERT INTO probe_hours AS h (bucket, probe_id, results, dom_total, dom_ok,
-                    intl_total, intl_ok, latency_n, latency_sum, throughput_n, throughput_sum)
-                VALUES (date_bin('1 hour', NEW.measured_at,
-                                 TIMESTAMPTZ '2000-01-01 00:00:00+00'), NEW.probe_id, 1,
+                INSERT INTO probe_hours AS h (span_h, bucket, probe_id, results, dom_total,
+                    dom_ok, intl_total, intl_ok, latency_n, latency_sum, throughput_n,
+                    throughput_sum)
+                SELECT s.span_h, date_bin(make_interval(hours => s.span_h), NEW.measured_at,
+                                          TIMESTAMPTZ '2000-01-01 00:00:00+00'), NEW.probe_id, 1,
                         (NEW.scope = 'domestic')::int,
                         (NEW.scope = 'domestic' AND NEW.ok)::int,
                         (NEW.scope = 'international')::int,
@@ -92,8 +99,9 @@ BEGIN
                         (NEW.ok AND NEW.details ? 'throughput_bps')::int,
                         CASE WHEN NEW.ok AND NEW.details ? 'throughput_bps'
                              THEN (NEW.details->>'throughput_bps')::double precision
-                             ELSE 0 END)
-                ON CONFLICT (probe_id, bucket) DO UPDATE SET
+                             ELSE 0 END
+                FROM (VALUES (1), (6)) AS s (span_h)
+                ON CONFLICT (probe_id, span_h, bucket) DO UPDATE SET
                     results = h.results + 1,
                     dom_total = h.dom_total + EXCLUDED.dom_total,
                     dom_ok = h.dom_ok + EXCLUDED.dom_ok,
@@ -118,12 +126,14 @@ END
 $hours$;
 
 -- Rows stored before this migration.
-INSERT INTO probe_hours (bucket, probe_id, uploads)
-SELECT date_bin('1 hour', received_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'), probe_id, count(*)
-FROM batches GROUP BY 1, 2;
-INSERT INTO probe_hours AS h (bucket, probe_id, results, dom_total, dom_ok, intl_total, intl_ok,
-                              latency_n, latency_sum, throughput_n, throughput_sum)
-SELECT date_bin('1 hour', measured_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'), probe_id,
+INSERT INTO probe_hours (span_h, bucket, probe_id, uploads)
+SELECT s.span_h, date_bin(make_interval(hours => s.span_h), received_at,
+                          TIMESTAMPTZ '2000-01-01 00:00:00+00'), probe_id, count(*)
+FROM batches, (VALUES (1), (6)) AS s (span_h) GROUP BY 1, 2, 3;
+INSERT INTO probe_hours AS h (span_h, bucket, probe_id, results, dom_total, dom_ok, intl_total,
+                              intl_ok, latency_n, latency_sum, throughput_n, throughput_sum)
+SELECT s.span_h, date_bin(make_interval(hours => s.span_h), measured_at,
+                          TIMESTAMPTZ '2000-01-01 00:00:00+00'), probe_id,
        count(*),
        count(*) FILTER (WHERE scope = 'domestic'),
        count(*) FILTER (WHERE scope = 'domestic' AND ok),
@@ -134,8 +144,8 @@ SELECT date_bin('1 hour', measured_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'), pr
        count(*) FILTER (WHERE ok AND details ? 'throughput_bps'),
        COALESCE(sum((details->>'throughput_bps')::double precision) FILTER (
            WHERE ok AND details ? 'throughput_bps'), 0)
-FROM results GROUP BY 1, 2
-ON CONFLICT (probe_id, bucket) DO UPDATE SET
+FROM results, (VALUES (1), (6)) AS s (span_h) GROUP BY 1, 2, 3
+ON CONFLICT (probe_id, span_h, bucket) DO UPDATE SET
     results = EXCLUDED.results, dom_total = EXCLUDED.dom_total, dom_ok = EXCLUDED.dom_ok,
     intl_total = EXCLUDED.intl_total, intl_ok = EXCLUDED.intl_ok,
     latency_n = EXCLUDED.latency_n, latency_sum = EXCLUDED.latency_sum,

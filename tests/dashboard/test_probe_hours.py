@@ -1,6 +1,7 @@
-"""The probe_hours roll-up (migration 0006) agrees with the rows it counts, through the real
-store path: retried batches and results repeated in another batch are counted once, a
-backlog updates the hours it was measured in, and rows stored before the migration count."""
+"""The probe_hours roll-ups (migration 0006, over 1 and 6 hours) agree with the rows they
+count, through the real store path: retried batches and results repeated in another batch
+are counted once, a backlog updates the hours it was measured in, and rows stored before
+the migration count."""
 
 from __future__ import annotations
 
@@ -17,16 +18,19 @@ from api.store import store_batch
 from cutwatch.wire import Batch
 
 RECOMPUTE = """
-SELECT probe_id, bucket, sum(uploads), sum(results), sum(dom_total), sum(dom_ok),
+SELECT probe_id, span_h, bucket, sum(uploads), sum(results), sum(dom_total), sum(dom_ok),
        sum(intl_total), sum(intl_ok), sum(latency_n), round(sum(latency_sum)::numeric, 3),
        sum(throughput_n), round(sum(throughput_sum)::numeric, 3)
 FROM (
-    SELECT probe_id, date_bin('1 hour', received_at, TIMESTAMPTZ '2000-01-01Z') AS bucket,
+    SELECT probe_id, span_h,
+           date_bin(make_interval(hours => span_h), received_at, TIMESTAMPTZ '2000-01-01Z')
+           AS bucket,
            1 AS uploads, 0 AS results, 0 AS dom_total, 0 AS dom_ok, 0 AS intl_total,
            0 AS intl_ok, 0 AS latency_n, 0.0 AS latency_sum, 0 AS throughput_n,
-           0.0 AS throughput_sum FROM batches
+           0.0 AS throughput_sum FROM batches, (VALUES (1), (6)) AS s (span_h)
     UNION ALL
-    SELECT probe_id, date_bin('1 hour', measured_at, TIMESTAMPTZ '2000-01-01Z'), 0, 1,
+    SELECT probe_id, span_h,
+           date_bin(make_interval(hours => span_h), measured_at, TIMESTAMPTZ '2000-01-01Z'), 0, 1,
            (scope = 'domestic')::int, (scope = 'domestic' AND ok)::int,
            (scope = 'international')::int, (scope = 'international' AND ok)::int,
            (ok AND scope IN ('domestic', 'international'))::int,
@@ -34,13 +38,14 @@ FROM (
            (ok AND details ? 'throughput_bps')::int,
            CASE WHEN ok AND details ? 'throughput_bps'
                 THEN (details->>'throughput_bps')::float8 ELSE 0 END
-    FROM results
-) AS rows GROUP BY 1, 2 ORDER BY 1, 2
+    FROM results, (VALUES (1), (6)) AS s (span_h)
+) AS rows GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
 """
 ROLLUP = """
-SELECT probe_id, bucket, uploads, results, dom_total, dom_ok, intl_total, intl_ok, latency_n,
-       round(latency_sum::numeric, 3), throughput_n, round(throughput_sum::numeric, 3)
-FROM probe_hours ORDER BY 1, 2
+SELECT probe_id, span_h, bucket, uploads, results, dom_total, dom_ok, intl_total, intl_ok,
+       latency_n, round(latency_sum::numeric, 3), throughput_n,
+       round(throughput_sum::numeric, 3)
+FROM probe_hours ORDER BY 1, 2, 3
 """
 
 
@@ -93,6 +98,8 @@ async def _scenario(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ..
 
 def test_rollup_equals_a_recount_of_the_stored_rows(database_url: str) -> None:
     recomputed, rollup = asyncio.run(_scenario(database_url))
-    assert len(rollup) == 4  # the old hour (+ its upload hour) and the backlog's hours
-    assert sum(r[3] for r in rollup) == 9 + 72  # every result once, the repeats not again
+    hourly = [r for r in rollup if r[1] == 1]
+    assert len(hourly) == 4  # the old hour (+ its upload hour) and the backlog's hours
+    assert sum(r[4] for r in hourly) == 9 + 72  # every result once, the repeats not again
+    assert sum(r[4] for r in rollup if r[1] == 6) == 9 + 72
     assert rollup == recomputed

@@ -54,7 +54,7 @@ def _oracle(loaded: Loaded, members: set[str], first: datetime,
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("step", [300, 3600])  # raw rows, the probe_hours roll-up
+@pytest.mark.parametrize("step", [300, 3600, 10800, 21600])  # raw rows, then the roll-ups
 def test_series_match_the_stored_rows_and_show_the_drop(collector: LiveService,
                                                         blackout: Loaded, step: int) -> None:
     members = _members(blackout, "subdivision", PROVINCE)
