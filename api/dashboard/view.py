@@ -81,9 +81,10 @@ def event_exports(query: str, event_id: str) -> list[tuple[str, str]]:
 Getter = Callable[[Point], float | int | None]
 CHARTS: tuple[tuple[str, str, str, tuple[tuple[str, Getter], ...]], ...] = (
     ("reporting", "Probes reporting", "probes", (
+        # reporting last: drawn on top, it is the line that falls when an area is cut off
         ("Expected (registered)", lambda p: p.expected),
-        ("Reporting (uploads received)", lambda p: p.reporting),
         ("Measuring (incl. late backlogs)", lambda p: p.measuring),
+        ("Reporting (uploads received)", lambda p: p.reporting),
     )),
     ("reach", "Checks succeeding", "%", (
         ("Domestic targets", lambda p: _pct(p.domestic_ok_share)),
@@ -119,7 +120,7 @@ def charts(found: Series, events: Sequence[Mapping[str, Any]]) -> list[dict[str,
             continue
         out.append({
             "id": f"chart-{key}", "title": title, "unit": unit,
-            "series": [{"label": name, "colour": COLOURS[n]}
+            "series": [{"label": name, "colour": COLOURS[n], "dash": n == 0 and key == "reporting"}
                        for n, (name, _) in enumerate(lines)],
             "data": [xs, *columns], "bands": bands,
             "summary": summary(title, unit, [n for n, _ in lines], found.points, columns),

@@ -12,7 +12,8 @@ chart of the whole country (``GET /v1/series``'s default for that range: 120 poi
 hours, from the 6-hour roll-up; and 720 hourly points on request) and the 6-hour and 1-hour
 charts (raw rows), each as the SQL alone
 (``api.series.read_series``) and through the real HTTP route; median and worst of ``--runs``
-after one warm-up. "churn": about 3 % of probe-hours silent (not night patterns).
+after one warm-up; then the cost of the roll-up triggers to ingest (``store_batch`` with and
+without them, ``--ingest-total`` results each). "churn": about 3 % of probe-hours silent.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from api import app as service_app
 from api import series
 from api.migrate import migrate_url
 from api.settings import Settings
+from tests.bench.ingest import bench_store
 from tests.bench.scratch import scratch_database
 from tests.live_service import LiveService
 
@@ -156,12 +158,28 @@ class SqlChart:
         self.loop.close()
 
 
+def ingest_cost(url: str, total: int) -> None:
+    """store_batch (1000-result batches) with the roll-up triggers, then without, then with
+    again: what keeping the roll-ups costs ingest, as a ratio within one run."""
+    rates = []
+    for n, enabled in enumerate((True, False, True)):
+        verb = "ENABLE" if enabled else "DISABLE"
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"ALTER TABLE results {verb} TRIGGER results_probe_hours")
+            conn.execute(f"ALTER TABLE batches {verb} TRIGGER batches_probe_hours")
+        rates.append(asyncio.run(bench_store(url, 1000, total, f"p-ingest-{n}")))
+    with_triggers = statistics.mean([rates[0], rates[2]])
+    print(f"ingest (store_batch, 1000-result batches): {with_triggers:,.0f} results/s with the "
+          f"roll-up triggers, {rates[1]:,.0f} without ({with_triggers / rates[1]:.2f}x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--probes", type=int, default=1000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--raw-hours", type=int, default=6)
     parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--ingest-total", type=int, default=20_000)
     parser.add_argument("--database-url")
     args = parser.parse_args()
     now = datetime.now(UTC).replace(microsecond=0)
@@ -200,6 +218,7 @@ def main() -> None:
             print(f"check: MM-03 reports no probe for {len(dark)} of the 48 hours around "
                   f"its blackout (6 expected)")
         charts.close()
+        ingest_cost(url, args.ingest_total)
 
 
 if __name__ == "__main__":

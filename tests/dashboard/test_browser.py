@@ -92,8 +92,11 @@ def test_a_new_user_sees_the_blackout_its_drop_and_downloads_the_evidence(
     card.get_by_role("link", name=PROVINCE).click()
     page.wait_for_url(f"**/entities/subdivision/{PROVINCE}")
     page.wait_for_function("window.cutwatchCharts && window.cutwatchCharts.length >= 3")
-    data = page.evaluate("window.cutwatchCharts.find(c => c.id === 'chart-reporting').data")
-    times, expected, reporting = data[0], data[1], data[2]
+    chart = page.evaluate("window.cutwatchCharts.filter(c => c.id === 'chart-reporting')"
+                          ".map(c => ({data: c.data, labels: c.labels}))[0]")
+    column = {label: chart["data"][n + 1] for n, label in enumerate(chart["labels"])}
+    times = chart["data"][0]
+    expected, reporting = column["Expected (registered)"], column["Reporting (uploads received)"]
     before = [r for t, r in zip(times, reporting, strict=True)
               if t < blackout.blackout_start.timestamp() - 600 and r]
     during = [r for t, r in zip(times, reporting, strict=True)

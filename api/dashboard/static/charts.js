@@ -47,11 +47,14 @@
         });
       } }, { label: spec.unit, size: 56 }],
       series: [{ label: "Time (UTC)" }].concat(spec.series.map(function (s) {
-        return { label: s.label, stroke: s.colour, width: 2, spanGaps: false };
+        return { label: s.label, stroke: s.colour, width: s.dash ? 1.5 : 2,
+                 dash: s.dash ? [6, 4] : undefined, spanGaps: false,
+                 points: { show: false } };
       })),
     };
     var plot = new uPlot(opts, spec.data, holder);
-    charts.push({ id: spec.id, plot: plot, data: spec.data });
+    charts.push({ id: spec.id, plot: plot, data: spec.data,
+                  labels: spec.series.map(function (s) { return s.label; }) });
     window.addEventListener("resize", function () {
       var w = Math.max(260, holder.clientWidth);
       plot.setSize({ width: w, height: w < 500 ? 200 : 260 });
