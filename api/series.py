@@ -42,7 +42,8 @@ MAX_POINTS: Final = 200
 MAX_ASKED_POINTS: Final = 8000
 MAX_RANGE: Final = timedelta(days=400)
 ONGOING: Final = ("suspected", "confirmed")
-# Every bucket is aligned on this origin, as in the probe_hours roll-up (migration 0006).
+# Every bucket is aligned on this origin, as in the probe_rollups table (migration 0006).
+ROLLUP_SPANS_S: Final = (21600, 3600, 300)
 ORIGIN: Final = datetime(2000, 1, 1, tzinfo=UTC)
 
 # Built from the CODE_SQL constants only.
@@ -59,20 +60,21 @@ ONGOING_SQL: Final = (
 
 
 def roll_up_span(step_s: int) -> int | None:
-    """The probe_hours span (hours) a bucket of ``step_s`` is made of, or None (raw rows)."""
-    return next((span for span in (6, 1) if step_s % (span * 3600) == 0), None)
+    """The widest roll-up span (seconds) a bucket of ``step_s`` is made of, or None: the
+    bucket is read from the raw rows (1-minute buckets)."""
+    return next((span for span in ROLLUP_SPANS_S if step_s % span == 0), None)
 
 
 def series_sql(entity_type: str, step_s: int) -> str:
     """One row per bucket from the bucket holding ``start`` to ``end``: expected, reporting,
-    measuring, shares and percentiles. Buckets of whole hours read the probe_hours roll-up
-    (about 720 rows per probe for 30 days), where the percentiles are those of each probe's
-    mean over the bucket; narrower buckets read the uploads and measurements themselves."""
+    measuring, shares and percentiles. Buckets made of whole roll-up spans (5 min, 1 h, 6 h)
+    read probe_rollups (one row per probe and span), where the percentiles are those of each
+    probe's mean over the bucket; 1-minute buckets read the uploads and measurements."""
     code = CODE_SQL[entity_type]
     span = roll_up_span(step_s)
     if span is None:
         measures = RAW_SQL
-    elif step_s == span * 3600:
+    elif step_s == span:
         measures = HOURS_SQL.format(per=ONE_HOUR_SQL)
     else:
         measures = HOURS_SQL.format(per=HOURS_PER_PROBE_SQL)
@@ -132,8 +134,8 @@ ONE_HOUR_SQL: Final = """
            h.dom_total, h.dom_ok, h.intl_total, h.intl_ok,
            h.latency_sum / NULLIF(h.latency_n, 0) AS latency,
            h.throughput_sum / NULLIF(h.throughput_n, 0) AS throughput
-    FROM probe_hours h
-    WHERE h.probe_id IN (SELECT id FROM members) AND h.span_h = %(span)s
+    FROM probe_rollups h
+    WHERE h.probe_id IN (SELECT id FROM members) AND h.span_s = %(span)s
       AND h.bucket >= %(first)s AND h.bucket < %(end)s
 """
 # ... and its spans added up when the bucket is several spans wide.
@@ -144,8 +146,8 @@ HOURS_PER_PROBE_SQL: Final = """
            sum(h.intl_total) AS intl_total, sum(h.intl_ok) AS intl_ok,
            sum(h.latency_sum) / NULLIF(sum(h.latency_n), 0) AS latency,
            sum(h.throughput_sum) / NULLIF(sum(h.throughput_n), 0) AS throughput
-    FROM probe_hours h
-    WHERE h.probe_id IN (SELECT id FROM members) AND h.span_h = %(span)s
+    FROM probe_rollups h
+    WHERE h.probe_id IN (SELECT id FROM members) AND h.span_s = %(span)s
       AND h.bucket >= %(first)s AND h.bucket < %(end)s
     GROUP BY 1, 2
 """

@@ -4,16 +4,18 @@
                                  [--database-url URL]
 
 Without a URL it starts a throw-away embedded PostgreSQL. A country of ``--probes`` probes in
-14 provinces, ``--days`` of hourly roll-up rows (what the probe_hours triggers keep: 60
-uploads and 488 results an hour per probe, the probe's default schedule, with churn
-and a 6-hour province blackout), plus the last ``--raw-hours`` as raw rows (one upload and 8
-results a minute per probe; the triggers add them to the roll-up). Figures: the 30-day
-chart of the whole country (``GET /v1/series``'s default for that range: 120 points of 6
-hours, from the 6-hour roll-up; and 720 hourly points on request) and the 6-hour and 1-hour
-charts (raw rows), each as the SQL alone
-(``api.series.read_series``) and through the real HTTP route; median and worst of ``--runs``
-after one warm-up; then the cost of the roll-up triggers to ingest (``store_batch`` with and
-without them, ``--ingest-total`` results each). "churn": about 3 % of probe-hours silent.
+14 provinces, ``--days`` of hourly and 6-hourly roll-up rows (what the probe_rollups triggers
+keep for 60 uploads and 488 results an hour per probe, the probe's default schedule, with
+churn and a 6-hour province blackout), plus the last ``--raw-hours`` as raw rows (one upload
+and 8 results a minute per probe; the triggers add them to the roll-ups).
+
+Figures: the 30-day chart of the whole country (``GET /v1/series``'s default for that range:
+120 points of 6 hours, from the 6-hour roll-up; and 720 hourly points on request), the 6-hour
+chart (5-minute buckets, from the 5-minute roll-up) and the 1-hour chart (1-minute buckets,
+from the raw rows), each as the SQL alone (``api.series.read_series``) and through the real
+HTTP route, median and worst of ``--runs`` after one warm-up; then what the roll-up triggers
+cost ingest (``store_batch`` with and without them, ``--ingest-total`` results each).
+"Churn": about 3 % of probe-hours silent.
 """
 
 from __future__ import annotations
@@ -47,10 +49,10 @@ FROM generate_series(1, %(probes)s) AS i
 # One row per probe and hour. Churn: ~3 % of probe-hours silent; MM-03 blacked out 6 hours
 # on day 20 (no uploads then; the backlog's measurements show domestic checks failing).
 HOURS_SQL = """
-INSERT INTO probe_hours (span_h, bucket, probe_id, uploads, results, dom_total, dom_ok,
+INSERT INTO probe_rollups (span_s, bucket, probe_id, uploads, results, dom_total, dom_ok,
                          intl_total, intl_ok, latency_n, latency_sum, throughput_n,
                          throughput_sum)
-SELECT 1, h, p.id,
+SELECT 3600, h, p.id,
        CASE WHEN dark OR quiet THEN 0 ELSE 60 END,
        CASE WHEN quiet THEN 0 ELSE 488 END,
        CASE WHEN quiet THEN 0 ELSE 200 END,
@@ -73,13 +75,13 @@ FROM probes p,
 """
 # The 6-hour roll-up the triggers would have kept beside the hourly one.
 SPAN6_SQL = """
-INSERT INTO probe_hours (span_h, bucket, probe_id, uploads, results, dom_total, dom_ok,
+INSERT INTO probe_rollups (span_s, bucket, probe_id, uploads, results, dom_total, dom_ok,
                          intl_total, intl_ok, latency_n, latency_sum, throughput_n,
                          throughput_sum)
-SELECT 6, date_bin('6 hours', bucket, TIMESTAMPTZ '2000-01-01Z'), probe_id, sum(uploads),
+SELECT 21600, date_bin('6 hours', bucket, TIMESTAMPTZ '2000-01-01Z'), probe_id, sum(uploads),
        sum(results), sum(dom_total), sum(dom_ok), sum(intl_total), sum(intl_ok),
        sum(latency_n), sum(latency_sum), sum(throughput_n), sum(throughput_sum)
-FROM probe_hours WHERE span_h = 1 GROUP BY 2, 3
+FROM probe_rollups WHERE span_s = 3600 GROUP BY 2, 3
 """
 RAW_BATCHES_SQL = """
 INSERT INTO batches (batch_id, probe_id, seq, sent_at, received_at, result_count,
@@ -122,15 +124,15 @@ def load(url: str, probes: int, days: int, raw_hours: int, now: datetime) -> Non
         conn.execute(PROBES_SQL, params)
         conn.execute(HOURS_SQL, params)
         conn.execute(SPAN6_SQL)
-        # the last hours as raw rows; the triggers add them to probe_hours too
+        # the last hours as raw rows; the triggers add them to probe_rollups too
         conn.execute(RAW_BATCHES_SQL, params)
         conn.execute(RAW_RESULTS_SQL, params)
         conn.execute("VACUUM ANALYZE")
         counts = [conn.execute(f"SELECT count(*) FROM {t}").fetchone()  # noqa: S608
-                  for t in ("probes", "probe_hours", "batches", "results")]
+                  for t in ("probes", "probe_rollups", "batches", "results")]
         print(f"loaded in {time.perf_counter() - started:.0f} s: "
               + ", ".join(f"{t} {c[0] if c else 0:,}" for t, c in zip(
-                  ("probes", "probe_hours", "batches", "results"), counts, strict=True)))
+                  ("probes", "probe_rollups", "batches", "results"), counts, strict=True)))
 
 
 class SqlChart:
@@ -165,8 +167,8 @@ def ingest_cost(url: str, total: int) -> None:
     for n, enabled in enumerate((True, False, True)):
         verb = "ENABLE" if enabled else "DISABLE"
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f"ALTER TABLE results {verb} TRIGGER results_probe_hours")
-            conn.execute(f"ALTER TABLE batches {verb} TRIGGER batches_probe_hours")
+            conn.execute(f"ALTER TABLE results {verb} TRIGGER results_probe_rollups")
+            conn.execute(f"ALTER TABLE batches {verb} TRIGGER batches_probe_rollups")
         rates.append(asyncio.run(bench_store(url, 1000, total, f"p-ingest-{n}")))
     with_triggers = statistics.mean([rates[0], rates[2]])
     print(f"ingest (store_batch, 1000-result batches): {with_triggers:,.0f} results/s with the "

@@ -1,17 +1,17 @@
--- 0006_probe_hours: roll-ups per probe over 1 hour and over 6 hours (span_h), so a 30-day
--- chart of a country reads 120 rows per probe (720 with hourly points) instead of every
--- upload and measurement. Kept by triggers in the same
--- transaction as the rows they count (a backlog that arrives late updates the hours it was
--- measured in). Uploads count in the hour they were received, results in the hour they
+-- 0006_probe_rollups: roll-ups per probe over 5 minutes, 1 hour and 6 hours (span_s), so a
+-- chart reads one row per probe and point (a 30-day chart of a country: 120 rows per probe)
+-- instead of every upload and measurement. Kept by triggers in the same transaction as the
+-- rows they count (a backlog that arrives late updates the spans it was
+-- measured in). Uploads count in the span they were received, results in the span they
 -- were measured. Plain PostgreSQL 15+; on a TimescaleDB hypertable, where statement
 -- triggers cannot see transition tables, the results trigger runs per row instead.
 
-CREATE TABLE probe_hours (
-    span_h smallint NOT NULL CHECK (span_h IN (1, 6)),
-    bucket timestamptz NOT NULL,               -- date_bin(span_h hours, ..., 2000-01-01 UTC)
+CREATE TABLE probe_rollups (
+    span_s integer NOT NULL CHECK (span_s IN (300, 3600, 21600)),
+    bucket timestamptz NOT NULL,               -- date_bin(span_s seconds, ..., 2000-01-01 UTC)
     probe_id text NOT NULL REFERENCES probes (id),
-    uploads integer NOT NULL DEFAULT 0,        -- batches received in the hour
-    results integer NOT NULL DEFAULT 0,        -- results measured in the hour
+    uploads integer NOT NULL DEFAULT 0,        -- batches received in the span
+    results integer NOT NULL DEFAULT 0,        -- results measured in the span
     dom_total integer NOT NULL DEFAULT 0,
     dom_ok integer NOT NULL DEFAULT 0,
     intl_total integer NOT NULL DEFAULT 0,
@@ -20,25 +20,26 @@ CREATE TABLE probe_hours (
     latency_sum double precision NOT NULL DEFAULT 0,
     throughput_n integer NOT NULL DEFAULT 0,
     throughput_sum double precision NOT NULL DEFAULT 0,
-    PRIMARY KEY (probe_id, span_h, bucket)
+    PRIMARY KEY (probe_id, span_s, bucket)
 );
-CREATE INDEX probe_hours_bucket_idx ON probe_hours (span_h, bucket);
+CREATE INDEX probe_rollups_bucket_idx ON probe_rollups (span_s, bucket);
 
-CREATE FUNCTION probe_hours_upsert() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION probe_rollups_upsert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_TABLE_NAME = 'batches' THEN
-        INSERT INTO probe_hours AS h (span_h, bucket, probe_id, uploads)
-        SELECT s.span_h, date_bin(make_interval(hours => s.span_h), received_at,
+        INSERT INTO probe_rollups AS h (span_s, bucket, probe_id, uploads)
+        SELECT s.span_s, date_bin(make_interval(secs => s.span_s), received_at,
                                   TIMESTAMPTZ '2000-01-01 00:00:00+00'),
                probe_id, count(*)
-        FROM new_rows, (VALUES (1), (6)) AS s (span_h) GROUP BY 1, 2, 3 ORDER BY 3, 1, 2
-        ON CONFLICT (probe_id, span_h, bucket)
+        FROM new_rows, (VALUES (300), (3600), (21600)) AS s (span_s)
+        GROUP BY 1, 2, 3 ORDER BY 3, 1, 2
+        ON CONFLICT (probe_id, span_s, bucket)
         DO UPDATE SET uploads = h.uploads + EXCLUDED.uploads;
     ELSE
-        INSERT INTO probe_hours AS h (span_h, bucket, probe_id, results, dom_total, dom_ok,
+        INSERT INTO probe_rollups AS h (span_s, bucket, probe_id, results, dom_total, dom_ok,
                                       intl_total, intl_ok, latency_n, latency_sum,
                                       throughput_n, throughput_sum)
-        SELECT s.span_h, date_bin(make_interval(hours => s.span_h), measured_at,
+        SELECT s.span_s, date_bin(make_interval(secs => s.span_s), measured_at,
                         TIMESTAMPTZ '2000-01-01 00:00:00+00'), probe_id,
                count(*),
                count(*) FILTER (WHERE scope = 'domestic'),
@@ -51,9 +52,9 @@ BEGIN
                count(*) FILTER (WHERE ok AND details ? 'throughput_bps'),
                COALESCE(sum((details->>'throughput_bps')::double precision) FILTER (
                    WHERE ok AND details ? 'throughput_bps'), 0)
-        FROM new_rows, (VALUES (1), (6)) AS s (span_h)
+        FROM new_rows, (VALUES (300), (3600), (21600)) AS s (span_s)
         GROUP BY 1, 2, 3 ORDER BY 3, 1, 2  -- one lock order: no deadlock
-        ON CONFLICT (probe_id, span_h, bucket) DO UPDATE SET
+        ON CONFLICT (probe_id, span_s, bucket) DO UPDATE SET
             results = h.results + EXCLUDED.results,
             dom_total = h.dom_total + EXCLUDED.dom_total,
             dom_ok = h.dom_ok + EXCLUDED.dom_ok,
@@ -68,8 +69,8 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER batches_probe_hours AFTER INSERT ON batches
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION probe_hours_upsert();
+CREATE TRIGGER batches_probe_rollups AFTER INSERT ON batches
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION probe_rollups_upsert();
 
 DO $hours$
 DECLARE
@@ -82,12 +83,12 @@ BEGIN
     END IF;
     IF hyper THEN
         EXECUTE $fn$
-            CREATE FUNCTION probe_hours_upsert_result() RETURNS trigger LANGUAGE plpgsql AS $b$
+            CREATE FUNCTION probe_rollups_upsert_result() RETURNS trigger LANGUAGE plpgsql AS $b$
             BEGIN
-                INSERT INTO probe_hours AS h (span_h, bucket, probe_id, results, dom_total,
+                INSERT INTO probe_rollups AS h (span_s, bucket, probe_id, results, dom_total,
                     dom_ok, intl_total, intl_ok, latency_n, latency_sum, throughput_n,
                     throughput_sum)
-                SELECT s.span_h, date_bin(make_interval(hours => s.span_h), NEW.measured_at,
+                SELECT s.span_s, date_bin(make_interval(secs => s.span_s), NEW.measured_at,
                                           TIMESTAMPTZ '2000-01-01 00:00:00+00'), NEW.probe_id, 1,
                         (NEW.scope = 'domestic')::int,
                         (NEW.scope = 'domestic' AND NEW.ok)::int,
@@ -100,8 +101,8 @@ BEGIN
                         CASE WHEN NEW.ok AND NEW.details ? 'throughput_bps'
                              THEN (NEW.details->>'throughput_bps')::double precision
                              ELSE 0 END
-                FROM (VALUES (1), (6)) AS s (span_h)
-                ON CONFLICT (probe_id, span_h, bucket) DO UPDATE SET
+                FROM (VALUES (300), (3600), (21600)) AS s (span_s)
+                ON CONFLICT (probe_id, span_s, bucket) DO UPDATE SET
                     results = h.results + 1,
                     dom_total = h.dom_total + EXCLUDED.dom_total,
                     dom_ok = h.dom_ok + EXCLUDED.dom_ok,
@@ -115,24 +116,25 @@ BEGIN
             END
             $b$
         $fn$;
-        CREATE TRIGGER results_probe_hours AFTER INSERT ON results
-            FOR EACH ROW EXECUTE FUNCTION probe_hours_upsert_result();
+        CREATE TRIGGER results_probe_rollups AFTER INSERT ON results
+            FOR EACH ROW EXECUTE FUNCTION probe_rollups_upsert_result();
     ELSE
-        CREATE TRIGGER results_probe_hours AFTER INSERT ON results
+        CREATE TRIGGER results_probe_rollups AFTER INSERT ON results
             REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-            EXECUTE FUNCTION probe_hours_upsert();
+            EXECUTE FUNCTION probe_rollups_upsert();
     END IF;
 END
 $hours$;
 
 -- Rows stored before this migration.
-INSERT INTO probe_hours (span_h, bucket, probe_id, uploads)
-SELECT s.span_h, date_bin(make_interval(hours => s.span_h), received_at,
+INSERT INTO probe_rollups (span_s, bucket, probe_id, uploads)
+SELECT s.span_s, date_bin(make_interval(secs => s.span_s), received_at,
                           TIMESTAMPTZ '2000-01-01 00:00:00+00'), probe_id, count(*)
-FROM batches, (VALUES (1), (6)) AS s (span_h) GROUP BY 1, 2, 3;
-INSERT INTO probe_hours AS h (span_h, bucket, probe_id, results, dom_total, dom_ok, intl_total,
-                              intl_ok, latency_n, latency_sum, throughput_n, throughput_sum)
-SELECT s.span_h, date_bin(make_interval(hours => s.span_h), measured_at,
+FROM batches, (VALUES (300), (3600), (21600)) AS s (span_s) GROUP BY 1, 2, 3;
+INSERT INTO probe_rollups AS h (span_s, bucket, probe_id, results, dom_total, dom_ok,
+                                intl_total, intl_ok, latency_n, latency_sum, throughput_n,
+                                throughput_sum)
+SELECT s.span_s, date_bin(make_interval(secs => s.span_s), measured_at,
                           TIMESTAMPTZ '2000-01-01 00:00:00+00'), probe_id,
        count(*),
        count(*) FILTER (WHERE scope = 'domestic'),
@@ -144,8 +146,8 @@ SELECT s.span_h, date_bin(make_interval(hours => s.span_h), measured_at,
        count(*) FILTER (WHERE ok AND details ? 'throughput_bps'),
        COALESCE(sum((details->>'throughput_bps')::double precision) FILTER (
            WHERE ok AND details ? 'throughput_bps'), 0)
-FROM results, (VALUES (1), (6)) AS s (span_h) GROUP BY 1, 2, 3
-ON CONFLICT (probe_id, span_h, bucket) DO UPDATE SET
+FROM results, (VALUES (300), (3600), (21600)) AS s (span_s) GROUP BY 1, 2, 3
+ON CONFLICT (probe_id, span_s, bucket) DO UPDATE SET
     results = EXCLUDED.results, dom_total = EXCLUDED.dom_total, dom_ok = EXCLUDED.dom_ok,
     intl_total = EXCLUDED.intl_total, intl_ok = EXCLUDED.intl_ok,
     latency_n = EXCLUDED.latency_n, latency_sum = EXCLUDED.latency_sum,
