@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
@@ -112,6 +113,11 @@ async def _events(request: Request, event: UUID | None, entity: str | None, kind
     return listed.events
 
 
+def _file_part(entity: Mapping[str, str]) -> str:
+    # codes carry volunteer-declared city names: only safe characters go into the header
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", f"{entity['type']}-{entity['code']}")
+
+
 def _stamp(now: datetime) -> str:
     return now.strftime("%Y%m%dT%H%M%SZ")
 
@@ -160,7 +166,7 @@ async def series_csv(request: Request, entity: series.EntityQuery,
     """The signals of ``GET /v1/series`` as CSV, one row per bucket."""
     found = await series.series_for(request, entity, start, end, bucket, access)
     rows = [p.model_dump(mode="json") for p in found.points]
-    name = f"{found.entity['type']}-{found.entity['code']}".replace("/", "_")
+    name = _file_part(found.entity)
     return attachment(to_csv(SERIES_COLUMNS, rows), "text/csv",
                       f"cutwatch-series-{name}-{_stamp(found.end)}.csv")
 
@@ -172,6 +178,6 @@ async def series_json(request: Request, entity: series.EntityQuery,
                       access: series.AccessQuery = None) -> Response:
     """The answer of ``GET /v1/series``, as a file."""
     found = await series.series_for(request, entity, start, end, bucket, access)
-    name = f"{found.entity['type']}-{found.entity['code']}".replace("/", "_")
+    name = _file_part(found.entity)
     return attachment(found.model_dump_json(indent=1), "application/json",
                       f"cutwatch-series-{name}-{_stamp(found.end)}.json")
