@@ -13,6 +13,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -87,6 +88,11 @@ def test_a_new_user_sees_the_blackout_its_drop_and_downloads_the_evidence(
     sync_api.expect(first_row).to_contain_text("Blackout")
     sync_api.expect(first_row).to_contain_text(PROVINCE)
     page.screenshot(path=str(shots / f"overview-{device}.png"), full_page=device == "desktop")
+    # keyboard: the first Tab reaches the skip link, which moves focus to the content
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
 
     # Entity page: the reporting chart has points and shows the drop.
     card.get_by_role("link", name=PROVINCE).click()
@@ -111,7 +117,14 @@ def test_a_new_user_sees_the_blackout_its_drop_and_downloads_the_evidence(
     drawn = canvas.bounding_box()
     assert drawn is not None
     assert drawn["width"] > 250
+    spec = json.loads(page.locator("#chart-reporting script.chart-spec").text_content() or "")
+    event_start = blackout.transitions[-1]["event"]["start"]
+    assert [b["start"] for b in spec["bands"]] == [
+        datetime.fromisoformat(event_start.replace("Z", "+00:00")).timestamp()]
+    alternative = page.locator("#chart-reporting .plot").get_attribute("aria-label") or ""
+    assert page.locator("#chart-reporting .plot").get_attribute("role") == "img"
     summary = page.locator("#chart-reporting-summary").inner_text()
+    assert alternative == summary
     assert "Reporting (uploads received) 0 at" in summary
     assert "highest 10" in summary
     page.screenshot(path=str(shots / f"entity-{device}.png"), full_page=device == "desktop")
