@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest pytest-pg15 bench schema clean audit
+.PHONY: run test lint typecheck pytest pytest-pg15 bench schema clean audit chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ run: $(STAMP)
 
 # The PostgreSQL 15 pass runs even when the first pass failed (both results are wanted);
 # the status is the first failure's.
-test: lint typecheck
+test: lint typecheck chromium
 	@status=0; $(MAKE) --no-print-directory pytest || status=$$?; \
 	$(MAKE) --no-print-directory pytest-pg15 || status=$$?; exit $$status
 
@@ -36,6 +36,11 @@ pytest: $(STAMP)
 # installing Debian's postgresql-15 as root when missing, else one line and no failure.
 pytest-pg15: $(STAMP)
 	PYTEST=$(BIN)/pytest bash tests/pg15.sh
+
+# The dashboard's browser tests drive Debian's chromium: installed as root when missing,
+# else one line and those tests skip.
+chromium:
+	bash tests/dashboard/chromium.sh
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench

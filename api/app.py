@@ -13,7 +13,8 @@ from contextlib import asynccontextmanager, suppress
 
 from fastapi import APIRouter, FastAPI
 
-from api import checkin, errors, events, health, ingest, probes_read, registration
+from api import checkin, errors, events, exports, health, ingest, probes_read, registration, series
+from api.dashboard import pages as dashboard_pages
 from api.db import make_pool
 from api.geo import GeoLookup
 from api.limits import LimitsMiddleware, RateLimiter
@@ -39,6 +40,10 @@ ROUTERS: list[RouterSource] = [
     checkin.make_router,
     events.router,
     *webhook_routes.ROUTERS,
+    series.router,
+    exports.router,
+    # The dashboard and /docs with its assets served from here (no CDN).
+    dashboard_pages.make_router,
 ]
 
 # Long-running tasks: `async def worker(state: AppState) -> None`, restarted (after a pause)
@@ -89,7 +94,7 @@ def create_app(settings: Settings) -> FastAPI:
         title="Cutwatch collector",
         version=__version__,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served by the dashboard router, with local assets
         redoc_url=None,
     )
     for source in ROUTERS:

@@ -23,7 +23,8 @@ PYTEST=${PYTEST:-.venv/bin/pytest}
 # The detector's database tests are the ones using the PostgreSQL fixtures.
 # shellcheck disable=SC2206  # PG15_TESTS is a space-separated list of paths
 TESTS=(${PG15_TESTS:-tests/api tests/webhooks
-       $(grep -l -E 'database_url|postgres_url' tests/detectors/test_*.py)})
+       $(grep -l -E 'database_url|postgres_url' tests/detectors/test_*.py)
+       tests/dashboard/test_series_api.py tests/dashboard/test_probe_rollups.py})
 
 have_pg15() { [[ -x "$PG15_BIN/initdb" && -x "$PG15_BIN/pg_ctl" && -x "$PG15_BIN/psql" ]]; }
 # As root on Debian, install it when missing: about 20 s from nothing (measured here).

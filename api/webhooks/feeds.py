@@ -107,7 +107,7 @@ def atom(transitions: list[dict[str, Any]], base: str, self_url: str) -> bytes:
     sub(feed, "title", "Cutwatch: Internet shutdown events")
     sub(feed, "updated", transitions[0]["at"] if transitions else payloads.now_rfc3339())
     sub(feed, "link", rel="self", href=self_url, type="application/atom+xml")
-    sub(feed, "link", rel="alternate", href=f"{base}/events", type="text/html")
+    sub(feed, "link", rel="alternate", href=f"{base}/", type="text/html")
     sub(sub(feed, "author"), "name", "Cutwatch")
     for transition in transitions:
         links = payloads.links(base, str(transition["event"]["id"]))
@@ -142,7 +142,7 @@ def json_feed(transitions: list[dict[str, Any]], base: str, self_url: str) -> di
         })
     return {"version": "https://jsonfeed.org/version/1.1",
             "title": "Cutwatch: Internet shutdown events",
-            "home_page_url": f"{base}/events", "feed_url": self_url, "items": items}
+            "home_page_url": f"{base}/", "feed_url": self_url, "items": items}
 
 
 FEED_DOC = "Newest transitions first, filtered like webhook subscriptions (docs/webhooks.md)."

@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("ingest", "webhooks", "detect", "probe_footprint")
+BENCHMARKS = ("ingest", "webhooks", "detect", "probe_footprint", "series")
 
 
 def main(argv: list[str]) -> int:

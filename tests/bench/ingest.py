@@ -63,8 +63,8 @@ def add_probe(url: str, probe_id: str, secret: str) -> None:
             " VALUES (%s, %s, 'MM', 'fixed', 'bench')", (probe_id, hash_secret(secret)))
 
 
-async def bench_store(url: str, size: int, total: int) -> float:
-    probe_id = f"p-store-{size}"
+async def bench_store(url: str, size: int, total: int, probe_id: str = "") -> float:
+    probe_id = probe_id or f"p-store-{size}"
     add_probe(url, probe_id, "unused")
     batches = [Batch.model_validate(batch_dict(probe_id, size, n)) for n in range(total // size)]
     network = Network(asn=64500, country="MM")
