@@ -14,7 +14,8 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 
-from api import checkin, events, health, ingest, probes_read, registration
+from api import checkin, events, health, ingest, metrics, probes_read, registration
+from api import leader as detector_leader
 from api.db import make_pool
 from api.errors import validation_error_handler
 from api.geo import GeoLookup
@@ -24,7 +25,6 @@ from api.state import AppState
 from api.webhooks import dispatcher as webhook_dispatcher
 from api.webhooks import routes as webhook_routes
 from cutwatch import __version__
-from detectors import online as detector_online
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +40,13 @@ ROUTERS: list[RouterSource] = [
     checkin.make_router,
     events.router,
     *webhook_routes.ROUTERS,
+    metrics.router,
 ]
 
 # Long-running tasks: `async def worker(state: AppState) -> None`, restarted (after a pause)
 # if they crash. At shutdown `state.stopping` is set; workers still running after the grace
 # period are cancelled.
-WORKERS: list[Worker] = [webhook_dispatcher.worker, detector_online.worker]
+WORKERS: list[Worker] = [webhook_dispatcher.worker, detector_leader.worker]
 
 WORKER_RESTART_DELAY_S = 5.0
 WORKER_STOP_GRACE_S = 5.0
@@ -94,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_middleware(metrics.IngestMetrics)
     for source in ROUTERS:
         app.include_router(source if isinstance(source, APIRouter) else source(settings))
     return app

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     webhook_retry_schedule: tuple[float, ...] | None = None
     webhook_disable_after_failures: int | None = Field(default=None, ge=1)
 
+    # The detector's leader election runs in this process (on a thread of its own). Off when a
+    # separate `cutwatch detect` process does it (deploy/compose).
+    detector_in_process: bool = True
+
     def geoip_paths(self) -> tuple[Path, ...]:
         paths = [p for p in (self.geoip_asn_db, self.geoip_country_db) if p is not None]
         return tuple(dict.fromkeys(paths))

@@ -1,0 +1,348 @@
+"""The detector inside the service: one leader at a time, fed from a commit-ordered queue.
+
+Every replica may run ``run``; the one holding a PostgreSQL advisory lock runs the engine, the
+others wait to take over (and warn when the queue stalls). The lock and the leader's work share
+one connection of its own, so losing the connection loses the lock and the work together.
+
+The feed is the ``detector_queue`` table (migration 0004): a trigger queues every batch row in
+the transaction that inserts it, so a batch is visible to the leader exactly when it commits,
+whatever order concurrent replicas commit in, and however many arrive at once. The leader takes
+pages off the queue with ``DELETE ... RETURNING`` in the transaction that reads the batches and
+feeds the engine: a page leaves the queue only with the read that used it. A new leader first
+rebuilds the engine from history (``rebuild_s``) and, in the same REPEATABLE READ snapshot,
+empties the queue of what that history holds; what commits later stays queued for it. Any
+failure after feeding discards the leader (its engine state is memory only) and the next one
+rebuilds, so within one leader every batch is fed exactly once. Each transition is stored with
+its webhook deliveries in one transaction, idempotently, so a rebuild stores nothing twice.
+
+``worker`` runs all of it on its own thread with its own event loop and connection, so the
+engine's CPU time never delays the API's event loop; ``cutwatch detect`` runs it as a process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import psycopg
+from psycopg import AsyncConnection
+
+from api import metrics
+from api.detection_store import (
+    drop_queued,
+    history_page,
+    load_probes,
+    quarantine,
+    queue_stats,
+    read_uploads,
+    save_cursor,
+    store_transition,
+    take_queued,
+)
+from detectors.engine import Engine
+from detectors.model import Upload
+from detectors.params import Params
+
+if TYPE_CHECKING:
+    from api.state import AppState
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = 0x63757477_64657465  # "cutwdete"
+Clock = Callable[[AsyncConnection[Any]], Awaitable[datetime]]
+NO_ID = UUID(int=0)
+
+
+@dataclass(frozen=True, slots=True)
+class OnlineConfig:
+    poll_s: float = 2.0
+    """How often the leader takes new batches off the queue and evaluates."""
+    standby_s: float = 5.0
+    """How often a standby replica tries to become the leader."""
+    rebuild_s: float = 6 * 3600.0
+    """History replayed by a new leader to rebuild its state."""
+    settle_s: float = 2.0
+    """The engine's clock stays this far behind the database's."""
+    page: int = 5000
+    """Batches read per transaction; a step takes pages until the queue is empty."""
+    probes_refresh_s: float = 30.0
+    stall_s: float = 60.0
+    """A batch waiting longer than this for the detector is logged as a stall (leader and
+    standbys both look)."""
+    progress_s: float = 60.0
+    """How often the leader logs what it fed."""
+
+
+async def database_clock(conn: AsyncConnection[Any]) -> datetime:
+    cur = await conn.execute("SELECT now()")
+    row = await cur.fetchone()
+    assert row is not None
+    value: datetime = row[0]
+    return value
+
+
+class Leader:
+    """The engine fed from the queue; ``step`` drains what is due, evaluates and stores.
+
+    ``conn`` is in autocommit mode: every unit of work is an explicit transaction.
+    ``on_upload`` sees each batch fed (tests count them).
+    """
+
+    def __init__(self, conn: AsyncConnection[Any], params: Params, config: OnlineConfig,
+                 clock: Clock = database_clock, name: str = "",
+                 on_upload: Callable[[Upload], None] | None = None) -> None:
+        self.conn, self.config, self.clock, self.name = conn, config, clock, name
+        self.on_upload = on_upload
+        self.engine = Engine(params)
+        self.rebuilt = False
+        self.probes_at = -math.inf
+        self.stored = 0
+        self.fed = 0
+        self.steps = 0
+        self._progress = (time.monotonic(), 0, 0)  # since, fed, stored at the last log line
+        self._stall_logged = -math.inf
+        self.refused: list[tuple[UUID, str]] = []  # quarantined before the feed commits
+
+    async def step(self) -> int:
+        """One poll; returns the transitions stored."""
+        started = time.perf_counter()
+        stored = await (self._drain() if self.rebuilt else self._rebuild())
+        elapsed = time.perf_counter() - started
+        metrics.DETECTOR_TICK.observe(elapsed)
+        self.stored += stored
+        self.steps += 1
+        metrics.DETECTOR_TRANSITIONS.inc(stored)
+        await self._report(elapsed)
+        return stored
+
+    async def _rebuild(self) -> int:
+        """Replay recent history and empty the queue of it, in one snapshot."""
+        config, conn = self.config, self.conn
+        started = time.perf_counter()
+        transitions: list[Mapping[str, Any]] = []
+        async with conn.transaction():
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            now = await self.clock(conn)
+            await self._refresh_probes(now)
+            until = now.timestamp() - config.settle_s
+            key = (now - timedelta(seconds=config.rebuild_s), NO_ID)
+            while True:
+                page = await history_page(conn, key, now, config.page)
+                if not page:
+                    break
+                transitions.extend(self._feed(await read_uploads(conn, page), until))
+                await self._quarantine_refused()
+                key = (page[-1][1], page[-1][0])
+                if len(page) < config.page:
+                    break
+            transitions.extend(self._feed([], until))
+            dropped = await drop_queued(conn, now)
+        self.rebuilt = True
+        log.info("detector %s rebuilt from %d batches of the last %.0f s in %.2f s"
+                 " (%d were queued)", self.name or "leader", self.fed, config.rebuild_s,
+                 time.perf_counter() - started, dropped)
+        return await self._store(transitions, now)
+
+    async def _drain(self) -> int:
+        config, conn = self.config, self.conn
+        stored = 0
+        while True:
+            async with conn.transaction():
+                now = await self.clock(conn)
+                await self._refresh_probes(now)
+                keys = await take_queued(conn, now, config.page)
+                uploads = await read_uploads(conn, keys)
+                transitions = self._feed(uploads, now.timestamp() - config.settle_s)
+                await self._quarantine_refused()
+            stored += await self._store(transitions, now)
+            if len(keys) < config.page:
+                return stored
+
+    async def _quarantine_refused(self) -> None:
+        for batch_id, reason in self.refused:
+            await quarantine(self.conn, batch_id, reason)
+            metrics.DETECTOR_QUARANTINED.inc()
+        self.refused.clear()
+
+    async def _refresh_probes(self, now: datetime) -> None:
+        if now.timestamp() - self.probes_at >= self.config.probes_refresh_s:
+            for info in await load_probes(self.conn):
+                self.engine.register(info)
+            self.probes_at = now.timestamp()
+
+    def _feed(self, uploads: list[Upload], until: float) -> list[Mapping[str, Any]]:
+        engine = self.engine
+        out: list[Mapping[str, Any]] = []
+        for upload in uploads:
+            out.extend(t.to_json() for t in engine.evaluate_until(min(upload.received_at, until)))
+            try:
+                engine.upload(upload)
+            except Exception as exc:
+                # a batch the engine cannot take must not stop detection for every probe
+                self.refused.append((upload.batch.batch_id, f"engine: {type(exc).__name__}: {exc}"))
+                continue
+            self.fed += 1
+            metrics.DETECTOR_FED.inc()
+            if self.on_upload is not None:
+                self.on_upload(upload)
+        out.extend(t.to_json() for t in engine.evaluate_until(until))
+        return out
+
+    async def _store(self, transitions: list[Mapping[str, Any]], now: datetime) -> int:
+        conn = self.conn
+        stored = 0
+        for transition in transitions:
+            try:
+                async with conn.transaction():
+                    stored += await store_transition(conn, transition)
+            except psycopg.OperationalError:
+                raise  # the database is gone: the supervisor restarts the worker
+            except Exception:
+                # one transition the outbox refuses must not stop detection (a restart
+                # would replay it and fail again); it is logged, the others go on
+                log.exception("detector: could not store %s of event %s",
+                              transition.get("action"), transition["event"].get("id"))
+        async with conn.transaction():
+            await save_cursor(conn, {"leader": self.name, "at": now.isoformat(),
+                                     "fed": self.fed, "stored": self.stored + stored})
+        return stored
+
+    async def _report(self, elapsed: float) -> None:
+        """Progress now and then, and a warning whenever a batch waits too long."""
+        config = self.config
+        mono = time.monotonic()
+        since, fed, stored = self._progress
+        if mono - since >= config.progress_s:
+            log.info("detector %s: fed %d batches, stored %d transitions in the last %.0f s;"
+                     " last step %.3f s", self.name or "leader", self.fed - fed,
+                     self.stored - stored, mono - since, elapsed)
+            self._progress = (mono, self.fed, self.stored)
+        if elapsed > config.poll_s:
+            log.warning("detector %s: one step took %.1f s (poll interval %.1f s)",
+                        self.name or "leader", elapsed, config.poll_s)
+        self._stall_logged = await warn_if_stalled(self.conn, self.clock, config,
+                                                   self._stall_logged)
+
+
+async def warn_if_stalled(conn: AsyncConnection[Any], clock: Clock, config: OnlineConfig,
+                          last: float) -> float:
+    """Log a warning (at most once per ``stall_s``) when a due batch waits longer than
+    ``stall_s``; returns when it last warned."""
+    async with conn.transaction():
+        stats = await queue_stats(conn)
+        now = await clock(conn)
+    if stats.oldest is None:
+        return last
+    waited = (now - stats.oldest).total_seconds()
+    mono = time.monotonic()
+    if waited > config.stall_s and mono - last >= config.stall_s:
+        log.warning("detection is behind: %d batches wait for the detector, the oldest for"
+                    " %.0f s", stats.waiting, waited)
+        return mono
+    return last
+
+
+async def run(dsn: str, stopping: asyncio.Event, params: Params | None = None,
+              config: OnlineConfig | None = None, clock: Clock = database_clock,
+              name: str = "", on_leader: Callable[[Leader], None] | None = None,
+              on_upload: Callable[[Upload], None] | None = None) -> None:
+    """Wait for leadership, then lead until ``stopping`` is set or the connection is lost."""
+    params, config = params or Params(), config or OnlineConfig()
+    async with await AsyncConnection.connect(dsn, autocommit=True,
+                                             options="-c timezone=UTC") as conn:
+        stall_logged = -math.inf
+        while not stopping.is_set():
+            cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,))
+            row = await cur.fetchone()
+            if row is not None and row[0]:
+                break
+            stall_logged = await warn_if_stalled(conn, clock, config, stall_logged)
+            await _sleep(stopping, config.standby_s)
+        else:
+            return
+        log.info("detector %s is the leader", name or "worker")
+        leader = Leader(conn, params, config, clock, name, on_upload)
+        if on_leader is not None:
+            on_leader(leader)
+        metrics.DETECTOR_LEADER.labels(name).set(1)
+        try:
+            while not stopping.is_set():
+                await leader.step()
+                await _sleep(stopping, config.poll_s)
+        finally:
+            metrics.DETECTOR_LEADER.labels(name).set(0)
+
+
+async def worker(state: AppState) -> None:
+    """The entry in api/app.py's WORKERS: the leader election on a thread of its own."""
+    settings = state.settings
+    dsn = settings.database_url
+    if not dsn:
+        raise RuntimeError("the detector needs the service's database URL")
+    if not settings.detector_in_process:
+        return  # a `cutwatch detect` process leads instead
+    await in_thread(lambda stop: run(dsn, stop, name=replica_name()), state.stopping)
+
+
+def replica_name() -> str:
+    import os
+    import socket
+
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+async def in_thread(main: Callable[[asyncio.Event], Awaitable[None]],
+                    stopping: asyncio.Event) -> None:
+    """Run ``main(stop)`` on a new thread with its own event loop until it returns or
+    ``stopping`` is set (then ``stop`` is set in the thread's loop and it is awaited).
+    An exception in the thread is raised here, so the supervisor restarts the worker."""
+    here = asyncio.get_running_loop()
+    done = asyncio.Event()
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def body() -> None:
+        box["loop"], box["stop"] = asyncio.get_running_loop(), asyncio.Event()
+        ready.set()
+        await main(box["stop"])
+
+    def target() -> None:
+        try:
+            asyncio.run(body())
+        except BaseException as exc:  # handed to the supervisor in the service's loop
+            box["error"] = exc
+        finally:
+            ready.set()
+            here.call_soon_threadsafe(done.set)
+
+    thread = threading.Thread(target=target, name="cutwatch-detector", daemon=True)
+    thread.start()
+    waiter = asyncio.create_task(stopping.wait())
+    finished = asyncio.create_task(done.wait())
+    try:
+        await asyncio.wait({waiter, finished}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        if not done.is_set():
+            await asyncio.to_thread(ready.wait)
+            if "loop" in box:
+                with suppress(RuntimeError):  # the thread's loop closed meanwhile
+                    box["loop"].call_soon_threadsafe(box["stop"].set)
+            await finished
+        finished.cancel()
+    if "error" in box:
+        raise box["error"]
+
+
+async def _sleep(stopping: asyncio.Event, seconds: float) -> None:
+    with suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), seconds)
