@@ -56,12 +56,19 @@ QUEUE_WAITING = Gauge("cutwatch_detector_queue_batches",
                       "Batches stored and not yet fed to the detector (database-wide)")
 QUEUE_OLDEST = Gauge("cutwatch_detector_queue_oldest_seconds",
                      "Age of the oldest batch waiting for the detector (database-wide)")
+LEADER_INFO = Gauge("cutwatch_detector_leader_info",
+                     "1 for the detector leader named by the label (database-wide)", ["name"])
+LEADER_TICK = Gauge("cutwatch_detector_last_tick_seconds",
+                    "Duration of the leader's latest step (database-wide)")
+LEADER_AGE = Gauge("cutwatch_detector_last_step_age_seconds",
+                   "Time since the leader's latest step ended (database-wide)")
 PROBES_REPORTING = Gauge("cutwatch_probes_reporting",
                          "Probes with an accepted batch within silent_after_seconds",
                          ["country"])
 
 router = APIRouter(tags=["operations"])
 _countries: set[str] = set()
+_leaders: set[str] = set()
 
 
 @router.get("/metrics", response_class=Response,
@@ -82,6 +89,18 @@ async def metrics(state: StateDep) -> Response:
             " AND last_seen_at > now() - make_interval(secs => %s) GROUP BY country",
             (state.settings.silent_after_seconds,))
         counts = dict(await cur.fetchall())
+        cur = await conn.execute(
+            "SELECT value, EXTRACT(EPOCH FROM now() - updated_at) FROM detector_state"
+            " WHERE key = 'leader'")
+        leader = await cur.fetchone()
+    if leader is not None:
+        name = str(leader[0].get("leader", ""))
+        for known in _leaders - {name}:
+            LEADER_INFO.labels(known).set(0)
+        _leaders.add(name)
+        LEADER_INFO.labels(name).set(1)
+        LEADER_TICK.set(float(leader[0].get("tick_s", 0.0)))
+        LEADER_AGE.set(float(leader[1]))
     _countries.update(counts)
     for country in _countries:  # a country gone quiet reads 0, not its last count
         PROBES_REPORTING.labels(country).set(counts.get(country, 0))
