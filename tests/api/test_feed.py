@@ -9,7 +9,7 @@ import logging
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -66,9 +66,21 @@ class Fed:
         self.order.append((self.step, upload.received_at))
 
 
+_OPEN: list[psycopg.AsyncConnection[Any]] = []
+
+
+@pytest.fixture(autouse=True)
+async def _close_leaders() -> AsyncIterator[None]:
+    """Each leader's connection is closed after its test, passed or failed."""
+    yield
+    while _OPEN:
+        await _OPEN.pop().close()
+
+
 async def _leader(url: str, fed: Fed, config: OnlineConfig,
                   on_upload: Callable[[Upload], None] | None = None) -> Leader:
     conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    _OPEN.append(conn)
     return Leader(conn, Params(), config, name="t", on_upload=on_upload or fed)
 
 
@@ -135,7 +147,6 @@ async def test_two_ingesting_processes_commit_out_of_order_and_each_batch_is_fed
                      for step in {s for s, _ in fed.order}}
     assert any(at < latest_before[step - 1] for step, at in fed.order if step - 1 in
                latest_before), "no out-of-order commit happened"
-    await leader.conn.close()
 
 
 async def test_an_open_transaction_is_fed_when_it_commits_not_skipped(database_url: str) -> None:
@@ -160,7 +171,6 @@ async def test_an_open_transaction_is_fed_when_it_commits_not_skipped(database_u
     await leader.step()
     assert set(fed.ids) == {early, later[0][0]}
     assert max(fed.ids.values()) == 1
-    await leader.conn.close()
 
 
 @pytest.mark.slow
@@ -180,7 +190,6 @@ async def test_a_burst_of_20000_backlog_batches_is_fed_once_in_one_step(database
     assert max(fed.ids.values()) == 1
     assert set(fed.ids) == await _stored(database_url)
     assert await _queued(database_url) == 0
-    await leader.conn.close()
 
 
 @pytest.mark.parametrize("count", [9, 10, 11, 20, 25])
@@ -203,7 +212,6 @@ async def test_page_boundaries_in_history_and_queue(database_url: str, count: in
     assert len(fed.ids) == 2 * count
     assert max(fed.ids.values()) == 1
     assert set(fed.ids) == await _stored(database_url)
-    await leader.conn.close()
 
 
 @pytest.mark.slow
@@ -221,17 +229,16 @@ async def test_a_leader_killed_mid_page_loses_nothing_and_its_successor_feeds_on
     row = await cur.fetchone()
     assert row is not None
     pid = row[0]
-    killer = psycopg.connect(database_url, autocommit=True)
+    with psycopg.connect(database_url, autocommit=True) as killer:
 
-    def kill_mid_page(upload: Upload) -> None:
-        first(upload)
-        if len(first.ids) == 150:  # half-way through the second page
-            killer.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        def kill_mid_page(upload: Upload) -> None:
+            first(upload)
+            if len(first.ids) == 150:  # half-way through the second page
+                killer.execute("SELECT pg_terminate_backend(%s)", (pid,))
 
-    leader.on_upload = kill_mid_page
-    with pytest.raises(psycopg.OperationalError):
-        await leader.step()
-    killer.close()
+        leader.on_upload = kill_mid_page
+        with pytest.raises(psycopg.OperationalError):
+            await leader.step()
     # the dead leader's engine took the whole second page, but its transaction never
     # committed: the page is still queued (the engine's memory died with it)
     assert len(first.ids) == 200
@@ -247,7 +254,6 @@ async def test_a_leader_killed_mid_page_loses_nothing_and_its_successor_feeds_on
     assert set(second.ids) == await _stored(database_url)
     assert len(second.ids) == 280
     assert max(second.ids.values()) == 1
-    await successor.conn.close()
 
 
 BAD_BATCH = (
@@ -292,8 +298,6 @@ async def test_an_unreadable_batch_is_quarantined_and_detection_goes_on(
     successor = await _leader(database_url, again, OnlineConfig(page=10, settle_s=0))
     await successor.step()
     assert set(again.ids) == {b[0] for b in good + more}
-    await leader.conn.close()
-    await successor.conn.close()
 
 
 async def test_a_stalled_feed_is_logged(database_url: str,
