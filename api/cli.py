@@ -174,7 +174,7 @@ def _register_detect(commands: argparse._SubParsersAction[argparse.ArgumentParse
     detect = commands.add_parser(
         "detect", help="run the event detector as a process of its own",
         description="Run the detector's leader election (one leader at a time over the "
-        "database; others stand by) until SIGTERM. Set CUTWATCH_DETECTOR_IN_PROCESS=false on "
+        "database; others stand by) until SIGTERM. Set CUTWATCH_DETECTOR=off on "
         "the `cutwatch serve` replicas when this runs. Needs a migrated database. " + _ENV,
     )
     detect.add_argument("--database-url", help="PostgreSQL URL (default: $DATABASE_URL)")

@@ -35,8 +35,8 @@ BATCHES_SQL = (
     " clock_synced, clock_offset_ms, started_at, software FROM batches"
     " WHERE batch_id = ANY(%s) ORDER BY received_at, batch_id"
 )
-# received_at bounds the scan to the results index (results has no batch_id index); a batch's
-# results carry its received_at.
+# results_batch_id_idx (migration 0004) finds them; received_at (a batch's results carry its
+# received_at) spares chunks of a TimescaleDB hypertable most of the probes' work.
 RESULTS_SQL = (
     "SELECT batch_id, id, kind, target, scope, family, measured_at, duration_ms, ok, failure,"
     " details FROM results WHERE batch_id = ANY(%s) AND received_at >= %s AND received_at <= %s"

@@ -72,6 +72,11 @@ def serve(settings: Settings, *, log_level: str = "info") -> None:
     # uvicorn re-raises SIGTERM after its graceful shutdown; as an exception (not the default
     # action, which kills the process on the spot) it unwinds through the embedded database's
     # context manager, so PostgreSQL is stopped too.
+    # uvicorn configures its own loggers only; without this the service's own lines (the
+    # detector's leadership and progress, migrations) would be dropped below WARNING.
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=log_level.upper(),
+                            format="%(levelname)-9s %(name)s: %(message)s")
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         with database_url(settings.database_url, settings.data_dir) as url:

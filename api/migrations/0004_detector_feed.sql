@@ -11,6 +11,11 @@ CREATE TABLE detector_queue (
 );
 CREATE INDEX detector_queue_received_at_idx ON detector_queue (received_at, batch_id);
 
+-- The leader reads a page's results by batch. Without this the read scanned every result
+-- received in the page's time range: after a shutdown ends, the whole backlog arrives within
+-- seconds, and each page re-read all of it (20,000 batches took 17 s instead of 5 s to feed).
+CREATE INDEX results_batch_id_idx ON results (batch_id);
+
 CREATE TABLE detector_quarantine (
     batch_id uuid PRIMARY KEY,
     reason text NOT NULL,

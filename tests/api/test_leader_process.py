@@ -1,5 +1,5 @@
 """`cutwatch detect`: the detector as a process of its own, fed from the queue, stopped by
-SIGTERM; the service replicas then leave the detection to it (detector_in_process=false)."""
+SIGTERM; the service replicas then leave the detection to it (detector "off")."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def _wait(condition: object, what: str, within_s: float = 30) -> None:
 @pytest.mark.slow
 def test_detect_process_leads_and_serve_replicas_leave_it_the_work(
         settings: Settings, database_url: str) -> None:
-    replica = settings.model_copy(update={"detector_in_process": False})
+    replica = settings.model_copy(update={"detector": "off"})
     with LiveServer(replica):  # migrates; its own detector is off
         _add_batches(database_url, 40)
         port = _free_port()

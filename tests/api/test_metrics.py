@@ -34,11 +34,10 @@ def test_metrics_count_uploads_refusals_and_the_detector(live: LiveServer, setti
     with live.client(token=f"{probe_id}.{'x' * 43}") as client:
         assert client.post("/v1/batches", json=make_batch(probe_id, 1)).status_code == 401
     deadline = time.monotonic() + 30
-    while True:  # the detector (its own thread) takes the batch off the queue
+    while True:  # the detector (a child process) takes the batch off the queue
         after = _scrape(live)
-        if _value(after, "cutwatch_detector_queue_batches") == 0 and \
-                _value(after, "cutwatch_detector_batches_fed_total") > \
-                _value(before, "cutwatch_detector_batches_fed_total"):
+        if _value(after, "cutwatch_detector_queue_batches") == 0 and any(
+                name == "cutwatch_detector_leader_info" for name, _ in after):
             break
         assert time.monotonic() < deadline, "the detector never fed the batch"
         time.sleep(0.05)
@@ -56,7 +55,7 @@ def test_metrics_count_uploads_refusals_and_the_detector(live: LiveServer, setti
                if name == "cutwatch_detector_leader_info" and v == 1]
     assert len(leaders) == 1
     assert _value(after, "cutwatch_detector_last_step_age_seconds") < 30
-    assert delta("cutwatch_detector_tick_seconds_count") >= 1
+    assert _value(after, "cutwatch_detector_last_tick_seconds") > 0
     # no probe id or address in any label: only reasons, outcomes, countries, leader names
     assert probe_id not in str(after)
     assert "127.0.0.7" not in str(after)
