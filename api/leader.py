@@ -156,7 +156,8 @@ class Leader:
                 page = await history_page(conn, key, now, config.page)
                 if not page:
                     break
-                transitions.extend(self._feed(await read_uploads(conn, page), until))
+                transitions.extend(self._feed(await read_uploads(conn, page), until,
+                                              last=False))
                 await self._quarantine_refused()
                 key = (page[-1][1], page[-1][0])
                 if len(page) < config.page:
@@ -172,7 +173,11 @@ class Leader:
         return await self._store(transitions)
 
     async def _drain(self) -> int:
+        """Take pages off the queue until a short one (then evaluate up to now), or until
+        the step has run ``poll_s`` (then the engine stays at the last batch fed and the next
+        step goes on), so a step ends and reports even while ingest outruns the engine."""
         config, conn = self.config, self.conn
+        started = time.perf_counter()
         stored = 0
         while True:
             async with conn.transaction():
@@ -180,12 +185,14 @@ class Leader:
                 await self._refresh_probes(now)
                 keys = await take_queued(conn, now, config.page)
                 uploads = await read_uploads(conn, keys)
-                transitions = self._feed(uploads, now.timestamp() - config.settle_s)
+                last = len(keys) < config.page
+                transitions = self._feed(uploads, now.timestamp() - config.settle_s, last)
                 await self._quarantine_refused()
             stored += await self._store(transitions)
-            if len(keys) == config.page:
-                await self._save_state()  # progress through a long burst shows as it goes
-            if len(keys) < config.page or (self.stopping is not None and self.stopping.is_set()):
+            if last or (self.stopping is not None and self.stopping.is_set()):
+                return stored
+            await self._save_state()  # progress through a long burst shows as it goes
+            if time.perf_counter() - started > config.poll_s:
                 return stored
 
     async def _save_state(self) -> None:
@@ -207,7 +214,11 @@ class Leader:
                 self.engine.register(info)
             self.probes_at = now.timestamp()
 
-    def _feed(self, uploads: list[Upload], until: float) -> list[Mapping[str, Any]]:
+    def _feed(self, uploads: list[Upload], until: float,
+              last: bool = True) -> list[Mapping[str, Any]]:
+        """Feed ``uploads`` in order, evaluating up to each; then up to ``until`` only when
+        this is the ``last`` page: evaluating ahead of a page still to come would judge its
+        probes silent before their batches are read."""
         engine = self.engine
         out: list[Mapping[str, Any]] = []
         for upload in uploads:
@@ -222,7 +233,8 @@ class Leader:
             metrics.DETECTOR_FED.inc()
             if self.on_upload is not None:
                 self.on_upload(upload)
-        out.extend(t.to_json() for t in engine.evaluate_until(until))
+        if last:
+            out.extend(t.to_json() for t in engine.evaluate_until(until))
         return out
 
     async def _store(self, transitions: list[Mapping[str, Any]]) -> int:

@@ -174,7 +174,7 @@ async def test_an_open_transaction_is_fed_when_it_commits_not_skipped(database_u
 
 
 @pytest.mark.slow
-async def test_a_burst_of_20000_backlog_batches_is_fed_once_in_one_step(database_url: str) -> None:
+async def test_a_burst_of_20000_backlog_batches_is_fed_once(database_url: str) -> None:
     await _setup(database_url)
     fed = Fed()
     leader = await _leader(database_url, fed, OnlineConfig(page=5000, settle_s=0))
@@ -185,7 +185,11 @@ async def test_a_burst_of_20000_backlog_batches_is_fed_once_in_one_step(database
         await _copy_batches(conn, _rows(20_000, now - timedelta(seconds=5), spread_s=4))
         await conn.commit()
     assert await _queued(database_url) == 20_000
-    await leader.step()
+    steps = 0
+    while await _queued(database_url):  # a step ends after poll_s; the next goes on
+        await leader.step()
+        steps += 1
+        assert steps <= 20, "the burst is not draining"
     assert len(fed.ids) == 20_000
     assert max(fed.ids.values()) == 1
     assert set(fed.ids) == await _stored(database_url)
