@@ -77,6 +77,8 @@ def serve(settings: Settings, *, log_level: str = "info") -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=log_level.upper(),
                             format="%(levelname)-9s %(name)s: %(message)s")
+        # httpx would log every webhook delivery's URL at INFO; the dispatcher logs failures
+        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         with database_url(settings.database_url, settings.data_dir) as url:

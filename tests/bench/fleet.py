@@ -132,12 +132,15 @@ class Fleet:
     failovers: int = 0
     turn: int = 0
 
-    def body(self, probe: Probe, at: datetime, backlog: int = 0) -> bytes:
+    def body(self, probe: Probe, at: datetime, backlog: int = 0, cut: bool = False) -> bytes:
+        """One batch of 3 results measured at ``at``; during the ``cut`` every check timed
+        out (the probe kept measuring while it could not upload)."""
         probe.seq += 1
         results = [
             {"id": str(uuid.uuid4()), "kind": kind, "target": target, "scope": scope,
              "family": "ipv4", "measured_at": (at - timedelta(seconds=5 + k)).isoformat(),
-             "duration_ms": 20.0 + k, "ok": True, "failure": None, "details": {}}
+             "duration_ms": 5000.0 if cut else 20.0 + k, "ok": not cut,
+             "failure": "generic_timeout_error" if cut else None, "details": {}}
             for k, (kind, target, scope) in enumerate((
                 ("dns", "dns-domestic", "domestic"), ("tcp", "tcp-international",
                                                       "international"),
@@ -191,7 +194,8 @@ class Fleet:
                         probe.missed += 1
                         continue
                     bodies = [self.body(probe, datetime.now(UTC) - timedelta(minutes=m),
-                                        backlog=m) for m in range(probe.missed, -1, -1)]
+                                        backlog=m, cut=m > 0)
+                              for m in range(probe.missed, -1, -1)]
                     probe.missed = 0
                     task = asyncio.create_task(self._send_all(client, probe, bodies))
                     in_flight.add(task)
@@ -301,7 +305,13 @@ async def wait_for(condition: Any, within_s: float, every_s: float = 0.5) -> flo
     return None
 
 
-async def bench(url: str, count: int, warmup_s: float, logs: Path) -> int:
+async def bench(url: str, count: int, warmup_s: float, resolve_s: float, logs: Path) -> int:
+    # SIGTERM (and SIGINT, which a shell ignores in background jobs) cancel the run, so the
+    # replicas and the scratch database are stopped by the finally blocks below
+    main = asyncio.current_task()
+    assert main is not None
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(signum, main.cancel)
     await migrate_url(url)
     probes = add_probes(url, count)
     receiver = Receiver()
@@ -376,10 +386,11 @@ async def bench(url: str, count: int, warmup_s: float, logs: Path) -> int:
 
         fleet.cut = False
         back_at = time.time()
-        waited = await wait_for(lambda: receiver.first("outage.resolved", CUT) is not None, 900)
+        await wait_for(lambda: receiver.first("outage.resolved", CUT) is not None, resolve_s)
         resolved = receiver.first("outage.resolved", CUT)
-        print(f"return -> 'resolved' webhook: {resolved - back_at:.0f} s" if resolved else
-              "return -> 'resolved' webhook: NOT received within 900 s", flush=True)
+        print(f"return (backlogs uploaded) -> 'resolved' webhook: {resolved - back_at:.0f} s"
+              if resolved else f"return -> 'resolved' webhook: not within {resolve_s:.0f} s",
+              flush=True)
 
         stop.set()
         await runner
@@ -401,14 +412,18 @@ async def bench(url: str, count: int, warmup_s: float, logs: Path) -> int:
         queued = query(url, "SELECT count(*) FROM batches b WHERE NOT EXISTS (SELECT 1 FROM"
                             " detector_queue q WHERE q.batch_id = b.batch_id)")[0][0]
         print(f"transitions: {[(a, c) for a, c in transitions]}")
+        cut_opened = sum(1 for a, c in transitions if a == "opened" and c == CUT)
+        hooks_opened = sum(1 for _, _, p in receiver.arrivals if p.get("type") ==
+                           "outage.opened" and p["data"]["event"]["entity"]["code"] == CUT)
         print(f"audit: {len(transitions)} transitions, {dup} stored twice, {opened_twice} events"
               f" opened twice; {len(deliveries)} deliveries"
               f" ({Counter(deliveries.values())}), {len(missing)} never received,"
               f" {redelivered} received more than once (same webhook-id), {receiver.bad} bad"
               f" signatures; {queued} batches stored, none waiting; client failovers"
-              f" {fleet.failovers}", flush=True)
+              f" {fleet.failovers}; the cut opened {cut_opened} event(s), {hooks_opened}"
+              f" 'opened' webhook(s) for it", flush=True)
         ok = opened is not None and takeover is not None and dup == 0 and opened_twice == 0 \
-            and not missing and receiver.bad == 0
+            and not missing and receiver.bad == 0 and cut_opened == 1
         return 0 if ok else 1
     finally:
         for replica in replicas:
@@ -429,6 +444,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=300.0,
                         help="seconds of normal uploads before the cut (at least 240: the"
                              " detector learns each probe's cadence from 3 arrivals)")
+    parser.add_argument("--resolve-wait", type=float, default=600.0,
+                        help="seconds to wait for 'resolved' after the province returns")
     parser.add_argument("--database-url")
     parser.add_argument("--logs", type=Path, default=Path("/tmp"),
                         help="directory for the replicas' logs")
@@ -437,7 +454,7 @@ def main() -> int:
     if count < 50 or args.warmup < 120:
         parser.error("at least 50 probes and a 120 s warm-up")
     with scratch_database(args.database_url) as url:
-        return asyncio.run(bench(url, count, args.warmup, args.logs))
+        return asyncio.run(bench(url, count, args.warmup, args.resolve_wait, args.logs))
 
 
 if __name__ == "__main__":
