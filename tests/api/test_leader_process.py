@@ -92,3 +92,39 @@ def test_detect_without_a_database_is_one_line_and_exit_2() -> None:
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "cutwatch: error: cutwatch detect needs a database: set DATABASE_URL or --database-url"]
+
+
+def _lock_free(url: str) -> bool:
+    from api.leader import LOCK_KEY
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
+        if row is not None and row[0]:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+            return True
+        return False
+
+
+@pytest.mark.slow
+def test_a_service_killed_outright_leaves_no_detector_holding_the_lock(database_url: str) -> None:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    proc = subprocess.Popen([CUTWATCH, "serve", "--port", str(_free_port()), "--log-level",
+                             "warning"], env=env, stderr=subprocess.DEVNULL)
+    try:
+        def leading() -> bool:
+            try:
+                with psycopg.connect(database_url) as conn:
+                    row = conn.execute("SELECT value->>'leader' FROM detector_state").fetchone()
+            except psycopg.Error:
+                return False  # not migrated yet
+            return row is not None and row[0].endswith(f"-{proc.pid}")
+
+        _wait(leading, "the service's detector child to lead", within_s=60)
+        assert not _lock_free(database_url)  # the child holds it
+        proc.kill()  # no shutdown at all: only the pipe to the child closes
+        proc.wait(timeout=30)
+        _wait(lambda: _lock_free(database_url), "the orphaned detector to let go", within_s=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
