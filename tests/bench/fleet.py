@@ -288,6 +288,28 @@ class TickSampler:
         return self.samples[-1][0] if self.samples else None
 
 
+def server_buckets(bases: list[str]) -> Counter[float]:
+    """The replicas' upload-latency histogram (cumulative counts by upper bound), summed."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total: Counter[float] = Counter()
+    for base in bases:
+        text = httpx.get(f"{base}/metrics", timeout=10).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "cutwatch_ingest_batch_seconds_bucket":
+                    total[float(sample.labels["le"])] += sample.value
+    return total
+
+
+def bucket_quantile(before: Counter[float], after: Counter[float], q: float) -> float:
+    """The smallest bucket bound holding a ``q`` share of the uploads between two scrapes."""
+    bounds = sorted(after)
+    window = {b: after[b] - before[b] for b in bounds}
+    count = window[bounds[-1]]
+    return next((b for b in bounds if window[b] >= q * count), float("inf"))
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -333,17 +355,23 @@ async def bench(url: str, count: int, warmup_s: float, resolve_s: float, logs: P
         size0, at0 = query(url, "SELECT pg_database_size(current_database())")[0][0], \
             time.monotonic()
         uploads0, results0 = len(fleet.latencies), fleet.results
+        buckets0 = server_buckets(bases)
         await asyncio.sleep(max(0.0, warmup_s - (time.monotonic() - t0)))
+        buckets1 = server_buckets(bases)
         size1, at1 = query(url, "SELECT pg_database_size(current_database())")[0][0], \
             time.monotonic()
         steady = fleet.latencies[uploads0:]
         rate = len(steady) / (at1 - at0)
         results_rate = (fleet.results - results0) / (at1 - at0)
         ticks = [s[1] for s in sampler.samples]
+        server_p50 = bucket_quantile(buckets0, buckets1, 0.5)
+        server_p99 = bucket_quantile(buckets0, buckets1, 0.99)
         print(f"ingest: {rate:.1f} batches/s, {results_rate:.0f} results/s sustained"
               f" (offered {count / CADENCE_S:.1f}/s); latency p50"
               f" {statistics.median(steady) * 1000:.1f} ms, p99 {pct(steady, 0.99) * 1000:.1f}"
-              f" ms; statuses {dict(fleet.statuses)}", flush=True)
+              f" ms (client side); server side p50 <= {server_p50 * 1000:.0f} ms, p99 <="
+              f" {server_p99 * 1000:.0f} ms (histogram bounds); statuses"
+              f" {dict(fleet.statuses)}", flush=True)
         print(f"leader step: mean {statistics.fmean(ticks) * 1000:.1f} ms, p99"
               f" {pct(ticks, 0.99) * 1000:.1f} ms, max {max(ticks) * 1000:.1f} ms over"
               f" {len(ticks)} steps; about {statistics.fmean(ticks) / 2.0 * 100:.1f} % of a"
