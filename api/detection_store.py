@@ -64,6 +64,8 @@ UNREADABLE = (psycopg.DataError, ValueError, OverflowError)
 class QueueStats:
     waiting: int
     oldest: datetime | None
+
+
 ONCE = ("opened", "resolved", "retracted")
 
 
