@@ -1,7 +1,8 @@
 """Prometheus metrics: the objects every stage updates, a middleware and ``GET /metrics``.
 
 The counters live on prometheus_client's process-wide registry, created once at import, so
-the detector's thread, the dispatcher and the request handlers of one process share them. The
+the request handlers, the dispatcher and (on a thread, or in `cutwatch detect`) the detector
+of one process share them. The
 gauges that describe the database rather than this process (batches waiting for the detector,
 probes reporting per country) are read from PostgreSQL when scraped, so every replica answers
 the same. Labels never carry a probe id or an address: only reasons, outcomes and countries.
