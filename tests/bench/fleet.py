@@ -190,6 +190,10 @@ class Fleet:
                             break
                         except TimeoutError:
                             pass
+                    else:  # behind time: still yield, or the uploads never get to run
+                        await asyncio.sleep(0)
+                        if stop.is_set():
+                            break
                     if self.cut and probe.province == CUT:
                         probe.missed += 1
                         continue
@@ -288,13 +292,14 @@ class TickSampler:
         return self.samples[-1][0] if self.samples else None
 
 
-def server_buckets(bases: list[str]) -> Counter[float]:
+async def server_buckets(bases: list[str]) -> Counter[float]:
     """The replicas' upload-latency histogram (cumulative counts by upper bound), summed."""
     from prometheus_client.parser import text_string_to_metric_families
 
     total: Counter[float] = Counter()
     for base in bases:
-        text = httpx.get(f"{base}/metrics", timeout=10).text
+        async with httpx.AsyncClient(timeout=10) as client:
+            text = (await client.get(f"{base}/metrics")).text
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
                 if sample.name == "cutwatch_ingest_batch_seconds_bucket":
@@ -355,9 +360,9 @@ async def bench(url: str, count: int, warmup_s: float, resolve_s: float, logs: P
         size0, at0 = query(url, "SELECT pg_database_size(current_database())")[0][0], \
             time.monotonic()
         uploads0, results0 = len(fleet.latencies), fleet.results
-        buckets0 = server_buckets(bases)
+        buckets0 = await server_buckets(bases)
         await asyncio.sleep(max(0.0, warmup_s - (time.monotonic() - t0)))
-        buckets1 = server_buckets(bases)
+        buckets1 = await server_buckets(bases)
         size1, at1 = query(url, "SELECT pg_database_size(current_database())")[0][0], \
             time.monotonic()
         steady = fleet.latencies[uploads0:]
