@@ -470,6 +470,61 @@ async def bench(url: str, count: int, warmup_s: float, resolve_s: float, logs: P
         receiver.shutdown()
 
 
+def load_backlog(url: str, batches: int, per_batch: int = 4, probes: int = 500) -> None:
+    """A shutdown ends: ``probes`` probes' backlogs of ``batches`` in all, received at once."""
+    now = datetime.now(UTC)
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        with cur.copy("COPY probes (id, token_hash, country, subdivision, access, asn,"
+                      " enrolled_by) FROM STDIN") as copy:
+            for n in range(probes):
+                copy.write_row((f"r{n:05d}", "x", "MM", PROVINCES[n % len(PROVINCES)], "fixed",
+                                ASNS[n % len(ASNS)], "bench"))
+        rows, results = [], []
+        for n in range(batches):
+            probe, seq = f"r{n % probes:05d}", n // probes
+            batch_id, measured = uuid.uuid4(), now - timedelta(minutes=seq)
+            rows.append((batch_id, probe, seq, measured, now, per_batch, per_batch, seq, 0))
+            results.extend((uuid.uuid4(), probe, batch_id, "tcp", f"t{k}", "domestic", "ipv4",
+                            measured + timedelta(seconds=k), now, 20.0, k % 2 == 0,
+                            None if k % 2 == 0 else "generic_timeout_error", "{}")
+                           for k in range(per_batch))
+        with cur.copy("COPY batches (batch_id, probe_id, seq, sent_at, received_at,"
+                      " result_count, accepted_count, spool_depth, dropped_total)"
+                      " FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        with cur.copy("COPY results (id, probe_id, batch_id, kind, target, scope, family,"
+                      " measured_at, received_at, duration_ms, ok, failure, details)"
+                      " FROM STDIN") as copy:
+            for result in results:
+                copy.write_row(result)
+
+
+async def bench_leader(url: str, batches: int) -> int:
+    """The leader alone: a rebuild from history, then the same backlog through the queue."""
+    from api.leader import Leader, OnlineConfig
+    from detectors.params import Params
+
+    await migrate_url(url)
+    load_backlog(url, batches)
+    for phase in ("rebuild from history", "drain from the queue"):
+        conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+        leader = Leader(conn, Params(), OnlineConfig(settle_s=0, poll_s=1e9))
+        if phase.startswith("drain"):
+            await leader.step()  # rebuilt on an empty history
+            load_backlog(url, batches)
+        wall, cpu = time.perf_counter(), time.process_time()
+        await leader.step()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        print(f"leader, {phase}: {leader.fed} batches of 4 results in {wall:.2f} s"
+              f" ({leader.fed / wall:.0f} batches/s), {cpu / leader.fed * 1000:.3f} ms of CPU"
+              f" per batch", flush=True)
+        await conn.close()
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            await conn.execute("TRUNCATE results, batches, detector_queue, probes CASCADE")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--probes", type=int, default=10_000)
@@ -479,10 +534,15 @@ def main() -> int:
                              " detector learns each probe's cadence from 3 arrivals)")
     parser.add_argument("--resolve-wait", type=float, default=600.0,
                         help="seconds to wait for 'resolved' after the province returns")
+    parser.add_argument("--leader-only", type=int, metavar="BATCHES",
+                        help="only time the leader on a backlog of BATCHES (no servers)")
     parser.add_argument("--database-url")
     parser.add_argument("--logs", type=Path, default=Path("/tmp"),
                         help="directory for the replicas' logs")
     args = parser.parse_args()
+    if args.leader_only:
+        with scratch_database(args.database_url) as url:
+            return asyncio.run(bench_leader(url, args.leader_only))
     count = 300 if args.quick else args.probes
     if count < 50 or args.warmup < 120:
         parser.error("at least 50 probes and a 120 s warm-up")
