@@ -13,7 +13,19 @@ from contextlib import asynccontextmanager, suppress
 
 from fastapi import APIRouter, FastAPI
 
-from api import checkin, errors, events, exports, health, ingest, probes_read, registration, series
+from api import (
+    checkin,
+    errors,
+    events,
+    exports,
+    health,
+    ingest,
+    metrics,
+    probes_read,
+    registration,
+    series,
+)
+from api import leader as detector_leader
 from api.dashboard import pages as dashboard_pages
 from api.db import make_pool
 from api.geo import GeoLookup
@@ -24,7 +36,6 @@ from api.state import AppState
 from api.webhooks import dispatcher as webhook_dispatcher
 from api.webhooks import routes as webhook_routes
 from cutwatch import __version__
-from detectors import online as detector_online
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +55,13 @@ ROUTERS: list[RouterSource] = [
     exports.router,
     # The dashboard and /docs with its assets served from here (no CDN).
     dashboard_pages.make_router,
+    metrics.router,
 ]
 
 # Long-running tasks: `async def worker(state: AppState) -> None`, restarted (after a pause)
 # if they crash. At shutdown `state.stopping` is set; workers still running after the grace
 # period are cancelled.
-WORKERS: list[Worker] = [webhook_dispatcher.worker, detector_online.worker]
+WORKERS: list[Worker] = [webhook_dispatcher.worker, detector_leader.worker]
 
 WORKER_RESTART_DELAY_S = 5.0
 WORKER_STOP_GRACE_S = 5.0
@@ -97,6 +109,7 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,  # served by the dashboard router, with local assets
         redoc_url=None,
     )
+    app.add_middleware(metrics.IngestMetrics)
     for source in ROUTERS:
         app.include_router(source if isinstance(source, APIRouter) else source(settings))
     errors.install(app)

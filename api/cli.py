@@ -75,6 +75,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     approve.add_argument("probe_id")
     approve.set_defaults(handler=_approve)
     __import__("api.webhooks.cli", fromlist=["register"]).register(admin_commands)
+    _register_detect(commands)
 
 
 def _database_flags(parser: argparse.ArgumentParser) -> None:
@@ -195,3 +196,38 @@ async def _checked(coro: Any) -> Any:
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CliError(f"database unreachable: {first}") from None
+
+
+def _register_detect(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    detect = commands.add_parser(
+        "detect", help="run the event detector as a process of its own",
+        description="Run the detector's leader election (one leader at a time over the "
+        "database; others stand by) until SIGTERM. Set CUTWATCH_DETECTOR=off on "
+        "the `cutwatch serve` replicas when this runs. Needs a migrated database. " + _ENV,
+    )
+    detect.add_argument("--database-url", help="PostgreSQL URL (default: $DATABASE_URL)")
+    detect.add_argument("--metrics-port", type=int,
+                        help="serve Prometheus metrics of this process on this port")
+    detect.add_argument("--metrics-host", default="127.0.0.1",
+                        help="address for --metrics-port (default 127.0.0.1)")
+    detect.add_argument(
+        "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
+    )
+    detect.set_defaults(handler=_detect, data_dir=None)
+
+
+def _detect(args: argparse.Namespace) -> int:
+    import logging
+
+    from api.leader import detect
+
+    settings = _settings(args)
+    if not settings.database_url:
+        raise CliError("cutwatch detect needs a database: set DATABASE_URL or --database-url")
+    if args.metrics_port is not None and not 0 < args.metrics_port < 65536:
+        raise CliError("--metrics-port must be between 1 and 65535")
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    detect(settings.database_url, metrics_port=args.metrics_port,
+           metrics_host=args.metrics_host)
+    return 0

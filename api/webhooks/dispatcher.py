@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from psycopg_pool import AsyncConnectionPool
 
+from api import metrics
 from api.webhooks import config, payloads, signing
 from api.webhooks.config import WebhookConfig
 from api.webhooks.deliveries import Claimed, Outcome, claim, record
@@ -76,10 +77,20 @@ def make_client(cfg: WebhookConfig) -> httpx.AsyncClient:
         timeout=cfg.timeout, follow_redirects=False, trust_env=False)
 
 
+def delivery_outcome(outcome: Outcome) -> str:
+    """The metrics label of one attempt: succeeded, gone (410), http_error or unreachable."""
+    if outcome.ok:
+        return "succeeded"
+    if outcome.gone:
+        return "gone"
+    return "http_error" if outcome.status_code is not None else "unreachable"
+
+
 async def deliver(pool: AsyncConnectionPool[Any], client: httpx.AsyncClient,
                   cfg: WebhookConfig, item: Claimed) -> None:
     """Attempt one claimed delivery and record the outcome (a lost record = lease retry)."""
     outcome = await attempt(client, cfg, item)
+    metrics.DELIVERIES.labels(delivery_outcome(outcome)).inc()
     try:
         async with pool.connection() as conn:
             await record(conn, cfg, item, outcome)

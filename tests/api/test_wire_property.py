@@ -3,7 +3,7 @@
 Hypothesis builds batches of the wire shape with hostile values in every field (years 1 to
 9999 with any offset, numbers for times, NaN and Infinity, NUL characters, integers past
 64 bits, unknown kinds) and posts them to the real service over a socket; every 200 is read
-back with the detector's own loader (``read_back``, the one call into detectors.store).
+back with the detector's own loader (``read_back``, the one call into api.detection_store).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from api.detection_store import history_page, load_uploads
 from api.settings import Settings
 from cutwatch.failures import FAILURES
 from detectors.model import Upload
-from detectors.store import load_uploads
 
 EXAMPLES = 150
 
@@ -34,8 +34,9 @@ def read_back(url: str, after: datetime) -> list[Upload]:
 
     async def load() -> list[Upload]:
         async with await psycopg.AsyncConnection.connect(url) as conn:
-            return await load_uploads(conn, after, datetime.now(UTC) + timedelta(hours=1),
-                                      100_000)
+            keys = await history_page(conn, (after, uuid.UUID(int=0)),
+                                      datetime.now(UTC) + timedelta(hours=1), 100_000)
+            return await load_uploads(conn, keys)
 
     return asyncio.run(load())
 

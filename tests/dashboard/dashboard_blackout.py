@@ -21,12 +21,12 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from api.detection_store import store_transition
 from api.migrate import apply_migrations
 from detectors.fleet import FleetSpec
 from detectors.model import parse_time
 from detectors.replay import replay
 from detectors.scenarios import T0, Scenario, build
-from detectors.store import store_transition
 
 FLEET = FleetSpec(probes_per_country=(30, 12, 9), night_off_share=0.0)
 PROVINCE = "MM-01"

@@ -27,10 +27,10 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 async def test_detector_transitions_reach_the_receiver_once(
     database_url: str, fast: WebhookConfig,
 ) -> None:
+    from api.detection_store import store_transition
     from detectors.fleet import FleetSpec
     from detectors.replay import replay
     from detectors.scenarios import build, positives
-    from detectors.store import store_transition
 
     await migrate_url(database_url)
     chosen = [s for s in positives() if s.kind == "blackout" and s.access is None
