@@ -3,14 +3,18 @@ hold (NUL) and counters it cannot hold (max_uses > 2^31) refused with 422, never
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
 from collector_helpers import ADMIN_TOKEN, LiveServer, make_batch, new_probe, register
 
+from api.detection_store import history_page, load_probes, load_uploads
 from api.settings import Settings
 
 
@@ -27,6 +31,20 @@ def batch_flags(url: str) -> list[tuple[str, bool]]:
         rows = conn.execute("SELECT probe_id, approved FROM batches ORDER BY received_at"
                             ).fetchall()
     return [(r[0], r[1]) for r in rows]
+
+
+def detector_reads(url: str) -> tuple[set[str], list[tuple[str, int]]]:
+    """The probes and the (probe, seq) of the batches the online detector reads."""
+
+    async def read() -> tuple[set[str], list[tuple[str, int]]]:
+        async with await psycopg.AsyncConnection.connect(url) as conn:
+            probes = {p.id for p in await load_probes(conn)}
+            keys = await history_page(conn, (datetime(2000, 1, 1, tzinfo=UTC), uuid.UUID(int=0)),
+                                      datetime.now(UTC) + timedelta(hours=1), 1000)
+            uploads = await load_uploads(conn, keys)
+        return probes, [(u.batch.probe_id, u.batch.heartbeat.seq) for u in uploads]
+
+    return asyncio.run(read())
 
 
 def test_a_volunteers_probe_counts_only_once_approved(live: LiveServer, settings: Any) -> None:
@@ -54,6 +72,10 @@ def test_a_volunteers_probe_counts_only_once_approved(live: LiveServer, settings
     with psycopg.connect(settings.database_url) as conn:
         groups = dict(conn.execute("SELECT id, operator FROM probes").fetchall())
     assert groups == {probe_id: "Bago volunteers", own_id: "admin"}
+    # The detector reads both probes now, but not the batch sent before the approval.
+    probes, fed = detector_reads(settings.database_url)
+    assert probes == {probe_id, own_id}
+    assert fed == [(probe_id, 2), (own_id, 1)]
 
 
 def test_without_required_approval_every_probe_counts(settings: Settings) -> None:
