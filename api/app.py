@@ -109,7 +109,6 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,  # served by the dashboard router, with local assets
         redoc_url=None,
     )
-    app.add_middleware(metrics.IngestMetrics)
     for source in ROUTERS:
         app.include_router(source if isinstance(source, APIRouter) else source(settings))
     errors.install(app)
@@ -117,6 +116,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.rate_limiter = limiter  # the auth dependencies count verified credentials
     app.add_middleware(LimitsMiddleware, default_cap=settings.max_request_bytes,
                        caps={"/v1/batches": settings.max_body_bytes}, limiter=limiter)
+    # Added last, so outermost: it also counts what the limits refuse (413, 401, 429).
+    app.add_middleware(metrics.IngestMetrics)
     return app
 
 

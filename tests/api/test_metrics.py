@@ -33,6 +33,10 @@ def test_metrics_count_uploads_refusals_and_the_detector(live: LiveServer, setti
         assert client.post("/v1/batches", json={"nonsense": 1}).status_code == 422
     with live.client(token=f"{probe_id}.{'x' * 43}") as client:
         assert client.post("/v1/batches", json=make_batch(probe_id, 1)).status_code == 401
+    with live.client(token=token) as client:  # refused by the size limit, before any route
+        too_big = b"x" * (settings.max_body_bytes + 1)
+        assert client.post("/v1/batches", content=too_big,
+                           headers={"Content-Type": "application/json"}).status_code == 413
     deadline = time.monotonic() + 30
     while True:  # the detector (a child process) takes the batch off the queue
         after = _scrape(live)
@@ -49,7 +53,8 @@ def test_metrics_count_uploads_refusals_and_the_detector(live: LiveServer, setti
     assert delta("cutwatch_ingest_results_total", outcome="accepted") == 3
     assert delta("cutwatch_ingest_rejects_total", reason="invalid") == 1
     assert delta("cutwatch_ingest_rejects_total", reason="unauthenticated") == 1
-    assert delta("cutwatch_ingest_batch_seconds_count") == 3
+    assert delta("cutwatch_ingest_rejects_total", reason="too_large") == 1
+    assert delta("cutwatch_ingest_batch_seconds_count") == 4
     assert _value(after, "cutwatch_probes_reporting", country="MM") == 1
     leaders = [labels for (name, labels), v in after.items()
                if name == "cutwatch_detector_leader_info" and v == 1]
