@@ -73,12 +73,21 @@ EXTRA: Mapping[str, tuple[int, ...]] = {
     "POST /v1/batches": (400, 403, 409, 413, 415),
     "POST /v1/subscriptions": (409,),
     "GET /v1/probes": (404,),
+    # unknown or unpublishable entity (api/series.py), unknown event (api/exports.py)
+    "GET /v1/series": (404,),
+    "GET /v1/exports/series.csv": (404,),
+    "GET /v1/exports/series.json": (404,),
+    "GET /v1/exports/events.csv": (404,),
+    "GET /v1/exports/events.json": (404,),
+    "GET /v1/exports/events.ioda.json": (404,),
 }
 # Read without a credential; everything else needs a bearer token (401).
 PUBLIC = frozenset({
     "GET /healthz", "GET /readyz", "GET /v1/probes", "GET /v1/probes/{probe_id}/results",
     "GET /v1/events", "GET /v1/events/{event_id}", "GET /v1/feeds/events.atom",
-    "GET /v1/feeds/events.json",
+    "GET /v1/feeds/events.json", "GET /v1/entities", "GET /v1/series",
+    "GET /v1/exports/series.csv", "GET /v1/exports/series.json", "GET /v1/exports/events.csv",
+    "GET /v1/exports/events.json", "GET /v1/exports/events.ioda.json", "GET /metrics",
 })
 _DESCRIPTIONS = {
     400: "Malformed request (JSON, gzip, Content-Length)",
