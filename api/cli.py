@@ -63,6 +63,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     enroll.set_defaults(handler=_enroll)
     __import__("api.webhooks.cli", fromlist=["register"]).register(admin_commands)
+    __import__("api.drill.cli", fromlist=["register"]).register(commands)
 
 
 def _database_flags(parser: argparse.ArgumentParser) -> None:

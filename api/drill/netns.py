@@ -11,8 +11,9 @@ import ctypes
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 CLONE_NEWNET = 0x40000000

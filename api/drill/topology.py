@@ -17,11 +17,12 @@ machine's own network, which ``verify()`` checks before anything runs.
 
 from __future__ import annotations
 
+import ipaddress
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
@@ -231,9 +232,10 @@ class Network:
         for ns in ours:
             for line in ip("-n", ns, "-o", "-d", "link", "show").splitlines():
                 name = line.split(":")[1].strip().split("@")[0]
-                if name == "lo" or " bridge " in f" {line} " and "veth" not in line:
+                words = line.split()
+                if name == "lo" or ("bridge" in words and "veth" not in words):
                     continue
-                if " veth " not in line:
+                if "veth" not in words:
                     raise RuntimeError(f"drill: unexpected interface {name} in {ns}; refusing")
                 peer = line.split("link-netns ", 1)[1].split()[0] if "link-netns " in line \
                     else None
@@ -267,8 +269,19 @@ def _interrupted(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def link_state(ns: str, name: str, up: bool) -> None:
+def link_state(layout: Plan, ns: str, name: str, up: bool) -> None:
+    """Unplug or plug back one link. Setting a link down deletes the routes through it, so
+    plugging it back restores the plan's routes at both of its ends."""
     ip("-n", ns, "link", "set", "dev", name, "up" if up else "down")
+    if not up:
+        return
+    for link in layout.links:
+        if (ns, name) not in ((link.a, link.a_if), (link.b, link.b_if)):
+            continue
+        nets = [ipaddress.ip_interface(a).network for a in (link.a_addr, link.b_addr) if a]
+        for where, dest, via in layout.routes:
+            if where in (link.a, link.b) and any(ipaddress.ip_address(via) in n for n in nets):
+                ip("-n", where, "route", "replace", dest, "via", via)
 
 
 def wait_gone(names: Iterator[str] | list[str], timeout: float = 10.0) -> bool:

@@ -1,0 +1,129 @@
+"""The blackout drill: its plan and judgement as tables, and one real run in namespaces."""
+
+from __future__ import annotations
+
+import ipaddress
+import io
+import subprocess
+import time
+
+import pytest
+
+from api.drill.cli import SCENARIOS
+from api.drill.receiver import Arrival
+from api.drill.scenarios import Expect, Outcome, Scenario, judge, scenarios
+from api.drill.topology import PREFIX, plan
+
+CADENCE = 5.0
+
+
+def test_plan_stays_inside_its_own_namespaces_and_ranges() -> None:
+    layout = plan()
+    assert all(ns.startswith(PREFIX) for ns in layout.namespaces)
+    assert len(set(layout.namespaces)) == len(layout.namespaces)
+    addresses = [a for link in layout.links for a in (link.a_addr, link.b_addr) if a]
+    addresses += [b[2] for b in layout.bridges]
+    assert len(set(addresses)) == len(addresses)
+    for addr in addresses:
+        assert ipaddress.ip_interface(addr) in ipaddress.ip_network("10.0.0.0/8") or \
+            ipaddress.ip_interface(addr).ip in ipaddress.ip_network("10.0.0.0/8")
+    for link in layout.links:
+        assert {link.a, link.b} <= set(layout.namespaces)
+    # two countries, two ISPs each, three probe hosts per ISP, one ASN per ISP
+    assert len(layout.places) == 2
+    assert len(layout.probes) == 12
+    assert len({p.asn for p in layout.probes}) == 4
+
+
+def test_every_scenario_is_offered_by_the_command_line() -> None:
+    assert tuple(s.name for s in scenarios(plan())) == SCENARIOS
+
+
+def arrival(at: float, action: str, entity: str, status: str, kind: str = "blackout",
+            start: str | None = None, end: str | None = None) -> Arrival:
+    kind_, code = entity.split(":")
+    return Arrival(at, f"msg-{at}-{action}", f"outage.{action}", action, kind, kind_, code,
+                   status, start, end)
+
+
+BLACKOUT = Scenario("b", "cut", (), (), expect=(Expect("blackout", "country:MM", True),),
+                    forbid_prefixes=("country:KH",))
+QUIET = Scenario("q", "kill", (), (), hold=3)
+CUT_WALL, REPAIR_WALL = 1_700_000_000.0, 1_700_000_060.0
+START, END = "2023-11-14T22:13:22+00:00", "2023-11-14T22:14:21+00:00"
+
+
+@pytest.mark.parametrize(("scenario", "arrivals", "problems"), [
+    (BLACKOUT, [arrival(112, "opened", "country:MM", "suspected"),
+                arrival(170, "updated", "country:MM", "confirmed"),
+                arrival(180, "resolved", "country:MM", "resolved", start=START, end=END)], []),
+    (BLACKOUT, [arrival(117, "opened", "country:MM", "suspected"),
+                arrival(170, "updated", "country:MM", "confirmed"),
+                arrival(180, "resolved", "country:MM", "resolved", start=START, end=END)],
+     ["opened country:MM after 17.0 s > 3 cadences"]),
+    (BLACKOUT, [arrival(112, "opened", "country:MM", "suspected"),
+                arrival(180, "resolved", "country:MM", "resolved", start=START, end=END)],
+     ["country:MM never confirmed"]),
+    (BLACKOUT, [arrival(112, "opened", "country:MM", "suspected"),
+                arrival(113, "opened", "country:KH", "suspected"),
+                arrival(170, "updated", "country:MM", "confirmed"),
+                arrival(180, "resolved", "country:MM", "resolved", start=START,
+                        end="2023-11-14T22:15:00+00:00")],
+     ["unexpected opened blackout country:KH",
+      "country:MM end 2023-11-14T22:15:00+00:00 not within one cadence of the repair"]),
+    (BLACKOUT, [], ["no opened blackout country:MM"]),
+    (QUIET, [arrival(105, "updated", "country:MM", "resolved")], []),
+    (QUIET, [arrival(105, "opened", "asn:AS64601", "suspected")],
+     ["an event was opened: opened blackout asn:AS64601 suspected"]),
+])
+def test_judge(scenario: Scenario, arrivals: list[Arrival], problems: list[str]) -> None:
+    outcome = Outcome(scenario, arrivals, cut_at=100.0, cut_wall=CUT_WALL,
+                      restore_wall=REPAIR_WALL)
+    judge(outcome, CADENCE)
+    assert outcome.problems == problems
+
+
+def _netns_missing() -> str | None:
+    from api.drill.netns import NetnsUnavailable, check_available
+
+    try:
+        check_available()
+    except NetnsUnavailable as exc:
+        return str(exc)
+    return None
+
+
+def _ours() -> list[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return [line.split()[0] for line in out.splitlines() if line.startswith(PREFIX)]
+
+
+@pytest.mark.netns
+@pytest.mark.timeout(420)
+def test_drill_in_namespaces() -> None:
+    """A country blackout, one ISP cut and a probe's power loss, end to end, as CI runs it."""
+    missing = _netns_missing()
+    if missing:
+        pytest.skip(f"drill skipped: {missing}")
+    from api.drill.runner import run_drill
+    from api.drill.topology import root_routes
+
+    routes_before = root_routes()
+    out = io.StringIO()
+    started = time.monotonic()
+    outcomes = run_drill(CADENCE, ["country blackout", "one ISP cut", "probe power loss"], out)
+    print(out.getvalue(), f"\ndrill took {time.monotonic() - started:.0f} s")
+    assert [o.scenario.name for o in outcomes] == ["country blackout", "one ISP cut",
+                                                   "probe power loss"]
+    failures = {o.scenario.name: o.problems for o in outcomes if not o.passed}
+    assert not failures, out.getvalue()
+    blackout = outcomes[0]
+    assert blackout.delays["country:MM"] is not None
+    assert blackout.delays["country:MM"] <= 3 * CADENCE
+    assert "scenario" in out.getvalue().splitlines()[-4]  # the table's header
+    # torn down: no namespace, no process left, the root namespace's routes untouched
+    assert _ours() == []
+    assert root_routes() == routes_before
+    leftovers = subprocess.run(["pgrep", "-f", "cutwatch probe run --config /tmp/cwdrill-"],
+                               capture_output=True, text=True).stdout.split()
+    assert leftovers == []
