@@ -6,7 +6,8 @@ import argparse
 
 from cutwatch.cli import CliError
 
-SCENARIOS = ("country blackout", "one ISP cut", "international cut", "probe power loss",
+SCENARIOS = ("country blackout", "one ISP cut", "international cut", "DNS injection",
+             "TCP reset", "throttling", "probe power loss",
              "target down for everyone", "collector restarted", "staggered reboot")
 
 

@@ -86,6 +86,18 @@ class Fleet:
             ports = _wait_file(self.workdir / f"{name}.json", self.procs[name])
             self.targets[name] = {"address": addr, "domain": domain, **ports}
 
+    def start_forger(self, ns: str, address: str) -> None:
+        """A DNS server on an ISP router answering the international name twice: a forged
+        address first, the real one a moment later (what on-path injectors do)."""
+        intl = self.targets["intl"]
+        out = self.workdir / "forger.json"
+        out.unlink(missing_ok=True)
+        self.spawn("forger", ns, [sys.executable, "-m", "api.drill.targets", "--host", address,
+                                  "--zone", f"{intl['domain']}={intl['address']}",
+                                  "--dns-mode", "twice", "--dns-only", "--out", str(out)])
+        self.targets["forger"] = {"address": address,
+                                  **_wait_file(out, self.procs["forger"])}
+
     # --- collector ----------------------------------------------------------------------
 
     @property

@@ -48,10 +48,10 @@ def ip(*args: str) -> str:
     return done.stdout
 
 
-def in_ns(ns: str, *argv: str, check: bool = True) -> str:
+def in_ns(ns: str, *argv: str, check: bool = True, stdin: str | None = None) -> str:
     """Run a short command inside namespace ``ns`` and return its output."""
     done = subprocess.run(["ip", "netns", "exec", ns, *argv], capture_output=True, text=True,
-                          check=False)
+                          check=False, input=stdin)
     if check and done.returncode != 0:
         raise RuntimeError(f"[{ns}] {' '.join(argv)}: {done.stderr.strip()}")
     return done.stdout

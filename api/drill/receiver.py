@@ -19,6 +19,7 @@ class Arrival:
     at: float
     """``time.monotonic()`` when the delivery arrived."""
     webhook_id: str
+    event_id: str
     type: str
     action: str
     kind: str
@@ -27,6 +28,8 @@ class Arrival:
     status: str
     start: str | None
     end: str | None
+    method: str | None = None
+    """A service block's method (``dns``, ``tcp``, ...), from the event's evidence."""
 
     @property
     def entity(self) -> str:
@@ -96,10 +99,12 @@ class Receiver(ThreadingHTTPServer):
         event = data.get("event", {})
         entity = event.get("entity", {})
         arrival = Arrival(
-            at=time.monotonic(), webhook_id=webhook_id, type=str(payload.get("type")),
+            at=time.monotonic(), webhook_id=webhook_id, event_id=str(event.get("id")),
+            type=str(payload.get("type")),
             action=str(data.get("action")), kind=str(event.get("kind")),
             entity_type=str(entity.get("type")), entity_code=str(entity.get("code")),
             status=str(event.get("status")), start=event.get("start"), end=event.get("end"),
+            method=(event.get("evidence") or {}).get("method"),
         )
         with self._changed:
             if webhook_id in self._seen:  # a retried delivery: Standard Webhooks says dedupe

@@ -15,7 +15,8 @@ from api.drill.receiver import Arrival
 from api.drill.topology import Plan
 
 ActionKind = Literal["link_down", "link_up", "kill_probe", "start_probe", "stop_collector",
-                     "start_collector", "netem", "netem_off"]
+                     "start_collector", "netem", "netem_off", "nft", "nft_off", "start_forger",
+                     "stop_forger"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class Action:
     ns: str = ""
     dev: str = ""
     args: tuple[str, ...] = ()
+    """``nft`` script or ``tc`` arguments; ``{intl}``, ``{intl_dns}``, ``{intl_http[s]}``,
+    ``{forger}`` and ``{forger_port}`` are filled in by the runner."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class Expect:
     """``type:code`` as in the webhook, e.g. ``country:MM`` or ``asn:AS64601``."""
     confirmed: bool = False
     """A transition with status ``confirmed`` must follow (the backlogs proved it)."""
+    method: str | None = None
+    """A service block's method the event must name."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,25 @@ class Outcome:
         return not self.problems
 
 
+# In one ISP router: its clients' queries to the international resolver answered by a
+# forger on the router (conntrack makes the answers come from the resolver's address) ...
+DNAT = """table ip cwdrill_nat {
+  chain pre { type nat hook prerouting priority -100;
+    ip daddr {intl} udp dport {intl_dns} dnat to {forger}:{forger_port}; }
+}"""
+# ... or their connections to the international HTTPS server reset.
+RESET = """table inet cwdrill {
+  chain cut { type filter hook forward priority 0;
+    ip daddr {intl} tcp dport {intl_https} reject with tcp reset; }
+}"""
+# On the international host itself: its plain web server down (a closed port) for everyone.
+DOWN = """table inet cwdrill {
+  chain cut { type filter hook input priority 0;
+    tcp dport {intl_http} reject with tcp reset; }
+}"""
+NETEM = ("delay", "300ms", "rate", "2mbit")
+
+
 def scenarios(layout: Plan) -> list[Scenario]:
     """The drill's program, in the order it runs (each starts from a healthy network)."""
     first, second = layout.places[0], layout.places[1]
@@ -80,6 +104,9 @@ def scenarios(layout: Plan) -> list[Scenario]:
     uplinks_up = tuple(Action("link_up", ns, dev) for ns, dev in first.isp_uplinks)
     isp_ns, isp_dev = first.isp_uplinks[0]
     intl_ns, intl_dev = first.uplink
+    isp2_asn, isp2_ns = first.country.isps[1].asn, first.isps[1]
+    isp2_gw, isp2_dev = first.isp_uplinks[1]
+    isp2_lan = first.isp_lans[1].replace(".0/24", ".1")
     victim = next(h for h in layout.probes if h.country == second.country)
     half = [h for n, h in enumerate(layout.probes) if n % 2 == 0]
     return [
@@ -96,12 +123,27 @@ def scenarios(layout: Plan) -> list[Scenario]:
                  (Action("link_up", intl_ns, intl_dev),),
                  expect=(Expect("international_cut", f"country:{a}"),),
                  forbid_prefixes=(f"country:{b}",)),
+        Scenario("DNS injection", f"AS{isp2_asn} forges the international name's answer",
+                 (Action("start_forger", isp2_ns, args=(isp2_lan,)),
+                  Action("nft", isp2_ns, args=(DNAT,))),
+                 (Action("nft_off", isp2_ns), Action("stop_forger")),
+                 expect=(Expect("service_block", f"asn:AS{isp2_asn}", method="dns"),),
+                 forbid_types=("country",)),
+        Scenario("TCP reset", f"AS{isp2_asn} resets connections to the international HTTPS",
+                 (Action("nft", isp2_ns, args=(RESET,)),), (Action("nft_off", isp2_ns),),
+                 expect=(Expect("service_block", f"asn:AS{isp2_asn}", method="tcp"),),
+                 forbid_types=("country",)),
+        Scenario("throttling", f"AS{isp2_asn}'s uplink slowed with tc netem (delay, rate)",
+                 (Action("netem", isp2_ns, "uplink", NETEM),
+                  Action("netem", isp2_gw, isp2_dev, NETEM)),
+                 (Action("netem_off", isp2_ns, "uplink"), Action("netem_off", isp2_gw, isp2_dev)),
+                 expect=(Expect("throttling", f"asn:AS{isp2_asn}"),), forbid_types=("country",)),
         Scenario("probe power loss", f"probe {victim.ns} killed",
                  (Action("kill_probe", victim.ns),), (Action("start_probe", victim.ns),),
                  hold=4),
-        Scenario("target down for everyone", "the international target host unplugged",
-                 (Action("link_down", layout.intl, "eth0"),),
-                 (Action("link_up", layout.intl, "eth0"),), hold=6),
+        Scenario("target down for everyone", "the international web server refuses everyone",
+                 (Action("nft", layout.intl, args=(DOWN,)),), (Action("nft_off", layout.intl),),
+                 hold=6),
         Scenario("collector restarted", "the collector stopped and started again",
                  (Action("stop_collector"),), (Action("start_collector"),), hold=3),
         Scenario("staggered reboot", f"{len(half)} probes killed one after another, restarted",
@@ -141,8 +183,14 @@ def judge(outcome: Outcome, cadence: float) -> None:
         if openings:
             outcome.problems.append("an event was opened: " + received_text(openings))
         return
+    for arrival in got:
+        if arrival.type != f"outage.{arrival.action}":
+            outcome.problems.append(f"type {arrival.type} for a {arrival.action} transition")
     for e in scenario.expect:
-        mine = [a for a in got if a.kind == e.kind and a.entity == e.entity]
+        # One event, followed by its id: a cut the collector cannot see through opens on
+        # silence (a suspected blackout) and takes its kind when the backlogs arrive.
+        ids = [a.event_id for a in got if a.entity == e.entity and a.kind == e.kind]
+        mine = [a for a in got if ids and a.event_id == ids[0]]
         opened = next((a for a in mine if a.action == "opened"), None)
         delay = None if opened is None else opened.at - outcome.cut_at
         outcome.delays[e.entity] = delay
@@ -151,6 +199,9 @@ def judge(outcome: Outcome, cadence: float) -> None:
             continue
         if delay > 3 * cadence:
             outcome.problems.append(f"opened {e.entity} after {delay:.1f} s > 3 cadences")
+        if e.method and not any(a.method == e.method for a in mine):
+            methods = sorted({str(a.method) for a in mine})
+            outcome.problems.append(f"{e.entity} method {', '.join(methods)}, not {e.method}")
         if e.confirmed and not any(a.status == "confirmed" for a in mine):
             outcome.problems.append(f"{e.entity} never confirmed")
         resolved = next((a for a in mine if a.action == "resolved"), None)

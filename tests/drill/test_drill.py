@@ -40,15 +40,19 @@ def test_every_scenario_is_offered_by_the_command_line() -> None:
 
 
 def arrival(at: float, action: str, entity: str, status: str, kind: str = "blackout",
-            start: str | None = None, end: str | None = None) -> Arrival:
+            start: str | None = None, end: str | None = None, method: str | None = None,
+            event: str = "") -> Arrival:
     kind_, code = entity.split(":")
-    return Arrival(at, f"msg-{at}-{action}", f"outage.{action}", action, kind, kind_, code,
-                   status, start, end)
+    return Arrival(at, f"msg-{at}-{action}", event or f"evt-{entity}", f"outage.{action}",
+                   action, kind, kind_, code, status, start, end, method)
 
 
 BLACKOUT = Scenario("b", "cut", (), (), expect=(Expect("blackout", "country:MM", True),),
                     forbid_prefixes=("country:KH",))
 QUIET = Scenario("q", "kill", (), (), hold=3)
+INTL = Scenario("i", "cut", (), (), expect=(Expect("international_cut", "country:MM"),))
+BLOCK = Scenario("d", "forge", (), (), expect=(Expect("service_block", "asn:AS64602",
+                                                      method="dns"),))
 CUT_WALL, REPAIR_WALL = 1_700_000_000.0, 1_700_000_060.0
 START, END = "2023-11-14T22:13:22+00:00", "2023-11-14T22:14:21+00:00"
 
@@ -73,6 +77,29 @@ START, END = "2023-11-14T22:13:22+00:00", "2023-11-14T22:14:21+00:00"
       "country:MM end 2023-11-14T22:15:00+00:00 not within one cadence of the repair"]),
     (BLACKOUT, [], ["no opened blackout country:MM"]),
     (QUIET, [arrival(105, "updated", "country:MM", "resolved")], []),
+    # opened on silence as a blackout, its kind known once the backlogs came: one event
+    (INTL, [arrival(110, "opened", "country:MM", "suspected"),
+            arrival(150, "updated", "country:MM", "confirmed", kind="international_cut"),
+            arrival(180, "resolved", "country:MM", "resolved", kind="international_cut",
+                    start=START, end=END)], []),
+    (INTL, [arrival(110, "opened", "country:MM", "suspected"),
+            arrival(180, "resolved", "country:MM", "resolved", start=START, end=END)],
+     ["no opened international_cut country:MM"]),
+    # the same kind on another event (a later one) does not make the first one right
+    (INTL, [arrival(110, "opened", "country:MM", "suspected", event="e1"),
+            arrival(150, "opened", "country:MM", "suspected", kind="international_cut",
+                    event="e2"),
+            arrival(180, "resolved", "country:MM", "resolved", kind="international_cut",
+                    start=START, end=END, event="e2")],
+     ["opened country:MM after 50.0 s > 3 cadences"]),
+    (BLOCK, [arrival(110, "opened", "asn:AS64602", "suspected", kind="service_block",
+                     method="dns"),
+             arrival(180, "resolved", "asn:AS64602", "resolved", kind="service_block",
+                     method="dns", start=START, end=END)], []),
+    (BLOCK, [arrival(110, "opened", "asn:AS64602", "suspected", kind="service_block",
+                     method="tcp"),
+             arrival(180, "resolved", "asn:AS64602", "resolved", kind="service_block",
+                     method="tcp", start=START, end=END)], ["asn:AS64602 method tcp, not dns"]),
     (QUIET, [arrival(105, "opened", "asn:AS64601", "suspected")],
      ["an event was opened: opened blackout asn:AS64601 suspected"]),
 ])
