@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest pytest-pg15 bench schema clean
+.PHONY: run test lint typecheck pytest pytest-pg15 bench schema clean drill
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +42,7 @@ schema: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# The blackout drill (root): real probes and collector in network namespaces, real cuts.
+drill: $(STAMP)
+	$(BIN)/cutwatch drill

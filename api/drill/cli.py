@@ -11,6 +11,9 @@ SCENARIOS = ("country blackout", "one ISP cut", "international cut", "DNS inject
              "target down for everyone", "collector restarted", "staggered reboot")
 
 
+NEED_NFT = {"DNS injection", "TCP reset", "target down for everyone"}
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     drill = commands.add_parser(
         "drill", help="cut a real network in namespaces and check the webhooks (root)",
@@ -35,7 +38,8 @@ def _drill(args: argparse.Namespace) -> int:
     if not 5 <= args.cadence <= 30:
         raise CliError("--cadence must be between 5 and 30 seconds")
     try:
-        check_available()
+        chosen = args.scenario or SCENARIOS
+        check_available(nft=bool(set(chosen) & NEED_NFT))
     except NetnsUnavailable as exc:
         raise CliError(str(exc)) from None
     from api.drill.topology import sweep

@@ -19,6 +19,7 @@ from api.drill.topology import COLLECTOR_ADDR, Place, Plan, ProbeHost
 
 COLLECTOR_PORT = 8000
 READY_TIMEOUT = 90.0
+OBJECT_SIZE = 131_072
 
 
 class Fleet:
@@ -181,6 +182,10 @@ def probe_targets(host: ProbeHost, place: Place,
              "url": f"https://{t['address']}:{t['https']}/", "ca_file": t["ca_file"],
              "timeout": 2},
         ]
+    # a known-size download, so a slowed link shows as throughput, not only as latency
+    out.append({"kind": "http", "name": "international-object", "tag": "international",
+                "group": "pulse", "url": f"http://{intl['address']}:{intl['http']}/object/"
+                f"{OBJECT_SIZE}", "expect_size": OBJECT_SIZE, "timeout": 4})
     return out
 
 

@@ -24,7 +24,7 @@ class NetnsUnavailable(Exception):
     """This machine cannot run the drill (not root, no ``ip``, namespaces refused)."""
 
 
-def check_available() -> None:
+def check_available(*, nft: bool = False) -> None:
     """Raise ``NetnsUnavailable`` with one line saying why the drill cannot run here."""
     if os.geteuid() != 0:
         raise NetnsUnavailable("the drill needs root (it creates network namespaces)")
@@ -32,6 +32,9 @@ def check_available() -> None:
         raise NetnsUnavailable("the drill needs iproute2's 'ip' command")
     if shutil.which("tc") is None:
         raise NetnsUnavailable("the drill needs iproute2's 'tc' command")
+    if nft and shutil.which("nft") is None:
+        raise NetnsUnavailable("the service-block scenarios need nftables: "
+                               "apt-get install nftables")
     probe = "cwdrill-check"
     done = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True,
                           check=False)

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,6 +23,7 @@ from api.drill.geo import write_geoip
 from api.drill.netns import NsThread, in_ns
 from api.drill.receiver import Receiver
 from api.drill.scenarios import (
+    TBF,
     Action,
     Outcome,
     Scenario,
@@ -175,8 +176,16 @@ class Drill:
         elif action.kind == "nft_off":
             in_ns(action.ns, "nft", "flush", "ruleset")
         elif action.kind == "netem":
-            in_ns(action.ns, "tc", "qdisc", "replace", "dev", action.dev, "root", "netem",
-                  *action.args)
+            try:
+                in_ns(action.ns, "tc", "qdisc", "replace", "dev", action.dev, "root", "netem",
+                      *action.args)
+            except RuntimeError as exc:
+                if "unknown" not in str(exc):
+                    raise
+                self.say(f"this kernel has no netem; shaping {action.dev} with tbf "
+                         f"({' '.join(TBF)}) instead")
+                in_ns(action.ns, "tc", "qdisc", "replace", "dev", action.dev, "root", "tbf",
+                      *TBF)
         elif action.kind == "netem_off":
             in_ns(action.ns, "tc", "qdisc", "del", "dev", action.dev, "root")
         elif action.kind == "start_forger":
@@ -205,11 +214,23 @@ class Drill:
         assert self.receiver is not None
         receiver, cadence = self.receiver, self.cadence
         self.say(f"{scenario.name}: {scenario.what}")
-        cut_at, cut_wall = time.monotonic(), time.time()
-        for n, action in enumerate(scenario.cut):
-            if n and scenario.stagger:
-                time.sleep(scenario.stagger)
-            self.act(action)
+        try:
+            for action in scenario.prepare:
+                self.act(action)
+            cut_at, cut_wall = time.monotonic(), time.time()
+            for n, action in enumerate(scenario.cut):
+                if n and scenario.stagger:
+                    time.sleep(scenario.stagger)
+                self.act(action)
+        except RuntimeError as exc:
+            # the tool refused (a missing kernel feature): undo what can be, say it, go on
+            for action in scenario.restore:
+                with suppress(RuntimeError, KeyError):
+                    self.act(action)
+            outcome = Outcome(scenario, [], time.monotonic(), time.time(), time.time())
+            outcome.problems.append(f"could not cut: {exc}")
+            self.say(f"{scenario.name}: FAIL {outcome.problems[0]}")
+            return outcome
         if scenario.negative:
             time.sleep(scenario.hold * cadence)
         else:
@@ -279,10 +300,6 @@ def table(outcomes: Sequence[Outcome]) -> str:
                  for i in range(4)]
         lines.append(" | ".join([*cells, row[4]]))
     return "\n".join(lines)
-
-
-def now_utc() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def run_drill(cadence: float, names: Sequence[str], out: TextIO = sys.stdout,

@@ -51,6 +51,8 @@ class Scenario:
     """Entities (``type:code`` prefixes) no transition may name, e.g. the other country."""
     forbid_types: tuple[str, ...] = ()
     """Entity types no transition may name, e.g. ``country`` for a one-ISP cut."""
+    prepare: tuple[Action, ...] = ()
+    """Done before the cut's clock starts (e.g. the forger that a rule will point at)."""
     stagger: float = 0.0
     """Seconds between the cut's actions (a staggered reboot)."""
     hold: float = 0.0
@@ -93,6 +95,8 @@ DOWN = """table inet cwdrill {
     tcp dport {intl_http} reject with tcp reset; }
 }"""
 NETEM = ("delay", "300ms", "rate", "2mbit")
+# Kernels built without netem (some VMs) still shape with a token bucket: rate only.
+TBF = ("rate", "1mbit", "burst", "16kbit", "latency", "500ms")
 
 
 def scenarios(layout: Plan) -> list[Scenario]:
@@ -124,11 +128,11 @@ def scenarios(layout: Plan) -> list[Scenario]:
                  expect=(Expect("international_cut", f"country:{a}"),),
                  forbid_prefixes=(f"country:{b}",)),
         Scenario("DNS injection", f"AS{isp2_asn} forges the international name's answer",
-                 (Action("start_forger", isp2_ns, args=(isp2_lan,)),
-                  Action("nft", isp2_ns, args=(DNAT,))),
+                 (Action("nft", isp2_ns, args=(DNAT,)),),
                  (Action("nft_off", isp2_ns), Action("stop_forger")),
                  expect=(Expect("service_block", f"asn:AS{isp2_asn}", method="dns"),),
-                 forbid_types=("country",)),
+                 forbid_types=("country",),
+                 prepare=(Action("start_forger", isp2_ns, args=(isp2_lan,)),)),
         Scenario("TCP reset", f"AS{isp2_asn} resets connections to the international HTTPS",
                  (Action("nft", isp2_ns, args=(RESET,)),), (Action("nft_off", isp2_ns),),
                  expect=(Expect("service_block", f"asn:AS{isp2_asn}", method="tcp"),),

@@ -20,8 +20,6 @@ from __future__ import annotations
 import ipaddress
 import signal
 import subprocess
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -282,13 +280,3 @@ def link_state(layout: Plan, ns: str, name: str, up: bool) -> None:
         for where, dest, via in layout.routes:
             if where in (link.a, link.b) and any(ipaddress.ip_address(via) in n for n in nets):
                 ip("-n", where, "route", "replace", dest, "via", via)
-
-
-def wait_gone(names: Iterator[str] | list[str], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    wanted = set(names)
-    while time.monotonic() < deadline:
-        if not wanted & set(namespaces()):
-            return True
-        time.sleep(0.1)
-    return False

@@ -154,3 +154,37 @@ def test_drill_in_namespaces() -> None:
     leftovers = subprocess.run(["pgrep", "-f", "cutwatch probe run --config /tmp/cwdrill-"],
                                capture_output=True, text=True).stdout.split()
     assert leftovers == []
+
+
+def _drill_processes() -> list[str]:
+    found = subprocess.run(["pgrep", "-f", r"api\.drill\.|probe run --config /tmp/cwdrill-"],
+                           capture_output=True, text=True).stdout.split()
+    return found
+
+
+@pytest.mark.netns
+@pytest.mark.timeout(180)
+def test_interrupted_drill_leaves_nothing_behind() -> None:
+    """SIGTERM (as from a CI runner) and Ctrl-C while probes run: all removed, status 130."""
+    missing = _netns_missing()
+    if missing:
+        pytest.skip(f"drill skipped: {missing}")
+    import signal
+    import sys
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        drill = subprocess.Popen([sys.executable, "-m", "cutwatch", "drill", "--scenario",
+                                  "country blackout"], stdout=subprocess.PIPE, text=True)
+        assert drill.stdout is not None
+        for line in drill.stdout:  # wait until the probes run: the most there is to remove
+            if "probes running" in line:
+                break
+        assert len(_ours()) > 20
+        assert _drill_processes()
+        drill.send_signal(signum)
+        assert drill.wait(60) == 130
+        assert _ours() == []
+        deadline = time.monotonic() + 10
+        while _drill_processes() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _drill_processes() == []
