@@ -142,8 +142,10 @@ class DemoProbe:
         self.config_path.write_text(probe_config(state, self.base_url, self.targets))
         if self._stopped.is_set():
             return
+        quiet = [] if self.announce else ["--log-level", "warning"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cutwatch", "probe", "run", "--config", str(self.config_path)]
+            [sys.executable, "-m", "cutwatch", "probe", "run", "--config", str(self.config_path),
+             *quiet]
         )
         self.started.set()
         if not self.announce:
@@ -220,7 +222,7 @@ def run(settings: Any, *, log_level: str = "info") -> None:
 def banner(base_url: str) -> str:
     return (
         f"\ndemo: {len(FLEET)} more probes in {' and '.join(SUBDIVISIONS)} upload every 5 s "
-        "through loopback gates you can cut. To see an event happen (about a minute):\n"
+        "through loopback gates you can cut. To see an event happen (a minute or two):\n"
         "  .venv/bin/cutwatch demo cut MM-07          # the province goes dark for 3 min\n"
         "  .venv/bin/cutwatch demo restore MM-07      # or bring it back earlier\n"
         f"  then watch {base_url}/v1/events and {base_url}/v1/feeds/events.atom\n"
