@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest pytest-pg15 bench schema clean drill
+.PHONY: run test lint typecheck pytest pytest-pg15 bench schema clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,5 +44,6 @@ clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
 
 # The blackout drill (root): real probes and collector in network namespaces, real cuts.
+.PHONY: drill
 drill: $(STAMP)
 	$(BIN)/cutwatch drill

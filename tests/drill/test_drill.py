@@ -191,3 +191,15 @@ def test_interrupted_drill_leaves_nothing_behind() -> None:
         while _drill_processes() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert _drill_processes() == []
+
+
+def test_drill_without_root_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from cutwatch.cli import main
+
+    # a real non-root run cannot be arranged inside a root test run: the uid is faked
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    assert main(["drill", "--scenario", "country blackout"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "cutwatch: error: the drill needs root (it creates network namespaces)"
+    assert main(["drill", "--cadence", "1"]) == 2
