@@ -203,3 +203,28 @@ def test_drill_without_root_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch,
     err = capsys.readouterr().err.strip()
     assert err == "cutwatch: error: the drill needs root (it creates network namespaces)"
     assert main(["drill", "--cadence", "1"]) == 2
+
+
+@pytest.mark.netns
+def test_drill_refuses_a_link_out_of_its_namespaces() -> None:
+    """A veth from a drill namespace to the machine's own namespace: verify() refuses."""
+    missing = _netns_missing()
+    if missing:
+        pytest.skip(f"drill skipped: {missing}")
+    from api.drill.netns import ip
+    from api.drill.topology import Network
+
+    layout = plan()
+    with Network(layout) as net:
+        net.verify()  # positive control: the plan as built passes
+        ip("link", "add", "cwleak0", "netns", layout.coll, "type", "veth",
+           "peer", "name", "cwleak1")  # the peer stays in the root namespace
+        with pytest.raises(RuntimeError, match="leads outside the drill's namespaces"):
+            net.verify()
+    assert _ours() == []
+    # deleting the namespace removes the pair, the root end included (the kernel does it
+    # asynchronously)
+    deadline = time.monotonic() + 10
+    while "cwleak1" in ip("-o", "link", "show") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "cwleak1" not in ip("-o", "link", "show")
