@@ -56,3 +56,8 @@ clean:
 audit: $(STAMP)
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[audit]'
 	$(BIN)/pip-audit --requirement constraints.txt --no-deps --disable-pip -s pypi --strict
+
+# The blackout drill (root): real probes and collector in network namespaces, real cuts.
+.PHONY: drill
+drill: $(STAMP)
+	$(BIN)/cutwatch drill

@@ -76,6 +76,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     approve.set_defaults(handler=_approve)
     __import__("api.webhooks.cli", fromlist=["register"]).register(admin_commands)
     _register_detect(commands)
+    __import__("api.drill.cli", fromlist=["register"]).register(commands)
+    _register_demo(commands)
 
 
 def _database_flags(parser: argparse.ArgumentParser) -> None:
@@ -230,4 +232,43 @@ def _detect(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     detect(settings.database_url, metrics_port=args.metrics_port,
            metrics_host=args.metrics_host)
+    return 0
+
+
+def _register_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = commands.add_parser(
+        "demo", help="cut a province of the 'serve --demo' fleet, to see an event happen",
+        description="'cutwatch serve --demo' runs probes in MM-07 (Bago) and MM-06 (Yangon) "
+        "behind loopback gates; 'cut' makes one province's gates drop every connection "
+        "(its probes go silent and buffer), 'restore' reopens them. Run from the directory "
+        "the demo runs in (or pass the same --data-dir).",
+    )
+    actions = demo.add_subparsers(dest="demo_command", metavar="ACTION", required=True)
+    cut = actions.add_parser("cut", help="cut a province off")
+    cut.add_argument("subdivision", help="MM-07 or MM-06")
+    cut.add_argument("--minutes", type=float, default=3.0,
+                     help="the cut ends by itself after this long (default 3)")
+    restore = actions.add_parser("restore", help="end a cut now")
+    restore.add_argument("subdivision", help="MM-07 or MM-06")
+    for parser in (cut, restore):
+        parser.add_argument("--data-dir", type=Path, default=Path("var"),
+                            help="the demo's data dir (default ./var)")
+        parser.set_defaults(handler=_demo_cut)
+
+
+def _demo_cut(args: argparse.Namespace) -> int:
+    from cutwatch.demo_cut import set_cut
+
+    minutes = getattr(args, "minutes", None)
+    if minutes is not None and not 0 < minutes <= 24 * 60:
+        raise CliError("--minutes must be between 0 and 1440")
+    try:
+        set_cut(args.data_dir / "demo", args.subdivision.upper(),
+                None if minutes is None else minutes * 60)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if minutes is None:
+        print(f"{args.subdivision.upper()} restored: its probes upload their backlog now")
+    else:
+        print(f"{args.subdivision.upper()} cut off for {minutes:g} min: watch /v1/events")
     return 0

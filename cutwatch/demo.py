@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from cutwatch.demo_cut import FLEET, SUBDIVISIONS, Gate, fleet_targets, write_geoip
 from cutwatch.lab.dns import DnsServer
 from cutwatch.lab.http import BLOCK_PAGE_TITLE, HttpServer
 from cutwatch.lab.tcp import TcpServer, closed_port
@@ -99,8 +100,11 @@ class DemoProbe:
     """Waits for the service, registers a probe once, runs ``cutwatch probe run`` beside it."""
 
     def __init__(self, base_url: str, admin_token: str, work_dir: Path,
-                 targets: list[dict[str, Any]]) -> None:
+                 targets: list[dict[str, Any]], where: dict[str, str] | None = None,
+                 announce: bool = True) -> None:
         self.base_url = base_url.rstrip("/")
+        self.where = where or WHERE
+        self.announce = announce
         self.admin_token = admin_token
         self.work_dir = work_dir
         self.config_path = work_dir / "probe.toml"
@@ -138,10 +142,14 @@ class DemoProbe:
         self.config_path.write_text(probe_config(state, self.base_url, self.targets))
         if self._stopped.is_set():
             return
+        quiet = [] if self.announce else ["--log-level", "warning"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cutwatch", "probe", "run", "--config", str(self.config_path)]
+            [sys.executable, "-m", "cutwatch", "probe", "run", "--config", str(self.config_path),
+             *quiet]
         )
         self.started.set()
+        if not self.announce:
+            return
         print(
             f"\ndemo: probe {self.probe_id} is measuring {len(self.targets)} loopback targets "
             "and uploads every 5 s. Look at:\n"
@@ -170,7 +178,7 @@ class DemoProbe:
                 "Authorization": f"Bearer {self.admin_token}"}).json()
             if earlier in {probe["id"] for probe in probes}:
                 return str(earlier)
-        _, probe_id = register_probe(self.base_url, self.admin_token, state_dir=state, **WHERE)
+        _, probe_id = register_probe(self.base_url, self.admin_token, state_dir=state, **self.where)
         return probe_id
 
 
@@ -182,14 +190,47 @@ def run(settings: Any, *, log_level: str = "info") -> None:
 
     if settings.admin_token is None:
         settings = settings.model_copy(update={"admin_token": SecretStr(new_admin_token())})
+    demo_dir = Path(settings.data_dir) / "demo"
+    update: dict[str, Any] = {
+        # the demo's subscriber may be a receiver on this machine (http://127.0.0.1:...)
+        "webhook_allow_private": True,
+        # the fleet's gates tell the collector each probe's made-up public address
+        "forwarded_allow_ips": "127.0.0.1",
+    }
+    if settings.geoip_asn_db is None:
+        update["geoip_asn_db"] = write_geoip(demo_dir / "demo.mmdb")
     if "min_publishable_probes" not in settings.model_fields_set:
-        # The demo's lone loopback probe is nobody: show it in the public reads it prints.
-        settings = settings.model_copy(update={"min_publishable_probes": 1})
+        # The demo's probes are nobody: show them in the public reads it prints.
+        update["min_publishable_probes"] = 1
+    settings = settings.model_copy(update=update)
     base_url = f"http://{settings.host}:{settings.port}"
-    with lab_targets() as targets:
-        probe = DemoProbe(base_url, settings.admin_token.get_secret_value(),
-                          Path(settings.data_dir) / "demo-probe", targets).start()
-        try:
-            serve(settings, log_level=log_level)
-        finally:
-            probe.stop()
+    token = settings.admin_token.get_secret_value()
+    with lab_targets() as targets, contextlib.ExitStack() as stack:
+        probe = DemoProbe(base_url, token, Path(settings.data_dir) / "demo-probe",
+                          targets).start()
+        stack.callback(probe.stop)
+        router = stack.enter_context(TcpServer("hold"))
+        for member in FLEET:
+            gate = Gate(member, base_url, demo_dir).start()
+            stack.callback(gate.stop)
+            where = {"country": "MM", "subdivision": member.subdivision, "city": member.city,
+                     "access": "fixed", "name": member.name}
+            fleet_probe = DemoProbe(gate.url, token, demo_dir / member.name,
+                                    fleet_targets(gate, router.port), where=where,
+                                    announce=False).start()
+            stack.callback(fleet_probe.stop)
+        print(banner(base_url), flush=True)
+        serve(settings, log_level=log_level)
+
+
+def banner(base_url: str) -> str:
+    return (
+        f"\ndemo: {len(FLEET)} more probes in {' and '.join(SUBDIVISIONS)} upload every 5 s "
+        "through loopback gates you can cut. To see an event happen (a minute or two):\n"
+        "  .venv/bin/cutwatch demo cut MM-07          # the province goes dark for 3 min\n"
+        "  .venv/bin/cutwatch demo restore MM-07      # or bring it back earlier\n"
+        f"  then watch {base_url}/v1/events and {base_url}/v1/feeds/events.atom\n"
+        "demo: webhooks to private and loopback addresses are ALLOWED in this demo "
+        "(webhook_allow_private), so a receiver on this machine can subscribe; never set "
+        "that in production.\n"
+    )
