@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest pytest-pg15 bench schema clean
+.PHONY: run test lint typecheck pytest pytest-pg15 bench schema clean audit
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,3 +46,8 @@ schema: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# Pinned versions against published advisories (docs/operations.md, "Security"); needs PyPI.
+audit: $(STAMP)
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[audit]'
+	$(BIN)/pip-audit --requirement constraints.txt --no-deps --disable-pip -s pypi --strict

@@ -12,12 +12,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 
 from fastapi import APIRouter, FastAPI
-from fastapi.exceptions import RequestValidationError
 
-from api import checkin, events, health, ingest, probes_read, registration
+from api import checkin, errors, events, health, ingest, probes_read, registration
 from api.db import make_pool
-from api.errors import validation_error_handler
 from api.geo import GeoLookup
+from api.limits import LimitsMiddleware, RateLimiter
 from api.migrate import apply_migrations
 from api.settings import Settings
 from api.state import AppState
@@ -93,9 +92,13 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
     )
-    app.add_exception_handler(RequestValidationError, validation_error_handler)
     for source in ROUTERS:
         app.include_router(source if isinstance(source, APIRouter) else source(settings))
+    errors.install(app)
+    limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.rate_limiter = limiter  # the auth dependencies count verified credentials
+    app.add_middleware(LimitsMiddleware, default_cap=settings.max_request_bytes,
+                       caps={"/v1/batches": settings.max_body_bytes}, limiter=limiter)
     return app
 
 

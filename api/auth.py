@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
+from api.limits import RateLimiter
 from api.state import AppState, get_state
 
 # Hash of nothing in particular, compared against when the id is unknown, so an unknown id
@@ -91,6 +92,7 @@ async def current_probe(request: Request) -> AuthenticatedProbe:
     if found is None:
         raise unauthorized("invalid probe token")
     probe_id, row = found
+    rate_limit(request, "probe", probe_id)
     return AuthenticatedProbe(id=probe_id, country=row[1])
 
 
@@ -98,6 +100,24 @@ async def require_admin(request: Request) -> None:
     """Operator-only endpoints: ``Authorization: Bearer <admin token>``, else 401."""
     if not is_admin(get_state(request), bearer(request)):
         raise unauthorized("admin token required")
+    rate_limit(request, "admin", "admin")
+
+
+async def is_operator(request: Request) -> bool:
+    """Whether the request carries the admin token (public reads show the operator more)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not is_admin(get_state(request), token.strip()):
+        return False
+    rate_limit(request, "admin", "admin")
+    return True
+
+
+def rate_limit(request: Request, kind: str, ident: str) -> None:
+    """429 when the verified credential ``kind:ident`` is over its rate (api.limits)."""
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None:
+        limiter.check(kind, ident)
 
 
 ProbeDep = Annotated[AuthenticatedProbe, Depends(current_probe)]

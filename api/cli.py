@@ -62,6 +62,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--expires-in", type=float, default=72.0, metavar="HOURS", help="lifetime (default 72)"
     )
     enroll.set_defaults(handler=_enroll)
+    enroll.add_argument("--operator", help="who the token is handed to; probes registering "
+                        "with it are grouped under this name (default: the token id)")
+    probe = admin_commands.add_parser("probe", help="approve probes", description=_ENV)
+    probe_commands = probe.add_subparsers(dest="probe_command", metavar="ACTION",
+                                          required=True)
+    approve = probe_commands.add_parser(
+        "approve", help="let a probe's results count",
+        description="Approve a probe registered with an enrollment token: its results count "
+        "from now on (CUTWATCH_REQUIRE_PROBE_APPROVAL). Printed as JSON. " + _ENV)
+    _database_flags(approve)
+    approve.add_argument("probe_id")
+    approve.set_defaults(handler=_approve)
     __import__("api.webhooks.cli", fromlist=["register"]).register(admin_commands)
 
 
@@ -123,17 +135,31 @@ def _migrate(args: argparse.Namespace) -> int:
 def _enroll(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    if not args.unlimited and args.uses < 1:
-        raise CliError("--uses must be at least 1")
+    if not args.unlimited and not 1 <= args.uses <= 2**31 - 1:
+        raise CliError("--uses must be between 1 and 2147483647")
+    for flag, text in (("--label", args.label), ("--operator", args.operator)):
+        if text is not None and ("\x00" in text or len(text) > 100):
+            raise CliError(f"{flag} must be at most 100 characters, without NUL")
     if not 0 < args.expires_in <= 24 * 366:
         raise CliError("--expires-in must be between 0 and 8784 hours")
     from api.registration import create_enrollment_token
 
     token = on_database(args, lambda conn: create_enrollment_token(
         conn, label=args.label, max_uses=None if args.unlimited else args.uses,
-        expires_in=timedelta(hours=args.expires_in),
+        expires_in=timedelta(hours=args.expires_in), operator=args.operator,
     ))
     json.dump(token.model_dump(mode="json"), sys.stdout, indent=2)
+    print()
+    return 0
+
+
+def _approve(args: argparse.Namespace) -> int:
+    from api.registration import approve
+
+    approved = on_database(args, lambda conn: approve(conn, args.probe_id))
+    if approved is None:
+        raise CliError(f"no such probe: {args.probe_id}")
+    json.dump(approved.model_dump(mode="json"), sys.stdout, indent=2)
     print()
     return 0
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.migrate import pending_migrations
-from api.state import PoolDep
+from api.state import PoolDep, SettingsDep
 
 router = APIRouter(tags=["health"])
 
@@ -18,15 +18,16 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", response_model=None)
-async def readyz(pool: PoolDep) -> JSONResponse | dict[str, str]:
+async def readyz(pool: PoolDep, settings: SettingsDep) -> JSONResponse | dict[str, str]:
     """The database answers and every shipped migration is applied."""
     try:
-        async with pool.connection(timeout=5) as conn:
+        async with pool.connection(timeout=settings.db_wait_seconds) as conn:
             pending = await pending_migrations(conn)
     except Exception as exc:
         return JSONResponse(
             status_code=503,
             content={"status": "unavailable", "detail": f"database: {type(exc).__name__}"},
+            headers={"Retry-After": "1"},
         )
     if pending:
         return JSONResponse(

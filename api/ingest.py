@@ -2,34 +2,30 @@
 
 Order of checks: probe credentials (401), content type and encoding (415), size before and
 after gzip (413, decompressed in a capped stream so a gzip bomb costs nothing), JSON (400),
-wire schema (422), ownership (403). Then the source address is turned into ASN and country
-and forgotten, and the batch is stored idempotently (api.store).
+the batch's own fields (422), ownership (403); then each result on its own (api.admission:
+refused ones are listed in the answer, the rest stored). Then the source address is turned
+into ASN and country and forgotten, and the batch is stored idempotently (api.store).
 """
 
 from __future__ import annotations
 
-import json
-import re
+import ipaddress
 import zlib
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import ValidationError
 
+from api.admission import Admitted, Bounds, Malformed, Refused, admit
 from api.auth import ProbeDep
-from api.errors import describe_errors
 from api.settings import Settings
 from api.state import get_state
-from api.store import BatchOwnedElsewhere, store_batch
-from cutwatch.wire import Batch, BatchAck
+from api.store import BatchOwnedElsewhere, BatchReused, results_digest, store_batch
+from cutwatch.wire import BatchAck
 
 router = APIRouter(tags=["ingest"])
 
 _ENCODINGS: Final = frozenset({"identity", "gzip"})
-_BIGINT: Final = 2**63 - 1
-_INTEGER: Final = 2**31 - 1
-# "\u0000" as json.dumps writes NUL, not preceded by an escaping backslash.
-_ESCAPED_NUL: Final = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 async def read_body(request: Request, settings: Settings) -> bytes:
@@ -78,61 +74,60 @@ def gunzip_capped(data: bytes, cap: int) -> bytes:
     return out
 
 
-def parse_batch(body: bytes) -> Batch:
-    """The batch in ``body``: 400 when it is not JSON, 422 when it breaks the wire schema."""
+def parse_batch(body: bytes, bounds: Bounds | None = None) -> Admitted:
+    """The admitted part of the batch in ``body`` (api.admission): 400 when it is not JSON,
+    422 when the batch itself is refused. ``bounds`` defaults to the default settings' now."""
+    if bounds is None:
+        bounds = bounds_of(Settings())
     try:
-        batch = Batch.model_validate_json(body)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_input=False)
-        if any(e["type"] == "json_invalid" for e in errors):
-            raise HTTPException(400, f"malformed JSON: {errors[0]['msg']}") from None
-        raise HTTPException(422, describe_errors(errors)) from None
-    _check_storable(batch)
-    return batch
+        return admit(body, bounds)
+    except Malformed as exc:
+        raise HTTPException(400, str(exc)) from None
+    except Refused as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
-def _check_storable(batch: Batch) -> None:
-    """Refuse (422) what the schema allows but PostgreSQL cannot store.
-
-    Such a batch would otherwise fail with a 5xx on every retry and block the probe's queue.
-    """
-    hb = batch.heartbeat
-    if hb.seq > _BIGINT or hb.dropped_total > _BIGINT or hb.spool_depth > _INTEGER:
-        raise HTTPException(422, "heartbeat: counter out of range")
-    if hb.software and "\x00" in hb.software:
-        raise HTTPException(422, "heartbeat.software: NUL characters are not allowed")
-    for index, result in enumerate(batch.results):
-        # PostgreSQL text and jsonb hold no NUL, and jsonb no Infinity.
-        if "\x00" in result.target:
-            raise HTTPException(422, f"results.{index}.target: NUL characters are not allowed")
-        try:
-            text = json.dumps(result.details, allow_nan=False)
-        except ValueError:
-            raise HTTPException(422, f"results.{index}.details: number out of range") from None
-        if _ESCAPED_NUL.search(text):
-            raise HTTPException(422, f"results.{index}.details: NUL characters are not allowed")
+def bounds_of(settings: Settings) -> Bounds:
+    """The time bounds of an upload received now."""
+    return Bounds(now=datetime.now(UTC), window=timedelta(days=settings.time_window_days),
+                  tolerance=timedelta(seconds=settings.clock_tolerance_seconds))
 
 
 @router.post("/v1/batches", response_model=BatchAck)
 async def post_batch(request: Request, probe: ProbeDep) -> BatchAck:
     """Store one batch of results from the authenticated probe (idempotent on batch_id)."""
     state = get_state(request)
-    batch = parse_batch(await read_body(request, state.settings))
+    admitted = parse_batch(await read_body(request, state.settings), bounds_of(state.settings))
+    batch = admitted.batch
     if batch.probe_id != probe.id:
         raise HTTPException(403, "batch.probe_id is not the authenticated probe")
     # The source address is used for this lookup only: never stored, never logged.
-    network = (
-        state.geo.lookup(request.client.host if request.client else None)
-        if state.geo.configured else None
-    )
+    host = request.client.host if request.client else None
+    # Not an address (X-Forwarded-For garbage from a trusted proxy): the probe's network
+    # facts are left as they were rather than cleared.
+    network = state.geo.lookup(host) if state.geo.configured and _is_address(host) else None
     async with state.pool.connection() as conn:
         try:
-            outcome = await store_batch(conn, batch, network)
+            outcome = await store_batch(conn, batch, network, len(admitted.refused),
+                                        results_digest(admitted.ids))
         except BatchOwnedElsewhere:
             raise HTTPException(409, "batch_id already used by another probe") from None
+        except BatchReused:
+            raise HTTPException(
+                409, "batch_id already used for other results; a new batch needs a new "
+                "batch_id") from None
     return BatchAck(
         batch_id=batch.batch_id,
         accepted=outcome.accepted,
         duplicates=outcome.duplicates,
+        refused=admitted.refused,
         server_time=outcome.received_at,
     )
+
+
+def _is_address(host: str | None) -> bool:
+    try:
+        ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    return True

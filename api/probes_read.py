@@ -2,6 +2,9 @@
 
 Only public fields leave here: no token hash, no enrollment source, and of course no address
 (which is never stored anyway). Results are paged with an opaque keyset cursor.
+Publicly, no group of fewer than ``min_publishable_probes`` probes is shown (api.publish):
+a city, province or network with fewer probes is left out of each probe's row, a country
+with fewer hides its probes and their results. The operator (admin token) sees everything.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import AwareDatetime, BaseModel
 
+from api import publish
+from api.auth import is_operator
 from api.state import get_state
 from cutwatch.wire import Access, CheckKind
 
@@ -24,7 +29,8 @@ MAX_WINDOW = timedelta(days=31)
 PROBES_SQL: Final = (
     "SELECT id, name, country, subdivision, city, access, asn, network_mismatch,"
     " registered_at, last_seen_at,"
-    " COALESCE(last_seen_at > now() - make_interval(secs => %s), false)"
+    " COALESCE(last_seen_at > now() - make_interval(secs => %s), false),"
+    " operator, approved_at IS NOT NULL"
     " FROM probes WHERE disabled_at IS NULL ORDER BY id"
 )
 # Keyset paging on (measured_at, id): the primary key, so each page is one index range scan.
@@ -52,6 +58,9 @@ class ProbeView(BaseModel):
     registered_at: AwareDatetime
     last_seen_at: AwareDatetime | None
     status: Literal["live", "silent"]
+    # The operator's view only (admin token); null in the public list.
+    operator: str | None = None
+    approved: bool | None = None
 
 
 class ResultView(BaseModel):
@@ -79,19 +88,28 @@ class ResultPage(BaseModel):
 
 @router.get("/v1/probes", response_model=list[ProbeView])
 async def list_probes(request: Request) -> list[ProbeView]:
-    """Every registered probe with its public facts and live/silent status."""
+    """Registered probes with their public facts and live/silent status, generalised so that
+    no country, province, city or network of fewer than the minimum of probes shows (the
+    operator's admin token sees every field)."""
     state = get_state(request)
+    operator = await is_operator(request)
+    if not state.settings.public_probe_list and not operator:
+        raise HTTPException(404, "the public probe list is turned off by the operator")
     async with state.pool.connection() as conn:
         cur = await conn.execute(PROBES_SQL, (state.settings.silent_after_seconds,))
         rows = await cur.fetchall()
-    return [
+    views = [
         ProbeView(
             id=r[0], name=r[1], country=r[2], subdivision=r[3], city=r[4], access=r[5],
             asn=r[6], network_mismatch=r[7], registered_at=r[8], last_seen_at=r[9],
-            status="live" if r[10] else "silent",
+            status="live" if r[10] else "silent", operator=r[11], approved=r[12],
         )
         for r in rows
     ]
+    if operator:
+        return views
+    counts = publish.Counts.of(views, state.settings.min_publishable_probes)
+    return [publish.generalise(v, counts) for v in views if counts.shows_country(v)]
 
 
 @router.get("/v1/probes/{probe_id}/results", response_model=ResultPage)
@@ -113,9 +131,14 @@ async def probe_results(
         raise HTTPException(422, f"window longer than {MAX_WINDOW.days} days")
     after = _decode_cursor(cursor) if cursor else None
     state = get_state(request)
+    operator = await is_operator(request)
     async with state.pool.connection() as conn:
-        cur = await conn.execute("SELECT 1 FROM probes WHERE id = %s", (probe_id,))
-        if await cur.fetchone() is None:
+        cur = await conn.execute(
+            "SELECT (SELECT count(*) FROM probes o WHERE o.country = p.country"
+            " AND o.disabled_at IS NULL) FROM probes p WHERE id = %s", (probe_id,))
+        found = await cur.fetchone()
+        # A probe alone (or nearly) in its country is not published: it would be a person.
+        if found is None or (found[0] < state.settings.min_publishable_probes and not operator):
             raise HTTPException(404, "no such probe")
         cur = await conn.execute(
             RESULTS_SQL,

@@ -22,11 +22,13 @@ from api.auth import (
     hash_secret,
     is_admin,
     new_secret,
+    rate_limit,
     secret_matches,
     unauthorized,
 )
 from api.db import Conn
 from api.state import get_state
+from api.text import PlainText
 from cutwatch.wire import Access
 
 router = APIRouter(tags=["registration"])
@@ -36,6 +38,8 @@ _COORDINATES = re.compile(
     r"\d+\s*[.,°'\u2032]\s*\d|[-+]\d|\d+\s*[NSEW]\b|\b[NSEW]\s*\d", re.IGNORECASE
 )
 _ENROLLMENT_PREFIX = "enr_"
+# enrollment_tokens.max_uses is a PostgreSQL integer.
+MAX_USES = 2**31 - 1
 
 
 class ProbeRegistration(BaseModel):
@@ -43,10 +47,10 @@ class ProbeRegistration(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str | None = Field(default=None, min_length=1, max_length=64)
+    name: PlainText | None = Field(default=None, min_length=1, max_length=64)
     country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2")
     subdivision: str | None = Field(default=None, max_length=8, description="ISO 3166-2")
-    city: str | None = Field(default=None, min_length=1, max_length=100)
+    city: PlainText | None = Field(default=None, min_length=1, max_length=100)
     access: Access
 
     @field_validator("country")
@@ -91,6 +95,8 @@ def _find_subdivision(code: str) -> Any:
 class RegisteredProbe(BaseModel):
     probe_id: str
     token: str = Field(description="<probe_id>.<secret>: shown once, stored only as a hash.")
+    approved: bool = Field(description="false: its results are stored but count only once "
+                           "the operator approves the probe")
     name: str | None
     country: str
     subdivision: str | None
@@ -102,8 +108,13 @@ class RegisteredProbe(BaseModel):
 class EnrollmentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    label: str | None = Field(default=None, max_length=100)
-    max_uses: int | None = Field(default=1, ge=1, description="null: unlimited until expiry")
+    label: PlainText | None = Field(default=None, max_length=100)
+    operator: PlainText | None = Field(
+        default=None, min_length=1, max_length=100,
+        description="Who the token is handed to (a volunteer group); the probes it registers "
+        "are grouped under this name. Default: the token's id.")
+    max_uses: int | None = Field(default=1, ge=1, le=MAX_USES,
+                                 description="null: unlimited until expiry")
     expires_in_hours: float = Field(default=72, gt=0, le=24 * 366)
 
 
@@ -111,6 +122,7 @@ class EnrollmentToken(BaseModel):
     token: str = Field(description="Shown once; stored only as a hash.")
     id: str
     label: str | None
+    operator: str
     max_uses: int | None
     expires_at: AwareDatetime
 
@@ -120,25 +132,27 @@ def new_probe_id() -> str:
 
 
 async def create_enrollment_token(
-    conn: Conn, *, label: str | None, max_uses: int | None, expires_in: timedelta
+    conn: Conn, *, label: str | None, max_uses: int | None, expires_in: timedelta,
+    operator: str | None = None,
 ) -> EnrollmentToken:
     """Store a new enrollment token (hashed) and return it with its secret, once."""
     ident = _ENROLLMENT_PREFIX + secrets.token_hex(6)
     secret = new_secret()
+    operator = operator or ident
     cur = await conn.execute(
-        "INSERT INTO enrollment_tokens (id, token_hash, label, max_uses, expires_at)"
-        " VALUES (%s, %s, %s, %s, now() + %s) RETURNING expires_at",
-        (ident, hash_secret(secret), label, max_uses, expires_in),
+        "INSERT INTO enrollment_tokens (id, token_hash, label, max_uses, expires_at, operator)"
+        " VALUES (%s, %s, %s, %s, now() + %s, %s) RETURNING expires_at",
+        (ident, hash_secret(secret), label, max_uses, expires_in, operator),
     )
     row = await cur.fetchone()
     assert row is not None
-    return EnrollmentToken(
-        token=f"{ident}.{secret}", id=ident, label=label, max_uses=max_uses, expires_at=row[0]
-    )
+    return EnrollmentToken(token=f"{ident}.{secret}", id=ident, label=label, operator=operator,
+                           max_uses=max_uses, expires_at=row[0])
 
 
-async def _consume_enrollment(conn: Conn, token: str) -> str | None:
-    """Use one enrollment of ``token`` in the caller's transaction; its id, or None."""
+async def _consume_enrollment(conn: Conn, token: str) -> tuple[str, str] | None:
+    """Use one enrollment of ``token`` in the caller's transaction; its id and operator, or
+    None."""
     ident, sep, secret = token.partition(".")
     if not sep or not ident.startswith(_ENROLLMENT_PREFIX):
         return None
@@ -146,13 +160,13 @@ async def _consume_enrollment(conn: Conn, token: str) -> str | None:
     cur = await conn.execute(
         "UPDATE enrollment_tokens SET uses = uses + 1"
         " WHERE id = %s AND revoked_at IS NULL AND expires_at > now()"
-        " AND (max_uses IS NULL OR uses < max_uses) RETURNING token_hash",
+        " AND (max_uses IS NULL OR uses < max_uses) RETURNING token_hash, operator",
         (ident,),
     )
     row = await cur.fetchone()
-    if not secret_matches(secret, row[0] if row else None):
+    if not secret_matches(secret, row[0] if row else None) or row is None:
         return None
-    return ident
+    return ident, row[1] or ident
 
 
 @router.post("/v1/probes", status_code=201, response_model=RegisteredProbe)
@@ -162,16 +176,23 @@ async def register_probe(body: ProbeRegistration, request: Request) -> dict[str,
     token = bearer(request)
     secret = new_secret()
     async with state.pool.connection() as conn, conn.transaction():
-        enrolled_by = "admin" if is_admin(state, token) else await _consume_enrollment(conn, token)
-        if enrolled_by is None:
+        enrolled = (("admin", "admin") if is_admin(state, token)
+                    else await _consume_enrollment(conn, token))
+        if enrolled is None:
             # Raising inside the transaction rolls it back: a wrong secret uses up nothing.
             raise unauthorized("invalid, expired or used-up token")
+        enrolled_by, operator = enrolled
+        rate_limit(request, "enrollment", enrolled_by)
+        # The operator's own probes count at once; volunteers' wait for approval if required.
+        approved = enrolled_by == "admin" or not state.settings.require_probe_approval
         probe_id = new_probe_id()
         cur = await conn.execute(
             "INSERT INTO probes (id, token_hash, name, country, subdivision, city, access,"
-            " enrolled_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING registered_at",
+            " enrolled_by, operator, approved_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END)"
+            " RETURNING registered_at",
             (probe_id, hash_secret(secret), body.name, body.country, body.subdivision,
-             body.city, body.access, enrolled_by),
+             body.city, body.access, enrolled_by, operator, approved),
         )
         row = await cur.fetchone()
     assert row is not None
@@ -180,6 +201,7 @@ async def register_probe(body: ProbeRegistration, request: Request) -> dict[str,
         "probe_id": probe_id,
         "token": f"{probe_id}.{secret}",
         "registered_at": row[0],
+        "approved": approved,
     }
 
 
@@ -191,7 +213,7 @@ async def issue_enrollment_token(
     async with get_state(request).pool.connection() as conn:
         return await create_enrollment_token(
             conn, label=body.label, max_uses=body.max_uses,
-            expires_in=timedelta(hours=body.expires_in_hours),
+            expires_in=timedelta(hours=body.expires_in_hours), operator=body.operator,
         )
 
 
@@ -215,3 +237,31 @@ async def disable_probe(probe_id: str, request: Request, _: AdminDep) -> None:
             (probe_id,))
         if cur.rowcount == 0:
             raise HTTPException(404, "no such probe")
+
+
+class ApprovedProbe(BaseModel):
+    probe_id: str
+    operator: str
+    approved_at: AwareDatetime
+
+
+async def approve(conn: Conn, probe_id: str) -> ApprovedProbe | None:
+    """Approve a probe (its first approval time is kept); None for an unknown probe."""
+    cur = await conn.execute(
+        "UPDATE probes SET approved_at = COALESCE(approved_at, now()) WHERE id = %s"
+        " RETURNING operator, approved_at", (probe_id,))
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    return ApprovedProbe(probe_id=probe_id, operator=row[0], approved_at=row[1])
+
+
+@router.post("/v1/probes/{probe_id}/approve", response_model=ApprovedProbe)
+async def approve_probe(probe_id: str, request: Request, _: AdminDep) -> ApprovedProbe:
+    """Operator only: the probe's results count from now on (its earlier batches do not)."""
+    async with get_state(request).pool.connection() as conn:
+        found = await approve(conn, probe_id)
+    if found is None:
+        raise HTTPException(404, "no such probe")
+    return found
+

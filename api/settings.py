@@ -41,6 +41,8 @@ class Settings(BaseSettings):
 
     # Ingest limits
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    # Body limit of every other route (JSON the API takes is small).
+    max_request_bytes: int = Field(default=64 * 1024, ge=1024)
     max_decompressed_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
 
     # Offline GeoIP databases (MMDB). One file may carry both fields (ipinfo lite).
@@ -61,6 +63,25 @@ class Settings(BaseSettings):
     # Seconds before each attempt; unset = the published schedule (api/webhooks/config.py).
     webhook_retry_schedule: tuple[float, ...] | None = None
     webhook_disable_after_failures: int | None = Field(default=None, ge=1)
+
+    # Hardening (docs/api.md, docs/privacy.md, docs/operations.md).
+    # Every timestamp a probe sends lies within this many days of the collector's clock.
+    time_window_days: int = Field(default=366, ge=1, le=3650)
+    # A result may be measured at most this long after the collector's clock says now.
+    clock_tolerance_seconds: int = Field(default=600, ge=0, le=86_400)
+    # Requests per minute per credential (probe, subscriber, admin) or, unauthenticated, per
+    # client address (held in memory only); 0 turns the limit off.
+    rate_limit_per_minute: int = Field(default=600, ge=0)
+    # How long a request waits for a pooled connection before checking whether the database
+    # is down (503 at once) or the pool only busy (api.db.FailFastPool).
+    db_wait_seconds: float = Field(default=0.5, gt=0, le=60)
+    # Results of a probe count only once the operator approved it (`cutwatch admin probe
+    # approve`); off, every registered probe counts from its first batch.
+    require_probe_approval: bool = True
+    # Public reads never show a group (country, subdivision, city, network) of fewer probes.
+    min_publishable_probes: int = Field(default=3, ge=1)
+    # GET /v1/probes (the per-probe public list) answers 404 when off.
+    public_probe_list: bool = True
 
     def geoip_paths(self) -> tuple[Path, ...]:
         paths = [p for p in (self.geoip_asn_db, self.geoip_country_db) if p is not None]

@@ -7,6 +7,8 @@ batch) stores nothing twice. ``received_at`` is the collector's clock (the trans
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -41,10 +43,12 @@ ON CONFLICT (measured_at, id) DO NOTHING
 BATCH_SQL: Final = """
 INSERT INTO batches (batch_id, probe_id, seq, sent_at, received_at, result_count,
                      accepted_count, spool_depth, dropped_total, clock_synced,
-                     clock_offset_ms, started_at, software)
+                     clock_offset_ms, started_at, software, results_digest, refused_count,
+                     approved)
 VALUES (%(batch_id)s, %(probe_id)s, %(seq)s, %(sent_at)s, %(received_at)s, %(count)s, 0,
         %(spool_depth)s, %(dropped_total)s, %(clock_synced)s, %(clock_offset_ms)s,
-        %(started_at)s, %(software)s)
+        %(started_at)s, %(software)s, %(digest)s, %(refused)s,
+        COALESCE((SELECT approved_at IS NOT NULL FROM probes WHERE id = %(probe_id)s), false))
 ON CONFLICT (batch_id) DO NOTHING
 RETURNING batch_id
 """
@@ -75,6 +79,15 @@ class BatchOwnedElsewhere(Exception):
     """The batch_id is already stored for another probe."""
 
 
+class BatchReused(Exception):
+    """The batch_id is already stored with other results (not a retry of the same batch)."""
+
+
+def results_digest(ids: Iterable[object]) -> bytes:
+    """What identifies a batch's results: a retry sends the same ids in the same order."""
+    return hashlib.sha256("\n".join(str(i) for i in ids).encode()).digest()
+
+
 @dataclass(frozen=True)
 class StoreOutcome:
     accepted: int
@@ -83,11 +96,14 @@ class StoreOutcome:
     new_batch: bool
 
 
-async def store_batch(conn: Conn, batch: Batch, network: Network | None) -> StoreOutcome:
+async def store_batch(conn: Conn, batch: Batch, network: Network | None,
+                      refused: int = 0, digest: bytes | None = None) -> StoreOutcome:
     """Store ``batch`` (already validated and authorised) and update its probe's liveness.
 
     ``network`` is what the GeoIP lookup derived from the upload's source address, or None
     when no GeoIP database is configured (the probe's network facts are then left alone).
+    ``digest`` is ``results_digest`` of every result id the upload carried, refused ones
+    included (default: the stored results'), so a retry matches however its results fare.
     """
     async with conn.transaction():
         cur = conn.cursor()
@@ -102,14 +118,19 @@ async def store_batch(conn: Conn, batch: Batch, network: Network | None) -> Stor
             "spool_depth": hb.spool_depth, "dropped_total": hb.dropped_total,
             "clock_synced": clock.synced, "clock_offset_ms": clock.offset_ms,
             "started_at": hb.started_at, "software": hb.software,
+            "digest": digest or results_digest(r.id for r in batch.results),
+            "refused": refused,
         }
         await cur.execute(BATCH_SQL, facts)
         new_batch = await cur.fetchone() is not None
         if not new_batch:
-            await cur.execute("SELECT probe_id FROM batches WHERE batch_id = %s", (batch.batch_id,))
+            await cur.execute("SELECT probe_id, results_digest FROM batches WHERE batch_id = %s",
+                              (batch.batch_id,))
             owner = await cur.fetchone()
             if owner is None or owner[0] != batch.probe_id:
                 raise BatchOwnedElsewhere(str(batch.batch_id))
+            if owner[1] is not None and bytes(owner[1]) != facts["digest"]:
+                raise BatchReused(str(batch.batch_id))
         accepted = 0
         if batch.results:
             await cur.execute(STAGING_SQL)

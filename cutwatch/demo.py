@@ -166,7 +166,8 @@ class DemoProbe:
         """The probe an earlier demo registered on this database, or a new one."""
         with contextlib.suppress(OSError, ValueError, KeyError, httpx.HTTPError):
             earlier = json.loads((state / CREDENTIALS).read_text())["probe_id"]
-            probes = httpx.get(f"{self.base_url}/v1/probes", timeout=10).json()
+            probes = httpx.get(f"{self.base_url}/v1/probes", timeout=10, headers={
+                "Authorization": f"Bearer {self.admin_token}"}).json()
             if earlier in {probe["id"] for probe in probes}:
                 return str(earlier)
         _, probe_id = register_probe(self.base_url, self.admin_token, state_dir=state, **WHERE)
@@ -181,6 +182,9 @@ def run(settings: Any, *, log_level: str = "info") -> None:
 
     if settings.admin_token is None:
         settings = settings.model_copy(update={"admin_token": SecretStr(new_admin_token())})
+    if "min_publishable_probes" not in settings.model_fields_set:
+        # The demo's lone loopback probe is nobody: show it in the public reads it prints.
+        settings = settings.model_copy(update={"min_publishable_probes": 1})
     base_url = f"http://{settings.host}:{settings.port}"
     with lab_targets() as targets:
         probe = DemoProbe(base_url, settings.admin_token.get_secret_value(),

@@ -11,12 +11,21 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
 
 from cutwatch.failures import Failure
 
 SCHEMA_VERSION: Final = 1
 MAX_RESULTS_PER_BATCH: Final = 5000
+# A clock more than a year off is broken, not skewed.
+MAX_OFFSET_MS: Final = 366 * 86_400_000
 
 CheckKind = Literal["dns", "tcp", "http", "gateway", "icmp", "traceroute"]
 # Where a target sits relative to the probe: its own LAN (gateway, home resolver), its own
@@ -27,10 +36,30 @@ Access = Literal["fixed", "mobile", "satellite"]
 
 ProbeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
+# Every wire timestamp names an instant in these years, whatever its UTC offset. Far wider
+# than any real clock error, and narrow enough that converting to UTC, PostgreSQL's
+# timestamptz and the detector's float seconds can never overflow (year 1 with a +01:00
+# offset would). The collector narrows this further around its own clock (api.admission).
+FIRST_YEAR: Final = 2000
+LAST_YEAR: Final = 2199
+
+
+def _text_timestamp(value: object) -> object:
+    # JSON numbers would be read as Unix seconds: "sent_at": 0 is a bug, not 1970.
+    if isinstance(value, int | float):
+        raise ValueError("must be an RFC 3339 date-time string, not a number")
+    return value
+
+
+# An RFC 3339 date-time with an offset; a number is refused (see _text_timestamp).
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_text_timestamp)]
+
 
 class _Wire(BaseModel):
     # Unknown fields are refused: a typo on the probe side must not silently lose data.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and Infinity are refused everywhere: PostgreSQL's jsonb and the detector's
+    # arithmetic cannot hold them.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Result(_Wire):
@@ -41,7 +70,7 @@ class Result(_Wire):
     target: str = Field(min_length=1, max_length=255, description="Catalogue name of the target.")
     scope: Scope | None = Field(default=None, description="lan | domestic | international")
     family: Family | None = Field(default=None, description="IP family measured, if one.")
-    measured_at: AwareDatetime = Field(description="When the check started (UTC, RFC 3339).")
+    measured_at: Timestamp = Field(description="When the check started (UTC, RFC 3339).")
     duration_ms: float = Field(ge=0, le=86_400_000)
     ok: bool
     failure: Failure | None = Field(
@@ -65,7 +94,7 @@ class Clock(_Wire):
         default=None, description="Whether the OS reports the clock synchronised (NTP)."
     )
     offset_ms: float | None = Field(
-        default=None,
+        default=None, ge=-MAX_OFFSET_MS, le=MAX_OFFSET_MS,
         description="Probe clock minus collector clock, as last measured by the probe.",
     )
 
@@ -78,10 +107,15 @@ class Heartbeat(_Wire):
     dropped_total: int = Field(
         ge=0, description="Results the spool has dropped (size/age caps) since installation."
     )
-    started_at: AwareDatetime | None = Field(
+    started_at: Timestamp | None = Field(
         default=None, description="When the probe process started (tells reboots apart)."
     )
     software: str | None = Field(default=None, max_length=64)
+
+    @field_validator("started_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _to_utc(value)
 
 
 class Batch(_Wire):
@@ -90,7 +124,7 @@ class Batch(_Wire):
     schema_version: Literal[1]
     batch_id: UUID
     probe_id: ProbeId
-    sent_at: AwareDatetime
+    sent_at: Timestamp
     clock: Clock = Field(default_factory=Clock)
     heartbeat: Heartbeat
     results: list[Result] = Field(default_factory=list, max_length=MAX_RESULTS_PER_BATCH)
@@ -101,17 +135,36 @@ class Batch(_Wire):
         return _to_utc(value)
 
 
+class RefusedResult(BaseModel):
+    """One result of an accepted batch that the collector refused, and why (never retried)."""
+
+    index: int = Field(ge=0, description="Position of the result in the batch's results.")
+    id: UUID | None = Field(description="The result's id, when it could be read.")
+    detail: str = Field(description="Why, in one line: `field: message`.")
+
+
 class BatchAck(BaseModel):
     """The collector's answer to an accepted batch."""
 
     batch_id: UUID
     accepted: int = Field(description="Results stored by this request.")
     duplicates: int = Field(description="Results already stored earlier (retries).")
+    refused: list[RefusedResult] = Field(
+        default_factory=list,
+        description="Results refused for good (the rest of the batch is stored); the probe "
+        "drops them instead of resending.",
+    )
     server_time: AwareDatetime
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    # The year is checked before the conversion, which is what would overflow.
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"year must be between {FIRST_YEAR} and {LAST_YEAR}")
+    utc = value.astimezone(UTC)
+    if not FIRST_YEAR <= utc.year <= LAST_YEAR:
+        raise ValueError(f"year must be between {FIRST_YEAR} and {LAST_YEAR}")
+    return utc
 
 
 def json_schema() -> dict[str, Any]:

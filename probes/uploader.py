@@ -3,7 +3,8 @@
 One round: if a batch is open (sent before, not acknowledged — perhaps before a crash) it is
 resent unchanged; otherwise the next batch is built from the spool (fresh results first, then
 the backlog oldest first) and stored *before* it is sent. Collector URLs are tried in order.
-- 2xx: the results are deleted, the clock offset recorded, the next batch follows;
+- 2xx: the results are deleted, the clock offset recorded, the next batch follows; results
+  the ack lists as refused are dropped with them (logged), the rest were stored;
 - 5xx, 408, 429, connection errors: the next URL, then exponential backoff with jitter;
 - 413: the batch is released and the batch size halved;
 - other 4xx: the batch will never be accepted; its results are dropped and counted, except for
@@ -122,6 +123,10 @@ class Uploader:
                 self.spool.acknowledge(batch.batch_id, size, offset)
                 log.info("batch %s seq %d: %d results accepted, %d duplicates", batch.batch_id,
                          batch.seq, ack.accepted, ack.duplicates)
+                if ack.refused:
+                    # Refused for good (the rest is stored): the ack drops them with the batch.
+                    log.warning("batch %s: collector refused %d results, dropped (first: %s)",
+                                batch.batch_id, len(ack.refused), ack.refused[0].detail[:200])
                 return Round()
             detail = detail_of(response)
             if response.status_code >= 500 or response.status_code in RETRY_ON:

@@ -22,6 +22,44 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 METADATA = frozenset(ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254"))
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# The setting that lets an operator send webhooks to private receivers (labs, tests).
+ALLOW_PRIVATE_SETTING = "CUTWATCH_WEBHOOK_ALLOW_PRIVATE"
+
+# Blocks of the IANA IPv4 and IPv6 Special-Purpose Address Registries (RFC 6890 and later)
+# that are not globally reachable, plus deprecated ones that are not ordinary hosts: the
+# standard library's ``is_global`` depends on the Python patch release and misses several
+# (site-local fec0::/10, the 6to4 relay anycast, 3fff::/20 and other recent entries).
+# Checked before ``is_global``; the embedded IPv4 of 6to4 and NAT64 is checked on its own.
+SPECIAL_PURPOSE: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...] = tuple(
+    (ipaddress.ip_network(block), why) for block, why in (
+        ("0.0.0.0/8", "a 'this network' address"),
+        ("10.0.0.0/8", "a private address"),
+        ("100.64.0.0/10", "a carrier-grade NAT address"),
+        ("127.0.0.0/8", "a loopback address"),
+        ("169.254.0.0/16", "a link-local address"),
+        ("172.16.0.0/12", "a private address"),
+        ("192.0.0.0/24", "an IETF protocol assignment address"),
+        ("192.0.2.0/24", "a documentation address"),
+        ("192.88.99.0/24", "a deprecated 6to4 relay anycast address"),
+        ("192.168.0.0/16", "a private address"),
+        ("198.18.0.0/15", "a benchmarking address"),
+        ("198.51.100.0/24", "a documentation address"),
+        ("203.0.113.0/24", "a documentation address"),
+        ("240.0.0.0/4", "a reserved address"),
+        ("::/128", "an unspecified address"),
+        ("::1/128", "a loopback address"),
+        ("64:ff9b:1::/48", "a local-use NAT64 address"),
+        ("100::/64", "a discard-only address"),
+        ("100:0:0:1::/64", "a dummy IPv6 prefix address"),
+        ("2001::/23", "an IETF protocol assignment address"),
+        ("2001:db8::/32", "a documentation address"),
+        ("3fff::/20", "a documentation address"),
+        ("5f00::/16", "a segment routing (SRv6) address"),
+        ("fc00::/7", "a private address"),
+        ("fe80::/10", "a link-local address"),
+        ("fec0::/10", "a deprecated site-local address"),
+    )
+)
 
 
 class UnsafeTarget(ValueError):
@@ -68,6 +106,9 @@ def refusal(ip: IPAddress, *, allow_private: bool) -> str | None:
         return "a link-local address"
     if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
         return "a carrier-grade NAT address"
+    for block, why in SPECIAL_PURPOSE:
+        if ip.version == block.version and ip in block:
+            return why
     if ip.is_reserved:
         return "a reserved address"
     if ip.is_private:
@@ -75,6 +116,15 @@ def refusal(ip: IPAddress, *, allow_private: bool) -> str | None:
     if not ip.is_global:
         return "a reserved address"
     return None
+
+
+# Said only where the setting would help: metadata, multicast and unspecified addresses are
+# refused whatever it says.
+_HINT = f" (set {ALLOW_PRIVATE_SETTING}=true to allow private receivers)"
+
+
+def _allowable(ip: IPAddress) -> bool:
+    return refusal(ip, allow_private=True) is None
 
 
 def check_syntax(url: str, *, allow_private: bool) -> httpx.URL:
@@ -85,7 +135,8 @@ def check_syntax(url: str, *, allow_private: bool) -> httpx.URL:
         raise UnsafeTarget(f"webhook URL is not a valid URL: {exc}") from None
     allowed = ("https", "http") if allow_private else ("https",)
     if parsed.scheme not in allowed:
-        raise UnsafeTarget("webhook URL must use https")
+        raise UnsafeTarget(
+            f"webhook URL must use https (http:// needs {ALLOW_PRIVATE_SETTING}=true)")
     if not parsed.host:
         raise UnsafeTarget("webhook URL has no host")
     if parsed.userinfo:
@@ -113,7 +164,7 @@ async def vetted_addresses(url: httpx.URL, *, allow_private: bool,
         if reason is not None:
             raise UnsafeTarget(
                 f"webhook host {host} resolves to {ip}, {reason}; only public addresses "
-                "are allowed")
+                f"are allowed{_HINT if _allowable(ip) and not allow_private else ''}")
     return addresses
 
 

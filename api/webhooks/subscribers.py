@@ -15,8 +15,16 @@ import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import AdminDep, hash_secret, new_secret, token_holder, unauthorized
+from api.auth import (
+    AdminDep,
+    hash_secret,
+    new_secret,
+    rate_limit,
+    token_holder,
+    unauthorized,
+)
 from api.state import PoolDep
+from api.text import PlainText
 
 router = APIRouter(tags=["webhooks"])
 
@@ -24,7 +32,7 @@ router = APIRouter(tags=["webhooks"])
 class SubscriberCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=200, description="who the key is for")
+    name: PlainText = Field(min_length=1, max_length=200, description="who the key is for")
 
 
 class SubscriberOut(BaseModel):
@@ -79,6 +87,7 @@ async def current_subscriber(request: Request) -> Subscriber:
     if found is None:
         raise unauthorized("invalid subscriber API key")
     subscriber_id, row = found
+    rate_limit(request, "subscriber", subscriber_id)
     return Subscriber(id=subscriber_id, name=row[1])
 
 

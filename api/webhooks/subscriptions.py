@@ -6,22 +6,33 @@ answer 404). URLs pass the SSRF guard on every create and change.
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import psycopg
 from fastapi import APIRouter, HTTPException, Query, Response
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.state import PoolDep, StateDep
+from api.text import PlainText, storable
 from api.webhooks import config, deliveries, outbox, signing, ssrf
 from api.webhooks.filters import Filters
 from api.webhooks.subscribers import SubscriberDep
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["webhooks"])
+
+
+def _storable_filters(value: Filters) -> Filters:
+    # Entity codes and kinds end up in jsonb, which holds no NUL character.
+    storable(json.dumps(value.model_dump(mode="json"), ensure_ascii=False))
+    return value
+
+
+StorableFilters = Annotated[Filters, AfterValidator(_storable_filters)]
 # Enough for any newsroom's desks; a bound on what one leaked key can make us send.
 MAX_SUBSCRIPTIONS = 100
 
@@ -29,17 +40,17 @@ MAX_SUBSCRIPTIONS = 100
 class SubscriptionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    url: str = Field(min_length=1, max_length=2000)
-    description: str = Field(default="", max_length=500)
-    filters: Filters = Field(default_factory=Filters)
+    url: PlainText = Field(min_length=1, max_length=2000)
+    description: PlainText = Field(default="", max_length=500)
+    filters: StorableFilters = Field(default_factory=Filters)
 
 
 class SubscriptionUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    url: str | None = Field(default=None, min_length=1, max_length=2000)
-    description: str | None = Field(default=None, max_length=500)
-    filters: Filters | None = None
+    url: PlainText | None = Field(default=None, min_length=1, max_length=2000)
+    description: PlainText | None = Field(default=None, max_length=500)
+    filters: StorableFilters | None = None
 
 
 class SubscriptionOut(BaseModel):

@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -71,8 +71,9 @@ def test_an_accepted_batch_updates_liveness_with_the_collector_clock(
 ) -> None:
     probe_id, token = new_probe(live)
     before = datetime.now(UTC)
-    # A probe whose clock is an hour off: received_at must not believe it.
-    batch = make_batch(probe_id, 2, seq=41, sent_at="2020-01-01T00:00:00Z")
+    # A probe whose clock is two hours off: received_at must not believe it.
+    skewed = (before - timedelta(hours=2)).replace(microsecond=0)
+    batch = make_batch(probe_id, 2, seq=41, sent_at=skewed.isoformat())
     assert post(live, token, batch).status_code == 200
     after = datetime.now(UTC)
     with psycopg.connect(settings.database_url) as conn:
@@ -89,7 +90,7 @@ def test_an_accepted_batch_updates_liveness_with_the_collector_clock(
     assert probe[1:] == (41, 7, 2, True, -3.5, "test/1")
     assert received == [(probe[0],)]
     assert stored_batch[:4] == (41, probe[0], 2, 2)
-    assert stored_batch[4] == datetime(2020, 1, 1, tzinfo=UTC)
+    assert stored_batch[4] == skewed
     # An older batch retried late does not move last_seq backwards.
     assert post(live, token, make_batch(probe_id, 0, seq=40)).status_code == 200
     with psycopg.connect(settings.database_url) as conn:
@@ -144,22 +145,13 @@ REJECTIONS: list[tuple[str, Callable[[str, str], Request], str, int, str]] = [
                                       "Content-Encoding": "gzip"},
                                      gzip.compress(json.dumps(make_batch(p)).encode())[:-12]),
      "own", 400, "truncated gzip"),
-    ("unknown failure", lambda p, o: _json(make_batch(p, [make_result(failure="cable_cut")])),
-     "own", 422, "results.0.failure"),
     ("unknown field", lambda p, o: _json(make_batch(p, latitude=16.8)), "own", 422, "latitude"),
-    ("naive time", lambda p, o: _json(make_batch(p, [make_result(
-        measured_at="2026-01-01T00:00:00")])), "own", 422, "measured_at"),
-    ("NUL in target", lambda p, o: _json(make_batch(p, [make_result(target="a\x00b")])),
-     "own", 422, "NUL"),
-    ("NUL in details", lambda p, o: _json(make_batch(p, [make_result(details={"x": "\x00"})])),
-     "own", 422, "NUL"),
-    ("infinite number", lambda p, o: _json(make_batch(p, [make_result(
-        details={"rtt_ms": "INF"})]), raw=(b'"INF"', b"1e400")), "own", 422, "out of range"),
     ("counter overflow", lambda p, o: _json(make_batch(p, heartbeat={
         "seq": 2**63, "spool_depth": 0, "dropped_total": 0})), "own", 422, "out of range"),
     ("NUL in software", lambda p, o: _json(make_batch(p, heartbeat={
         "seq": 1, "spool_depth": 0, "dropped_total": 0, "software": "x\x00"})),
      "own", 422, "NUL"),
+    # One bad result no longer refuses its batch: tests/api/test_admission.py.
     ("oversized plain", lambda p, o: _json(make_batch(p, 400)), "own", 413, "larger than"),
     ("gzip bomb", lambda p, o: ({"Content-Type": "application/json",
                                  "Content-Encoding": "gzip"}, _bomb()), "own", 413, "decompressed"),

@@ -80,10 +80,14 @@ def exercise(server: LiveServer, source: str) -> None:
         assert client.post("/v1/batches", content=b"{}", headers=plain).status_code == 422
         assert client.post("/v1/batches", content=b"x" * 100_000,
                            headers=plain).status_code == 413
-        assert client.get(f"/v1/probes/{probe_id}/results").status_code == 200
+        # Alone in its country: not published (api.publish); the operator sees it below.
+        assert client.get(f"/v1/probes/{probe_id}/results").status_code == 404
         assert client.get("/v1/probes").status_code == 200
         assert client.get("/readyz").status_code == 200
         assert client.get("/nowhere").status_code == 404
+    with server.client(source, ADMIN_TOKEN) as admin:
+        assert admin.get(f"/v1/probes/{probe_id}/results").status_code == 200
+        assert admin.post(f"/v1/probes/{probe_id}/approve").status_code == 200
     with server.client(source, "p-nobody.secret") as stranger:
         assert stranger.post("/v1/batches", content=batch, headers=plain).status_code == 401
 
@@ -149,7 +153,8 @@ def upload_from(server: LiveServer, source: str, probe_id: str, token: str, seq:
 
 
 def public_probe(server: LiveServer, probe_id: str) -> dict[str, Any]:
-    with server.client() as client:
+    """The probe as the operator's list shows it (the public one hides groups too small)."""
+    with server.client(token=ADMIN_TOKEN) as client:
         listed: list[dict[str, Any]] = client.get("/v1/probes").json()
     return next(p for p in listed if p["id"] == probe_id)
 

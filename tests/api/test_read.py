@@ -7,18 +7,20 @@ from typing import Any
 
 import psycopg
 import pytest
-from collector_helpers import LiveServer, make_batch, make_result, new_probe
+from collector_helpers import ADMIN_TOKEN, LiveServer, make_batch, make_result, new_probe
 
 PUBLIC_FIELDS = {"id", "name", "country", "subdivision", "city", "access", "asn",
-                 "network_mismatch", "registered_at", "last_seen_at", "status"}
+                 "network_mismatch", "registered_at", "last_seen_at", "status", "operator",
+                 "approved"}
 
 
 def test_probe_list_shows_public_fields_and_live_or_silent(live: LiveServer, settings: Any) -> None:
+    # The operator's view: every field of every probe (the public one: test_publish.py).
     quiet_id, _ = new_probe(live, name="quiet")
     busy_id, token = new_probe(live, name="busy", city="Yangon", subdivision="MM-06")
     with live.client(token=token) as client:
         assert client.post("/v1/batches", json=make_batch(busy_id, 1)).status_code == 200
-    with live.client() as client:
+    with live.client(token=ADMIN_TOKEN) as client:
         listed = {p["id"]: p for p in client.get("/v1/probes").json()}
     assert set(listed) == {quiet_id, busy_id}
     assert all(set(p) == PUBLIC_FIELDS for p in listed.values())
@@ -28,12 +30,15 @@ def test_probe_list_shows_public_fields_and_live_or_silent(live: LiveServer, set
     # Silent again once the last batch is older than the configured silence.
     with psycopg.connect(settings.database_url) as conn:
         conn.execute("UPDATE probes SET last_seen_at = now() - interval '11 minutes'")
-    with live.client() as client:
+    with live.client(token=ADMIN_TOKEN) as client:
         assert {p["status"] for p in client.get("/v1/probes").json()} == {"silent"}
 
 
 def _stored(live: LiveServer) -> tuple[str, list[dict[str, Any]], datetime]:
     probe_id, token = new_probe(live)
+    # Companions in its country, so that its results may be published (api.publish).
+    for _ in range(live.settings.min_publishable_probes - 1):
+        new_probe(live)
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     results = [
         make_result(measured_at=(base + timedelta(minutes=i)).isoformat(),

@@ -41,11 +41,56 @@ TABLE = [
     ("ff02::1", False, "a multicast address"),
     ("0.0.0.0", True, "an unspecified address"),
     ("240.0.0.1", False, "a reserved address"),
-    ("192.0.2.1", False, "a private address"),  # documentation range
+    ("192.0.2.1", False, "a documentation address"),
     ("::ffff:127.0.0.1", False, "a loopback address"),  # IPv4-mapped
     ("64:ff9b::a00:1", False, "a private address"),  # NAT64 of 10.0.0.1
     ("2002:a00:1::", False, "a private address"),  # 6to4 of 10.0.0.1
+    # IANA special-purpose blocks the standard library's is_global lets through.
+    ("fec0::1", False, "a deprecated site-local address"),
+    ("192.88.99.1", False, "a deprecated 6to4 relay anycast address"),
+    ("192.0.0.8", False, "an IETF protocol assignment address"),
+    ("192.0.0.9", False, "an IETF protocol assignment address"),
+    ("3fff::1", False, "a documentation address"),
+    ("5f00::1", False, "a segment routing (SRv6) address"),
+    ("100:0:0:1::1", False, "a dummy IPv6 prefix address"),
+    ("64:ff9b:1::1", False, "a local-use NAT64 address"),
+    ("100::1", False, "a discard-only address"),
+    ("2001:db8::1", False, "a documentation address"),
+    ("2001:2::1", False, "an IETF protocol assignment address"),  # benchmarking
+    ("198.18.0.1", False, "a benchmarking address"),
+    ("203.0.113.9", False, "a documentation address"),
+    ("0.1.2.3", False, "a 'this network' address"),
+    ("fec0::1", True, None),  # the operator's setting allows private receivers
+    ("192.88.99.1", True, None),
 ]
+
+# The four the hostile test found, as URLs, and the setting the refusal must name.
+URLS = ["https://[fec0::1]/", "https://192.88.99.1/", "https://192.0.0.8/",
+        "https://[3fff::1]/"]
+
+
+@pytest.mark.parametrize("url", URLS)
+async def test_special_purpose_urls_are_refused_naming_the_setting(url: str) -> None:
+    with pytest.raises(UnsafeTarget, match="only public addresses are allowed") as refused:
+        await check_url(url, allow_private=False)
+    assert "CUTWATCH_WEBHOOK_ALLOW_PRIVATE=true" in str(refused.value)
+    assert await check_url(url, allow_private=True) == url
+
+
+async def test_refusals_the_setting_cannot_lift_do_not_name_it() -> None:
+    with pytest.raises(UnsafeTarget) as refused:
+        await check_url("https://169.254.169.254/", allow_private=False)
+    assert "cloud metadata" in str(refused.value)
+    assert "CUTWATCH_WEBHOOK_ALLOW_PRIVATE" not in str(refused.value)
+    with pytest.raises(UnsafeTarget, match="CUTWATCH_WEBHOOK_ALLOW_PRIVATE=true"):
+        await check_url("http://93.184.215.14/", allow_private=False)
+
+
+def test_global_addresses_outside_the_blocks_pass() -> None:
+    # Neighbours of the refused blocks stay usable: the table is not over-broad.
+    for address in ("192.88.98.255", "192.88.100.1", "192.0.1.1", "3fff:1000::1",
+                    "2001:200::1"):
+        assert refusal(ipaddress.ip_address(address), allow_private=False) is None, address
 
 
 @pytest.mark.parametrize(("address", "allow", "reason"), TABLE)
