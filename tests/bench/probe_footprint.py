@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gzip
 import json
 import os
@@ -154,7 +155,7 @@ def week_spool(pulse: list[Any], service: list[Any], path: Path) -> tuple[int, i
         batch = pulse + (service if round_no % (SERVICE_S // PULSE_S) == 0 else [])
         for offset, result in enumerate(batch):
             moment = at + timedelta(milliseconds=offset * 37)
-            copy = result.model_copy(update={"id": uuid.uuid4(), "measured_at": moment})
+            copy = dataclasses.replace(result, id=uuid.uuid4(), measured_at=moment)
             rows.append((copy.measured_at.timestamp(), encode(copy)))
     spool.db.execute("BEGIN")
     spool.db.executemany("INSERT INTO results (measured_at, body) VALUES (?, ?)", rows)
