@@ -202,5 +202,7 @@ def parse_checkin_reply(body: bytes | str) -> CheckinReply:
         data = json.loads(body)
     except ValueError as exc:
         raise v.Invalid([{"loc": (), "msg": f"Invalid JSON: {exc}"}]) from None
-    reply: CheckinReply = v.validate(CHECKIN_REPLY, data)
+    if not isinstance(data, dict):
+        raise v.Invalid([{"loc": (), "msg": "Input should be an object"}])
+    reply: CheckinReply = v.validate(CHECKIN_REPLY, data, json_mode=True)
     return reply

@@ -14,7 +14,7 @@ import dataclasses
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
 from cutwatch.validation import describe_errors
@@ -34,8 +34,10 @@ class Invalid(ValueError):
 class Errors:
     """The errors found so far in one document."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, json_mode: bool = False) -> None:
         self.items: list[dict[str, Any]] = []
+        # A document parsed from JSON (pydantic's validate_json) words a few errors otherwise.
+        self.json_mode = json_mode
 
     def add(self, loc: Loc, msg: str) -> None:
         self.items.append({"loc": loc, "msg": msg})
@@ -59,13 +61,14 @@ _FALSE = {"0", "off", "f", "false", "n", "no"}
 
 def _bounds(value: float, loc: Loc, errors: Errors, *, gt: float | None, ge: float | None,
             le: float | None) -> bool:
-    # Written as "not (ok)" so that NaN, which compares false, is refused like pydantic does.
-    if gt is not None and not value > gt:
-        errors.add(loc, f"Input should be greater than {gt}")
+    # Written as "not (ok)" so that NaN, which compares false, is refused like pydantic does,
+    # and in pydantic's order (the upper bound first), which only NaN can tell apart.
+    if le is not None and not value <= le:
+        errors.add(loc, f"Input should be less than or equal to {le}")
     elif ge is not None and not value >= ge:
         errors.add(loc, f"Input should be greater than or equal to {ge}")
-    elif le is not None and not value <= le:
-        errors.add(loc, f"Input should be less than or equal to {le}")
+    elif gt is not None and not value > gt:
+        errors.add(loc, f"Input should be greater than {gt}")
     else:
         return True
     return False
@@ -98,6 +101,9 @@ def integer(*, gt: int | None = None, ge: int | None = None, le: int | None = No
         if isinstance(value, int):  # bool too: pydantic's lax mode reads True as 1
             number = int(value)
         elif isinstance(value, float):
+            if not math.isfinite(value):
+                errors.add(loc, "Input should be a finite number")
+                return BAD
             if not value.is_integer():
                 errors.add(loc, "Input should be a valid integer, got a number with a "
                                 "fractional part")
@@ -105,6 +111,8 @@ def integer(*, gt: int | None = None, ge: int | None = None, le: int | None = No
             number = int(value)
         elif isinstance(value, str):
             try:
+                if not value.isascii():  # int() reads other scripts' digits; pydantic does not
+                    raise ValueError(value)
                 number = int(value.strip())
             except ValueError:
                 errors.add(loc, "Input should be a valid integer, unable to parse string as "
@@ -125,6 +133,8 @@ def number(*, gt: float | None = None, ge: float | None = None,
             result = float(value)
         elif isinstance(value, str):
             try:
+                if not value.isascii():
+                    raise ValueError(value)
                 result = float(value.strip())
             except ValueError:
                 errors.add(loc, "Input should be a valid number, unable to parse string as a "
@@ -151,11 +161,16 @@ def finite(checker: Checker) -> Checker:
 def boolean(value: Any, loc: Loc, errors: Errors) -> Any:
     if isinstance(value, bool):
         return value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
     if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
         return value.lower() in _TRUE
-    errors.add(loc, "Input should be a valid boolean")
+    if isinstance(value, int | str):
+        errors.add(loc, "Input should be a valid boolean, unable to interpret input")
+    else:
+        errors.add(loc, "Input should be a valid boolean")
     return BAD
 
 
@@ -184,14 +199,13 @@ def tuple_of(item: Checker, *, min_length: int | None = None) -> Checker:
             return BAD
         before = len(errors.items)
         items = tuple(item(v, (*loc, i), errors) for i, v in enumerate(value))
-        if len(errors.items) > before:
-            return BAD
-        if min_length is not None and len(items) < min_length:
+        valid = sum(1 for i in items if i is not BAD)
+        # Like pydantic, the length is of the items that validated ("after validation").
+        if min_length is not None and valid < min_length:
             unit = "item" if min_length == 1 else "items"
             errors.add(loc, f"Tuple should have at least {min_length} {unit} after "
-                            f"validation, not {len(items)}")
-            return BAD
-        return items
+                            f"validation, not {valid}")
+        return BAD if len(errors.items) > before else items
     return check
 
 
@@ -199,6 +213,13 @@ def aware_datetime(value: Any, loc: Loc, errors: Errors) -> Any:
     parsed: datetime | None = None
     if isinstance(value, datetime):
         parsed = value
+    elif isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        # Unix time, as pydantic reads it: seconds, or milliseconds when that large.
+        seconds = value / 1000 if abs(value) > 20_000_000_000 else value
+        try:
+            parsed = datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            parsed = None
     elif isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value)
@@ -238,7 +259,8 @@ def record(cls: type[T], fields: Mapping[str, Checker], *, extra: str = "forbid"
         if dataclasses.is_dataclass(value) and isinstance(value, cls):
             return value
         if not isinstance(value, Mapping):
-            errors.add(loc, f"Input should be a valid dictionary or instance of {cls.__name__}")
+            errors.add(loc, "Input should be an object" if errors.json_mode else
+                       f"Input should be a valid dictionary or instance of {cls.__name__}")
             return BAD
         before = len(errors.items)
         kwargs: dict[str, Any] = {}
@@ -279,9 +301,9 @@ def tagged(tag: str, members: Mapping[str, Checker]) -> Checker:
     return check
 
 
-def validate(checker: Checker, value: Any) -> Any:
+def validate(checker: Checker, value: Any, *, json_mode: bool = False) -> Any:
     """``value`` read by ``checker``, or ``Invalid`` with every error."""
-    errors = Errors()
+    errors = Errors(json_mode=json_mode)
     result = checker(value, (), errors)
     errors.raise_any()
     return result
