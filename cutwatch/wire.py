@@ -1,8 +1,9 @@
 """Wire format v1: the batch a probe POSTs to ``/v1/batches``.
 
-These models are the single source of the format: the probe builds batches with them, the
-collector validates uploads with them, the replay stream embeds them, and
-``docs/wire-format.schema.json`` is generated from them (a test fails when the two drift).
+These models are the single source of the format: the collector validates uploads with them,
+the replay stream embeds them, and ``docs/wire-format.schema.json`` is generated from them (a
+test fails when the two drift). The probe writes the same JSON from plain records
+(``probes.records``, no pydantic on a Pi), held to that schema by a contract test.
 """
 
 from __future__ import annotations
