@@ -91,11 +91,12 @@ class Credentials:
 def _path(value: Any, loc: v.Loc, errors: v.Errors) -> Any:
     if isinstance(value, str | Path):
         return Path(value)
-    errors.add(loc, "Input is not a valid path")
+    errors.add(loc, f"Input is not a valid path for {Path!r}")
     return v.BAD
 
 
-_URLS = v.tuple_of(v.with_rule(v.string(), collector_url))
+_URLS = v.with_rule(v.tuple_of(v.string()),
+                   lambda urls: tuple(collector_url(url) for url in urls))
 _CONFIG = v.record(ProbeConfig, {
     "probe": v.record(ProbeSection, {
         "state_dir": _path, "collectors": _URLS, "probe_id": v.optional(v.string()),
