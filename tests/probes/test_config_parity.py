@@ -1,9 +1,8 @@
 """The probe's config is as strict as it was when pydantic read it, with the same first error.
 
 The pydantic models below (same names, so errors word alike) are the probe's config models as
-they were before the probe stopped
-importing pydantic (kept here, in a test, as the reference); every row of the table and every
-setting set to every value of a list of wrong ones goes through both.
+they were before the probe stopped importing pydantic, kept here as the reference; every row
+of the table and every setting set to every value of a list of wrong ones goes through both.
 """
 
 from __future__ import annotations
