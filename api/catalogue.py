@@ -3,8 +3,9 @@
 Targets carry an optional ``country``: a target of one country is sent only to that country's
 probes, tagged ``domestic``; a target without one is sent to every probe, tagged
 ``international`` (unless it names its ``tag`` itself, e.g. ``lan``). The file is validated
-with the probe's own target models at start (a broken file stops the service with one line)
-and re-read when it changes (a broken edit keeps the last good version and is logged).
+with the target models of ``cutwatch.catalogue`` at start (a broken file stops the service
+with one line) and re-read when it changes (a broken edit keeps the last good version and is
+logged).
 Without a file (``CUTWATCH_CATALOGUE`` unset) the catalogue is empty.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from probes.targets import BlockPage, Catalogue, Schedule, Target
+from cutwatch.catalogue import BlockPage, Catalogue, Schedule, Target
 
 log = logging.getLogger(__name__)
 

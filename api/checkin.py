@@ -1,8 +1,8 @@
 """``GET /v1/checkin``: a probe fetches its catalogue and schedule (and the collector's time).
 
 Authenticated as the probe (``Authorization: Bearer <probe_id>.<secret>``); the catalogue is
-cut to the probe's declared country (see ``api.catalogue``). The reply is the probe's own
-``probes.targets.CheckinReply`` model, so both sides agree on one definition.
+cut to the probe's declared country (see ``api.catalogue``). The reply is the
+``cutwatch.catalogue.CheckinReply`` model (the probe parses the same JSON by hand).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from api.auth import ProbeDep
 from api.catalogue import CatalogueFile
 from api.settings import Settings
-from probes.targets import CheckinReply
+from cutwatch.catalogue import CheckinReply
 
 
 def make_router(settings: Settings) -> APIRouter:

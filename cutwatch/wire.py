@@ -1,14 +1,15 @@
 """Wire format v1: the batch a probe POSTs to ``/v1/batches``.
 
-These models are the single source of the format: the probe builds batches with them, the
-collector validates uploads with them, the replay stream embeds them, and
-``docs/wire-format.schema.json`` is generated from them (a test fails when the two drift).
+These models are the single source of the format: the collector validates uploads with them,
+the replay stream embeds them, and ``docs/wire-format.schema.json`` is generated from them (a
+test fails when the two drift). The probe writes the same JSON from plain records
+(``probes.records``, no pydantic on a Pi), held to that schema by a contract test.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -22,26 +23,36 @@ from pydantic import (
 
 from cutwatch.failures import Failure
 
-SCHEMA_VERSION: Final = 1
-MAX_RESULTS_PER_BATCH: Final = 5000
-# A clock more than a year off is broken, not skewed.
-MAX_OFFSET_MS: Final = 366 * 86_400_000
-
-CheckKind = Literal["dns", "tcp", "http", "gateway", "icmp", "traceroute"]
-# Where a target sits relative to the probe: its own LAN (gateway, home resolver), its own
-# country, or abroad. This is what tells a home fault from a regional or a gateway cut.
-Scope = Literal["lan", "domestic", "international"]
-Family = Literal["ipv4", "ipv6"]
-Access = Literal["fixed", "mobile", "satellite"]
+# The vocabulary lives in cutwatch.vocab (the probe reads it without pydantic); re-exported.
+from cutwatch.vocab import (
+    FIRST_YEAR as FIRST_YEAR,
+)
+from cutwatch.vocab import (
+    LAST_YEAR as LAST_YEAR,
+)
+from cutwatch.vocab import (
+    MAX_OFFSET_MS as MAX_OFFSET_MS,
+)
+from cutwatch.vocab import (
+    MAX_RESULTS_PER_BATCH as MAX_RESULTS_PER_BATCH,
+)
+from cutwatch.vocab import (
+    SCHEMA_VERSION as SCHEMA_VERSION,
+)
+from cutwatch.vocab import (
+    Access as Access,
+)
+from cutwatch.vocab import (
+    CheckKind as CheckKind,
+)
+from cutwatch.vocab import (
+    Family as Family,
+)
+from cutwatch.vocab import (
+    Scope as Scope,
+)
 
 ProbeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
-
-# Every wire timestamp names an instant in these years, whatever its UTC offset. Far wider
-# than any real clock error, and narrow enough that converting to UTC, PostgreSQL's
-# timestamptz and the detector's float seconds can never overflow (year 1 with a +01:00
-# offset would). The collector narrows this further around its own clock (api.admission).
-FIRST_YEAR: Final = 2000
-LAST_YEAR: Final = 2199
 
 
 def _text_timestamp(value: object) -> object:

@@ -20,10 +20,11 @@ from datetime import UTC, datetime
 
 import httpx
 
-from cutwatch.wire import Family, Result
+from cutwatch.vocab import Family
 from probes import checkin
 from probes.checks.base import Context
 from probes.config import Credentials, ProbeConfig
+from probes.records import Result
 from probes.runner import jobs, measure
 from probes.scheduler import Plan, backoff
 from probes.spool import Spool, SpoolChanged, SpoolWriter

@@ -13,10 +13,10 @@ import logging
 from pathlib import Path
 
 import httpx
-from pydantic import ValidationError
 
 from probes.config import write_state_file
-from probes.targets import CheckinReply
+from probes.targets import CheckinReply, parse_checkin_reply
+from probes.validate import Invalid
 
 log = logging.getLogger(__name__)
 
@@ -32,22 +32,22 @@ async def fetch(client: httpx.Client, collectors: tuple[str, ...],
             response = await asyncio.to_thread(
                 client.get, f"{base}/v1/checkin", headers={"Authorization": f"Bearer {token}"})
             response.raise_for_status()
-            return CheckinReply.model_validate_json(response.content)
-        except (httpx.HTTPError, ValidationError) as exc:
+            return parse_checkin_reply(response.content)
+        except (httpx.HTTPError, Invalid) as exc:
             errors.append(f"{base}: {type(exc).__name__}: {str(exc)[:150]}")
     return "; ".join(errors) or "no collector configured"
 
 
 def save(state_dir: Path, reply: CheckinReply) -> None:
-    write_state_file(state_dir / SAVED, reply.model_dump_json(indent=1))
+    write_state_file(state_dir / SAVED, reply.to_json())
 
 
 def load(state_dir: Path) -> CheckinReply | None:
     path = state_dir / SAVED
     try:
-        return CheckinReply.model_validate_json(path.read_bytes())
+        return parse_checkin_reply(path.read_bytes())
     except FileNotFoundError:
         return None
-    except (OSError, ValidationError) as exc:
+    except (OSError, Invalid) as exc:
         log.warning("ignoring unreadable saved catalogue %s: %s", path, str(exc)[:200])
         return None

@@ -10,18 +10,19 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import get_args
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from typing import Any, get_args
 
 from cutwatch.validation import describe_errors
-from cutwatch.wire import CheckKind
-from probes.targets import BlockPage, Schedule, Target
+from cutwatch.vocab import CheckKind
+from probes import validate as v
+from probes.targets import BLOCK_PAGE as _BLOCK_PAGE
+from probes.targets import SCHEDULE, TARGET, BlockPage, Schedule, Target
 
 CREDENTIALS = "credentials.json"
-# pydantic puts the tag of a discriminated union's member in the location
-# (targets.0.tcp.port): it says which model was tried, not which field is wrong.
+# The collector's pydantic errors name the tag of a discriminated union's member in the
+# location (targets.0.tcp.port); the probe's wording leaves it out the same way.
 UNION_TAGS = frozenset(get_args(CheckKind))
 
 
@@ -29,24 +30,14 @@ class ConfigError(Exception):
     """A config or credentials problem, said in one line."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ProbeSection(_Section):
-    state_dir: Path = Field(default=Path("/var/lib/cutwatch-probe"))
-    collectors: tuple[str, ...] = Field(
-        default=(), description="Collector base URLs, tried in order; default: the one the "
-        "probe registered with.")
+@dataclass(frozen=True, kw_only=True)
+class ProbeSection:
+    state_dir: Path = Path("/var/lib/cutwatch-probe")
+    # Collector base URLs, tried in order; default: the one the probe registered with.
+    collectors: tuple[str, ...] = ()
     probe_id: str | None = None
-    token: str | None = Field(default=None, description="<probe_id>.<secret>; default: "
-                              "state_dir/credentials.json")
-    checkin: bool = Field(default=True, description="Fetch the catalogue from the collector.")
-
-    @field_validator("collectors")
-    @classmethod
-    def _urls(cls, urls: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(collector_url(url) for url in urls)
+    token: str | None = None  # <probe_id>.<secret>; default: state_dir/credentials.json
+    checkin: bool = True  # fetch the catalogue from the collector
 
 
 def collector_url(url: str) -> str:
@@ -56,34 +47,69 @@ def collector_url(url: str) -> str:
     return url.rstrip("/")
 
 
-class SpoolSection(_Section):
-    max_mb: float = Field(default=20, gt=0.1, le=10_000)
-    max_age_days: float = Field(default=14, gt=0, le=365)
-    batch_size: int = Field(default=500, ge=1, le=5000)
-    fresh_per_batch: int = Field(default=100, ge=0, le=5000)
+@dataclass(frozen=True, kw_only=True)
+class SpoolSection:
+    max_mb: float = 20
+    max_age_days: float = 14
+    batch_size: int = 500
+    fresh_per_batch: int = 100
 
 
-class ProbeConfig(_Section):
-    probe: ProbeSection = ProbeSection()
-    schedule: Schedule = Schedule()
-    spool: SpoolSection = SpoolSection()
+def _unique(targets: tuple[Target, ...]) -> tuple[Target, ...]:
+    names = [t.name for t in targets]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"target names must be unique: {', '.join(dupes)}")
+    return targets
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeConfig:
+    probe: ProbeSection = field(default_factory=ProbeSection)
+    schedule: Schedule = field(default_factory=Schedule)
+    spool: SpoolSection = field(default_factory=SpoolSection)
     targets: tuple[Target, ...] = ()
     block_pages: tuple[BlockPage, ...] = ()
 
-    @field_validator("targets")
     @classmethod
-    def _unique(cls, targets: tuple[Target, ...]) -> tuple[Target, ...]:
-        names = [t.name for t in targets]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"target names must be unique: {', '.join(dupes)}")
-        return targets
+    def from_dict(cls, data: Any) -> ProbeConfig:
+        """The config read from its TOML table; ``v.Invalid`` names every error."""
+        config: ProbeConfig = v.validate(_CONFIG, data)
+        return config
 
 
-class Credentials(_Section):
+@dataclass(frozen=True, kw_only=True)
+class Credentials:
     probe_id: str
     token: str
     collectors: tuple[str, ...] = ()
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+def _path(value: Any, loc: v.Loc, errors: v.Errors) -> Any:
+    if isinstance(value, str | Path):
+        return Path(value)
+    errors.add(loc, f"Input is not a valid path for {Path!r}")
+    return v.BAD
+
+
+_URLS = v.with_rule(v.tuple_of(v.string()),
+                   lambda urls: tuple(collector_url(url) for url in urls))
+_CONFIG = v.record(ProbeConfig, {
+    "probe": v.record(ProbeSection, {
+        "state_dir": _path, "collectors": _URLS, "probe_id": v.optional(v.string()),
+        "token": v.optional(v.string()), "checkin": v.boolean}),
+    "schedule": SCHEDULE,
+    "spool": v.record(SpoolSection, {
+        "max_mb": v.number(gt=0.1, le=10_000), "max_age_days": v.number(gt=0, le=365),
+        "batch_size": v.integer(ge=1, le=5000), "fresh_per_batch": v.integer(ge=0, le=5000)}),
+    "targets": v.with_rule(v.tuple_of(TARGET), _unique),
+    "block_pages": v.tuple_of(_BLOCK_PAGE),
+})
+_CREDENTIALS = v.record(Credentials, {"probe_id": v.string(), "token": v.string(),
+                                      "collectors": v.tuple_of(v.string())})
 
 
 def load_config(path: Path) -> ProbeConfig:
@@ -96,9 +122,9 @@ def load_config(path: Path) -> ProbeConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {path} is not valid TOML: {exc}") from None
     try:
-        return ProbeConfig.model_validate(data)
-    except ValidationError as exc:
-        where = describe_errors(exc.errors(), skip=UNION_TAGS)
+        return ProbeConfig.from_dict(data)
+    except v.Invalid as exc:
+        where = describe_errors(exc.errors, skip=UNION_TAGS)
         raise ConfigError(f"config {path}: {where}") from None
 
 
@@ -109,7 +135,7 @@ def load_credentials(config: ProbeConfig) -> Credentials:
         return Credentials(probe_id=probe_id, token=section.token, collectors=section.collectors)
     path = section.state_dir / CREDENTIALS
     try:
-        stored = Credentials.model_validate(json.loads(path.read_text()))
+        stored: Credentials = v.validate(_CREDENTIALS, json.loads(path.read_text()))
     except FileNotFoundError:
         raise ConfigError(f"no credentials in {path}: run 'cutwatch probe register' "
                           "first") from None
@@ -118,13 +144,13 @@ def load_credentials(config: ProbeConfig) -> Credentials:
     collectors = section.collectors or stored.collectors
     if not collectors:
         raise ConfigError("no collector URL: set probe.collectors in the config")
-    return stored.model_copy(update={"collectors": collectors})
+    return replace(stored, collectors=collectors)
 
 
 def save_credentials(state_dir: Path, credentials: Credentials) -> Path:
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = state_dir / CREDENTIALS
-    write_state_file(path, credentials.model_dump_json(indent=2))
+    write_state_file(path, credentials.to_json())
     return path
 
 

@@ -73,4 +73,4 @@ def once(config: ProbeConfig) -> str:
     if saved is not None:
         agent.apply(saved)
     results = asyncio.run(agent.measure_round())
-    return json.dumps([r.model_dump(mode="json") for r in results], indent=2)
+    return json.dumps([r.to_wire() for r in results], indent=2, ensure_ascii=False)

@@ -1,6 +1,6 @@
 """Runs one check of one target in one IP family and makes the wire ``Result`` of it.
 
-This is the single place where a check's ``Outcome`` becomes a ``cutwatch.wire.Result``
+This is the single place where a check's ``Outcome`` becomes a wire ``Result`` (``probes.records``)
 (id, time, duration, scope from the target's tag), where a bug inside a check is
 contained (it becomes ``probe_error`` instead of stopping the probe), and where the details
 lose every household address (``probes.redact``) before anything is spooled or uploaded.
@@ -14,9 +14,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
-from cutwatch.wire import Family, Result
+from cutwatch.vocab import Family
 from probes.checks import CHECKS
 from probes.checks.base import Context, Outcome
+from probes.records import Result
 from probes.redact import OwnNetwork, redact
 from probes.targets import BaseTarget, DnsTarget
 

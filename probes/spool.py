@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from cutwatch.wire import Result
+from probes.records import Result
 from probes.spool_codec import decode, encode
 
 SCHEMA = """

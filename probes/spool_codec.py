@@ -11,9 +11,10 @@ from ``cutwatch.failures``, which grows.
 
 from __future__ import annotations
 
+import json
 import zlib
 
-from cutwatch.wire import Result
+from probes.records import Result
 
 _WORDS = [
     '{"id":"', '","kind":"', '","target":"', '","scope":"', '","family":"',
@@ -42,11 +43,11 @@ VERSION = b"\x01"
 
 def encode(result: Result) -> bytes:
     packer = zlib.compressobj(level=9, wbits=-15, zdict=ZDICT)
-    return VERSION + packer.compress(result.model_dump_json().encode()) + packer.flush()
+    return VERSION + packer.compress(result.to_json().encode()) + packer.flush()
 
 
 def decode(body: bytes) -> Result:
     if body[:1] != VERSION:
         raise ValueError(f"unknown spool codec {body[:1]!r}")
     unpacker = zlib.decompressobj(wbits=-15, zdict=ZDICT)
-    return Result.model_validate_json(unpacker.decompress(body[1:]) + unpacker.flush())
+    return Result.from_wire(json.loads(unpacker.decompress(body[1:]) + unpacker.flush()))

@@ -1,155 +1,208 @@
-"""What a probe measures: the target models of the catalogue, one per check kind.
+"""What a probe measures: the targets of the catalogue, one frozen dataclass per check kind.
 
 A target comes from the volunteer's config file or from the collector's catalogue (check-in);
-both are validated here, at the trust boundary. Pure pydantic, no network libraries, so the
-collector validates its catalogue file with the same models.
+both are validated here, at the trust boundary, by hand (``probes.validate``: no pydantic on a
+probe). The collector's pydantic models of the same documents are ``cutwatch.catalogue``; a
+test holds both to accepting and refusing the same catalogues with the same first error.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Annotated, Literal
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
-
-from cutwatch.wire import CheckKind, Family, Scope
+from cutwatch.vocab import CheckKind, Family, Scope
+from probes import validate as v
 
 Group = Literal["pulse", "service"]
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$"
 
 
-class BaseTarget(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+@dataclass(frozen=True, kw_only=True)
+class BaseTarget:
     kind: CheckKind
-    name: str = Field(pattern=NAME, description="Catalogue name; the wire `target` field.")
-    tag: Scope = Field(description="lan | domestic | international, relative to the probe.")
-    group: Group = Field(default="pulse", description="pulse (light, often) | service (heavy)")
-    families: tuple[Family, ...] = Field(
-        default=("ipv4",), min_length=1, description="Each family is measured on its own."
-    )
-    timeout: float = Field(default=5.0, gt=0, le=60)
+    name: str  # catalogue name; the wire ``target`` field
+    tag: Scope  # lan | domestic | international, relative to the probe
+    group: Group = "pulse"  # pulse (light, often) | service (heavy)
+    families: tuple[Family, ...] = ("ipv4",)  # each family is measured on its own
+    timeout: float = 5.0
 
 
+@dataclass(frozen=True, kw_only=True)
 class DnsTarget(BaseTarget):
-    kind: Literal["dns"]
-    query: str = Field(min_length=1, max_length=253, description="Name to resolve.")
-    resolver: str = Field(
-        default="system", description="'system' (/etc/resolv.conf) or an address[:port]."
-    )
-    families: tuple[Family, ...] = Field(default=("ipv4", "ipv6"), min_length=1)
-    late_window: float = Field(
-        default=0.3, ge=0, le=5, description="How long to keep listening after the first reply."
-    )
-    allow_private: bool = Field(
-        default=False, description="Private answers are expected (LAN names, labs): no bogon."
-    )
+    kind: Literal["dns"] = "dns"
+    query: str  # name to resolve
+    resolver: str = "system"  # 'system' (/etc/resolv.conf) or an address[:port]
+    families: tuple[Family, ...] = ("ipv4", "ipv6")
+    late_window: float = 0.3  # how long to keep listening after the first reply
+    allow_private: bool = False  # private answers are expected (LAN names, labs): no bogon
 
 
+@dataclass(frozen=True, kw_only=True)
 class TcpTarget(BaseTarget):
-    kind: Literal["tcp"]
-    host: str = Field(min_length=1, max_length=253)
-    port: int = Field(ge=1, le=65535)
-    payload: str | None = Field(default=None, max_length=1024, description="Sent after connect.")
-    linger: float = Field(
-        default=0.2, ge=0, le=5, description="Seconds to wait after connect for a reset."
-    )
+    kind: Literal["tcp"] = "tcp"
+    host: str
+    port: int
+    payload: str | None = None  # sent after connect
+    linger: float = 0.2  # seconds to wait after connect for a reset
 
 
+@dataclass(frozen=True, kw_only=True)
 class HttpTarget(BaseTarget):
-    kind: Literal["http"]
+    kind: Literal["http"] = "http"
     group: Group = "service"
-    url: str = Field(pattern=r"^https?://", max_length=2048)
-    max_body: int = Field(default=1_048_576, ge=0, le=64 * 1_048_576)
-    expect_status: tuple[int, ...] = Field(
-        default=(), description="Acceptable final statuses; empty means any status below 400."
-    )
-    block_patterns: tuple[str, ...] = Field(
-        default=(), description="Regexes that mark the body as a block page."
-    )
-    expect_size: int | None = Field(
-        default=None, ge=1, description="Known object size: throughput is measured on it."
-    )
-    ca_file: str | None = Field(default=None, description="Extra CA bundle (labs, private CAs).")
-
-    @field_validator("block_patterns")
-    @classmethod
-    def _compiles(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"bad block pattern {pattern!r}: {exc}") from None
-        return patterns
+    url: str
+    max_body: int = 1_048_576
+    expect_status: tuple[int, ...] = ()  # empty: any status below 400
+    block_patterns: tuple[str, ...] = ()  # regexes that mark the body as a block page
+    expect_size: int | None = None  # known object size: throughput is measured on it
+    ca_file: str | None = None  # extra CA bundle (labs, private CAs)
 
 
+@dataclass(frozen=True, kw_only=True)
 class GatewayTarget(BaseTarget):
-    kind: Literal["gateway"]
+    kind: Literal["gateway"] = "gateway"
     tag: Scope = "lan"
-    address: str | None = Field(
-        default=None, description="Gateway address; default: the default route's next hop."
-    )
-    ports: tuple[int, ...] = Field(
-        default=(53, 80, 443), min_length=1, description="An answer (even a refusal) on any "
-        "of these ports means the gateway is up.",
-    )
-    timeout: float = Field(default=2.0, gt=0, le=60)
+    address: str | None = None  # default: the default route's next hop
+    ports: tuple[int, ...] = (53, 80, 443)  # any answer (even a refusal) means it is up
+    timeout: float = 2.0
 
 
+@dataclass(frozen=True, kw_only=True)
 class IcmpTarget(BaseTarget):
-    kind: Literal["icmp"]
-    host: str = Field(min_length=1, max_length=253)
-    count: int = Field(default=3, ge=1, le=10)
+    kind: Literal["icmp"] = "icmp"
+    host: str
+    count: int = 3
 
 
+@dataclass(frozen=True, kw_only=True)
 class TracerouteTarget(BaseTarget):
-    kind: Literal["traceroute"]
+    kind: Literal["traceroute"] = "traceroute"
     group: Group = "service"
-    host: str = Field(min_length=1, max_length=253)
-    max_hops: int = Field(default=20, ge=1, le=64)
+    host: str
+    max_hops: int = 20
 
 
-Target = Annotated[
-    DnsTarget | TcpTarget | HttpTarget | GatewayTarget | IcmpTarget | TracerouteTarget,
-    Field(discriminator="kind"),
-]
+Target = DnsTarget | TcpTarget | HttpTarget | GatewayTarget | IcmpTarget | TracerouteTarget
 
 
-class BlockPage(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class BlockPage:
     """A block-page fingerprint shared by every HTTP target (from the catalogue)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1, max_length=64)
-    pattern: str = Field(min_length=1)
+    name: str
+    pattern: str
 
 
-class Catalogue(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class Catalogue:
     """What the collector hands out at check-in (and what the probe keeps on disk)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     targets: tuple[Target, ...] = ()
     block_pages: tuple[BlockPage, ...] = ()
 
 
-class Schedule(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class Schedule:
     """How often each group runs, in seconds; the collector may send new values."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    pulse: float = Field(default=60, ge=5, le=86_400)
-    service: float = Field(default=900, ge=30, le=86_400)
-    jitter: float = Field(default=0.1, ge=0, le=0.5, description="Fraction of the interval.")
-    upload: float = Field(default=60, ge=5, le=86_400)
-    checkin: float = Field(default=3600, ge=60, le=7 * 86_400)
+    pulse: float = 60
+    service: float = 900
+    jitter: float = 0.1  # fraction of the interval
+    upload: float = 60
+    checkin: float = 3600
 
 
-class CheckinReply(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class CheckinReply:
     """``GET /v1/checkin``: the collector's time, the probe's catalogue and schedule."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    server_time: AwareDatetime
-    catalogue: Catalogue = Catalogue()
+    server_time: datetime
+    catalogue: Catalogue = field(default_factory=Catalogue)
     schedule: Schedule | None = None
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["server_time"] = self.server_time.isoformat()
+        return json.dumps(data, indent=1)
+
+
+def _compiles(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"bad block pattern {pattern!r}: {exc}") from None
+    return patterns
+
+
+# The rules of cutwatch.catalogue's fields, field by field (same bounds, same patterns).
+_FAMILIES = v.tuple_of(v.literal("ipv4", "ipv6"), min_length=1)
+_BASE: dict[str, v.Checker] = {
+    "name": v.string(pattern=NAME),
+    "tag": v.literal("lan", "domestic", "international"),
+    "group": v.literal("pulse", "service"),
+    "families": _FAMILIES,
+    "timeout": v.number(gt=0, le=60),
+}
+_HOST = v.string(min_length=1, max_length=253)
+
+
+def _target(cls: type[BaseTarget], kind: str, **fields: v.Checker) -> v.Checker:
+    return v.record(cls, {"kind": v.literal(kind), **_BASE, **fields})
+
+
+TARGET: v.Checker = v.tagged("kind", {
+    "dns": _target(DnsTarget, "dns", query=v.string(min_length=1, max_length=253),
+                   resolver=v.string(), late_window=v.number(ge=0, le=5),
+                   allow_private=v.boolean),
+    "tcp": _target(TcpTarget, "tcp", host=_HOST, port=v.integer(ge=1, le=65535),
+                   payload=v.optional(v.string(max_length=1024)),
+                   linger=v.number(ge=0, le=5)),
+    "http": _target(HttpTarget, "http", url=v.string(max_length=2048, pattern=r"^https?://"),
+                    max_body=v.integer(ge=0, le=64 * 1_048_576),
+                    expect_status=v.tuple_of(v.integer()),
+                    block_patterns=v.with_rule(v.tuple_of(v.string()), _compiles),
+                    expect_size=v.optional(v.integer(ge=1)), ca_file=v.optional(v.string())),
+    "gateway": _target(GatewayTarget, "gateway", address=v.optional(v.string()),
+                       ports=v.tuple_of(v.integer(), min_length=1)),
+    "icmp": _target(IcmpTarget, "icmp", host=_HOST, count=v.integer(ge=1, le=10)),
+    "traceroute": _target(TracerouteTarget, "traceroute", host=_HOST,
+                          max_hops=v.integer(ge=1, le=64)),
+})
+BLOCK_PAGE = v.record(BlockPage, {"name": v.string(min_length=1, max_length=64),
+                                  "pattern": v.string(min_length=1)})
+CATALOGUE = v.record(Catalogue, {"targets": v.tuple_of(TARGET),
+                                 "block_pages": v.tuple_of(BLOCK_PAGE)})
+SCHEDULE = v.record(Schedule, {
+    "pulse": v.number(ge=5, le=86_400), "service": v.number(ge=30, le=86_400),
+    "jitter": v.number(ge=0, le=0.5), "upload": v.number(ge=5, le=86_400),
+    "checkin": v.number(ge=60, le=7 * 86_400)})
+CHECKIN_REPLY = v.record(CheckinReply, {
+    "server_time": v.aware_datetime, "catalogue": CATALOGUE,
+    "schedule": v.optional(SCHEDULE)}, extra="ignore")
+
+
+def parse_target(data: Any) -> Target:
+    target: Target = v.validate(TARGET, data)
+    return target
+
+
+def parse_catalogue(data: Any) -> Catalogue:
+    catalogue: Catalogue = v.validate(CATALOGUE, data)
+    return catalogue
+
+
+def parse_checkin_reply(body: bytes | str) -> CheckinReply:
+    """A check-in reply (the collector's JSON or the saved copy); ``v.Invalid`` if not one."""
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise v.Invalid([{"loc": (), "msg": f"Invalid JSON: {exc}"}]) from None
+    if not isinstance(data, dict):
+        raise v.Invalid([{"loc": (), "msg": "Input should be an object"}])
+    reply: CheckinReply = v.validate(CHECKIN_REPLY, data, json_mode=True)
+    return reply

@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
-from pydantic import ValidationError
 
 from cutwatch import __version__
-from cutwatch.wire import SCHEMA_VERSION, Batch, BatchAck, Clock, Heartbeat
 from probes.clock import offset_ms
+from probes.records import batch_json, parse_ack
 from probes.spool import OpenBatch, Spool
 
 log = logging.getLogger(__name__)
@@ -79,19 +78,15 @@ class Uploader:
     def _next_batch(self) -> OpenBatch:
         reserved = self.spool.reserve(self.batch_size, self.fresh)
         seq = self.spool.counter("batch_seq") + 1
-        batch = Batch(
-            schema_version=SCHEMA_VERSION, batch_id=uuid.uuid4(), probe_id=self.probe_id,
-            sent_at=self.now(),
-            clock=Clock(synced=self.clock_synced(),
-                        offset_ms=self.spool.number("clock_offset_ms")),
-            heartbeat=Heartbeat(
-                seq=seq, spool_depth=self.spool.pending() - len(reserved),
-                dropped_total=self.spool.counter("dropped_total"),
-                started_at=self.started_at, software=f"cutwatch/{__version__}"),
-            results=[result for _, result in reserved],
-        )
-        body = gzip.compress(batch.model_dump_json().encode(), compresslevel=9, mtime=0)
-        stored = OpenBatch(str(batch.batch_id), seq, len(reserved), body)
+        batch_id = uuid.uuid4()
+        text = batch_json(
+            batch_id=batch_id, probe_id=self.probe_id, sent_at=self.now(),
+            synced=self.clock_synced(), offset_ms=self.spool.number("clock_offset_ms"),
+            seq=seq, spool_depth=self.spool.pending() - len(reserved),
+            dropped_total=self.spool.counter("dropped_total"), started_at=self.started_at,
+            software=f"cutwatch/{__version__}", results=[result for _, result in reserved])
+        body = gzip.compress(text.encode(), compresslevel=9, mtime=0)
+        stored = OpenBatch(str(batch_id), seq, len(reserved), body)
         self.spool.store_batch(stored, [s for s, _ in reserved])
         return stored
 
@@ -109,11 +104,8 @@ class Uploader:
                 continue
             size = len(batch.body)
             if response.is_success:
-                try:
-                    ack = BatchAck.model_validate_json(response.content)
-                except ValidationError:
-                    ack = None
-                if ack is None or str(ack.batch_id) != batch.batch_id:
+                ack = parse_ack(response.content)
+                if ack is None or ack.batch_id != batch.batch_id:
                     # A captive portal or a proxy answering 200: not an acknowledgement.
                     errors.append(f"{base}: HTTP {response.status_code} but no ack of this "
                                   "batch (captive portal or proxy?)")
@@ -126,7 +118,7 @@ class Uploader:
                 if ack.refused:
                     # Refused for good (the rest is stored): the ack drops them with the batch.
                     log.warning("batch %s: collector refused %d results, dropped (first: %s)",
-                                batch.batch_id, len(ack.refused), ack.refused[0].detail[:200])
+                                batch.batch_id, len(ack.refused), ack.refused[0][:200])
                 return Round()
             detail = detail_of(response)
             if response.status_code >= 500 or response.status_code in RETRY_ON:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cutwatch.wire import CheckKind
+from cutwatch.vocab import CheckKind
 from probes.checks.base import Check
 from probes.checks.dns import check as dns_check
 from probes.checks.gateway import check as gateway_check

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from cutwatch.failures import Failure
-from cutwatch.wire import Family
+from cutwatch.vocab import Family
 from probes.targets import BaseTarget, BlockPage
 
 T_contra = TypeVar("T_contra", bound=BaseTarget, contravariant=True)

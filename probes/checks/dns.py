@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cutwatch.failures import Failure
-from cutwatch.wire import Family
+from cutwatch.vocab import Family
 from probes.checks.base import Context, Outcome
 from probes.checks.errors import classify_os_error
 from probes.packets import dns_query, parse_dns

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cutwatch.failures import Failure
-from cutwatch.wire import Family
+from cutwatch.vocab import Family
 from probes.checks.base import FAMILIES, Context, Outcome
 from probes.checks.errors import classify_os_error
 from probes.targets import GatewayTarget

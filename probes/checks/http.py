@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from cutwatch.failures import Failure
-from cutwatch.wire import Family
+from cutwatch.vocab import Family
 from probes.checks.base import Context, Outcome
 from probes.checks.errors import classify_os_error
 from probes.targets import HttpTarget

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from cutwatch.wire import Family
+from cutwatch.vocab import Family
 from probes.checks.base import Context, Outcome
 from probes.checks.errors import classify_os_error
 from probes.checks.raw import ping

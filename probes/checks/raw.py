@@ -13,7 +13,7 @@ import struct
 import time
 from dataclasses import dataclass
 
-from cutwatch.wire import Family
+from cutwatch.vocab import Family
 from probes.packets import icmp_echo, parse_icmp4
 
 ECHO_REPLY = {"ipv4": 0, "ipv6": 129}

@@ -12,7 +12,7 @@ import ipaddress
 import socket
 from typing import Any
 
-from cutwatch.wire import Family
+from cutwatch.vocab import Family
 from probes.checks.base import FAMILIES, Context, Outcome
 from probes.checks.errors import classify_os_error
 from probes.targets import TcpTarget

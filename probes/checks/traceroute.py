@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from cutwatch.wire import Family
+from cutwatch.vocab import Family
 from probes.checks.base import Context, Outcome
 from probes.checks.errors import classify_os_error
 from probes.checks.icmp import UNAVAILABLE

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gzip
 import json
 import os
@@ -154,7 +155,7 @@ def week_spool(pulse: list[Any], service: list[Any], path: Path) -> tuple[int, i
         batch = pulse + (service if round_no % (SERVICE_S // PULSE_S) == 0 else [])
         for offset, result in enumerate(batch):
             moment = at + timedelta(milliseconds=offset * 37)
-            copy = result.model_copy(update={"id": uuid.uuid4(), "measured_at": moment})
+            copy = dataclasses.replace(result, id=uuid.uuid4(), measured_at=moment)
             rows.append((copy.measured_at.timestamp(), encode(copy)))
     spool.db.execute("BEGIN")
     spool.db.executemany("INSERT INTO results (measured_at, body) VALUES (?, ?)", rows)
@@ -169,19 +170,24 @@ def week_spool(pulse: list[Any], service: list[Any], path: Path) -> tuple[int, i
 # in dependency order, and prints the resident memory it added (VmRSS from /proc).
 IMPORT_STEPS = """
 import importlib
+import importlib.util
+import sys
 def rss():
     with open("/proc/self/status") as f:
         return int(f.read().split("VmRSS:")[1].split()[0]) / 1024
+# The DNS and ICMP packet layer: scapy's layers when the probe uses them, else the stdlib's.
+if importlib.util.find_spec("probes.scapy_lean") is not None:
+    PACKETS = ("DNS and ICMP packets (scapy's layers, probes.scapy_lean)", ["probes.scapy_lean"])
+else:
+    PACKETS = ("DNS and ICMP packets (probes.packets, standard library)", ["probes.packets"])
 steps = [
     ("python, no imports", []),
     ("stdlib: asyncio, ssl, sqlite3, json, gzip, logging", ["asyncio", "ssl", "sqlite3", "json",
                                                             "gzip", "ipaddress", "logging"]),
-    ("pydantic (the library)", ["pydantic", "pydantic_core"]),
-    ("cutwatch.wire (the wire models: pydantic builds their validators)", ["cutwatch.wire"]),
-    ("probes.targets + probes.config (target and config models)", ["probes.targets",
-                                                                   "probes.config"]),
+    ("the probe's records and hand validation (no pydantic)",
+     ["probes.validate", "probes.records", "probes.targets", "probes.config"]),
     ("httpx (+ httpcore, h11, certifi, idna)", ["httpx"]),
-    ("DNS and ICMP packets (probes.packets, standard library)", ["probes.packets"]),
+    PACKETS,
     ("the rest of the probe (checks, agent, spool, uploader, CLI)",
      ["probes.main", "probes.checks", "probes.status", "cutwatch.cli", "probes.cli"]),
 ]
@@ -194,6 +200,7 @@ for name, modules in steps:
     now = rss()
     print(f"| {name} | {now - before:+.1f} | {now:.1f} |")
     before = now
+assert "pydantic" not in sys.modules, "pydantic is on the probe's path again"
 """
 
 

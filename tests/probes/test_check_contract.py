@@ -11,18 +11,18 @@ from typing import Any, get_args
 
 import pytest
 from probe_lab import Lab
-from pydantic import TypeAdapter
 
+from cutwatch import wire
 from cutwatch.failures import FAILURES
 from cutwatch.lab.tcp import SilentPort, closed_port
-from cutwatch.wire import CheckKind, Result
+from cutwatch.vocab import CheckKind
 from probes.checks import CHECKS
 from probes.checks.base import Context, raw_sockets_allowed
+from probes.records import Result
 from probes.runner import measure
-from probes.targets import Target
+from probes.targets import parse_target
 
 pytestmark = pytest.mark.anyio
-TARGET = TypeAdapter(Target)
 
 
 def working(kind: str, lab: Lab) -> dict[str, Any]:
@@ -54,8 +54,10 @@ def test_registry_covers_every_wire_kind() -> None:
 
 
 def _valid(result: Result, target: Any) -> None:
-    again = Result.model_validate_json(result.model_dump_json())
-    assert again == result
+    # The collector's wire model reads what the probe wrote, and reads the same values back.
+    again = wire.Result.model_validate_json(result.to_json())
+    assert again.model_dump(mode="json") == result.to_wire()
+    assert Result.from_wire(result.to_wire()) == result
     assert (result.kind, result.target, result.scope, result.family) == (
         target.kind, target.name, target.tag, "ipv4")
     assert result.ok == (result.failure is None)
@@ -70,9 +72,9 @@ async def test_every_check_keeps_the_contract(kind: str, lab: Lab) -> None:
 
 async def _contract(kind: str, lab: Lab, silent_port: int) -> None:
     context = Context(raw_sockets=raw_sockets_allowed())
-    good = TARGET.validate_python({"kind": kind, "name": f"good-{kind}", "tag": "domestic"}
+    good = parse_target({"kind": kind, "name": f"good-{kind}", "tag": "domestic"}
                                   | working(kind, lab))
-    bad = TARGET.validate_python({"kind": kind, "name": f"bad-{kind}", "tag": "international"}
+    bad = parse_target({"kind": kind, "name": f"bad-{kind}", "tag": "international"}
                                  | broken(kind, silent_port))
     ok = await measure(good, "ipv4", context)
     failed = await measure(bad, "ipv4", context)
@@ -88,14 +90,14 @@ async def _contract(kind: str, lab: Lab, silent_port: int) -> None:
 
 @pytest.mark.parametrize("kind", ["icmp", "traceroute"])
 async def test_raw_checks_unavailable_without_cap_net_raw(kind: str, lab: Lab) -> None:
-    target = TARGET.validate_python({"kind": kind, "name": kind, "tag": "lan"} | working(kind, lab))
+    target = parse_target({"kind": kind, "name": kind, "tag": "lan"} | working(kind, lab))
     result = await measure(target, "ipv4", Context(raw_sockets=False))
     assert (result.ok, result.failure) == (False, "probe_error")
     assert result.details["reason"].startswith("unavailable: needs CAP_NET_RAW")
 
 
 async def test_a_crashing_check_becomes_probe_error(lab: Lab, tmp_path: Any) -> None:
-    target = TARGET.validate_python({"kind": "http", "name": "h", "tag": "lan",
+    target = parse_target({"kind": "http", "name": "h", "tag": "lan",
                                      "url": lab.web.url("/"), "ca_file": str(tmp_path / "no")})
     result = await measure(target, "ipv4", Context())
     assert (result.ok, result.failure) == (False, "probe_error")

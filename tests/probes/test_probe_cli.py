@@ -11,7 +11,7 @@ from probe_lab import Lab
 
 from cutwatch.lab.dns import DnsServer
 from cutwatch.lab.tcp import closed_port
-from cutwatch.wire import Result
+from cutwatch.wire import Result  # the collector's model reads the probe's output
 
 
 def cutwatch(*args: str) -> subprocess.CompletedProcess[str]:

@@ -145,9 +145,9 @@ async def test_runner_redacts_a_household_address_from_a_real_check(tmp_path: Pa
     assert data == {"ipv4": [REDACTED, "93.184.216.34"], "ipv6": [REDACTED, NEIGHBOUR_V6]}
     assert all(r.ok for r in results.values())
     assert results["ipv4"].details["resolver"] == resolver  # loopback: not global, kept
-    wire = results["ipv6"].model_dump_json()
+    wire = results["ipv6"].to_json()
     assert ROUTER_V6 not in wire
-    assert OWN_V4 not in results["ipv4"].model_dump_json()
+    assert OWN_V4 not in results["ipv4"].to_json()
 
 
 @pytest.mark.anyio

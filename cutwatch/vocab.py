@@ -1,0 +1,29 @@
+"""The wire format's closed vocabularies and limits, without pydantic.
+
+Both sides read these: the collector's models (``cutwatch.wire``, ``cutwatch.catalogue``) and
+the probe's plain records and parsers (``probes.records``, ``probes.targets``), which must not
+import pydantic (it is most of a Raspberry Pi probe's memory budget).
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+SCHEMA_VERSION: Final = 1
+MAX_RESULTS_PER_BATCH: Final = 5000
+# A clock more than a year off is broken, not skewed.
+MAX_OFFSET_MS: Final = 366 * 86_400_000
+
+CheckKind = Literal["dns", "tcp", "http", "gateway", "icmp", "traceroute"]
+# Where a target sits relative to the probe: its own LAN (gateway, home resolver), its own
+# country, or abroad. This is what tells a home fault from a regional or a gateway cut.
+Scope = Literal["lan", "domestic", "international"]
+Family = Literal["ipv4", "ipv6"]
+Access = Literal["fixed", "mobile", "satellite"]
+
+# Every wire timestamp names an instant in these years, whatever its UTC offset. Far wider
+# than any real clock error, and narrow enough that converting to UTC, PostgreSQL's
+# timestamptz and the detector's float seconds can never overflow (year 1 with a +01:00
+# offset would). The collector narrows this further around its own clock (api.admission).
+FIRST_YEAR: Final = 2000
+LAST_YEAR: Final = 2199
