@@ -84,6 +84,11 @@ class Lifecycle:
                 yield ent, signal, verdict
 
     def _judge_silence(self, ent: Entity, churn: float) -> Verdict | None:
+        """The burst signal (many silences beginning together), else the level signal (a
+        share of the entity silent far above its own baseline, however slowly it fell)."""
+        return self._judge_burst(ent, churn) or self._judge_level(ent)
+
+    def _judge_burst(self, ent: Entity, churn: float) -> Verdict | None:
         eng, params = self.engine, self.engine.params
         if len(ent.burst) < params.min_probes:
             return None
@@ -101,6 +106,29 @@ class Lifecycle:
         # makes a burst in one entity unsurprising
         return judge(ent, ent.burst, unaffected, ent.active, max(churn, out_share),
                      lambda i: (len(ents[i].burst), ents[i].active), eng.asn_of, params)
+
+    def _judge_level(self, ent: Entity) -> Verdict | None:
+        eng, params = self.engine, self.engine.params
+        silent = len(ent.burst) + len(ent.old)
+        if silent < params.min_probes or not ent.old:
+            return None  # (no old silence: the burst signal has judged it already)
+        share, base = ent.silent_share(), ent.level_base
+        if share - base < params.level_margin:
+            return None
+        ents, probes = eng.index.entities, eng.probes
+        country = eng.index.countries.get(ent.country or "")
+        scope = ents[country] if country is not None else ent
+        out_expected = eng.alive + eng.burst + eng.old - scope.expected
+        out_share = (eng.burst + eng.old - len(scope.burst) - len(scope.old)) / out_expected \
+            if out_expected >= params.min_probes else 0.0
+        if out_share >= params.outside_max_fraction or share - out_share < params.outside_margin:
+            return None
+        unaffected = (p for p in ent.members if probes[p].liveness == ALIVE)
+        # the null: each probe silent as often as the entity's probes usually are
+        return judge(ent, ent.burst | ent.old, unaffected, ent.expected,
+                     max(base, out_share, params.churn_floor),
+                     lambda i: (len(ents[i].burst) + len(ents[i].old), ents[i].expected),
+                     eng.asn_of, params)
 
     def _open_new(self, now: float, out: list[Transition]) -> None:
         found = sorted(self._candidates(now), key=lambda c: (

@@ -30,7 +30,20 @@ class Params:
     """Cadences above this are clipped: such a probe is hardly a liveness signal."""
     burst_window_s: float = 900.0
     """Silences that began within this window of each other form one burst; older silences
-    (dead probes, probes switched off) leave the denominator instead of counting as evidence."""
+    leave the burst's denominator (the level signal keeps them for ``level_window_s``)."""
+
+    level_window_s: float = 14_400.0
+    """Silences younger than this count in an entity's level (the share of its probes not
+    reporting); older ones (dead probes) leave it. Longer than the slowest staggered onset
+    the level signal must still see whole."""
+    level_sample_s: float = 900.0
+    """How often each entity's level is sampled into its baseline."""
+    level_history: int = 96
+    """Samples in an entity's baseline (96 x 15 min: the last day); the baseline is their
+    median, so an outage lasting less than half of it does not become normal."""
+    level_margin: float = 0.3
+    """An entity's silent share must exceed its baseline silent share by this much for the
+    level signal (a slow fall that no burst window sees whole) to open an event."""
 
     # --- evidence thresholds ----------------------------------------------------------
     min_probes: int = 3
