@@ -36,6 +36,7 @@ class Lifecycle:
         self.member_events: dict[int, list[Event]] = {}
         self.returns: dict[str, dict[int, float]] = {}
         self.ending: dict[str, float] = {}
+        self.stopped: dict[str, float] = {}  # condition event -> when its condition stopped
         self.to_judge: set[str] = set()
 
     def is_member(self, probe: int) -> bool:
@@ -85,8 +86,12 @@ class Lifecycle:
 
     def _judge_silence(self, ent: Entity, churn: float) -> Verdict | None:
         """The burst signal (many silences beginning together), else the level signal (a
-        share of the entity silent far above its own baseline, however slowly it fell)."""
-        return self._judge_burst(ent, churn) or self._judge_level(ent)
+        share of the entity silent far above its own baseline, however slowly it fell); when
+        both qualify, the one that accounts for more of its probes."""
+        burst, level = self._judge_burst(ent, churn), self._judge_level(ent)
+        if burst is None or level is None:
+            return burst or level
+        return level if len(level.affected) > len(burst.affected) else burst
 
     def _judge_burst(self, ent: Entity, churn: float) -> Verdict | None:
         eng, params = self.engine, self.engine.params
@@ -169,7 +174,10 @@ class Lifecycle:
     def _young_inside(self, ent: Entity, signal: str, now: float) -> Event | None:
         """An event opened moments ago on an entity inside this one (it went dark first)."""
         ents = self.engine.index.entities
-        window = self.engine.params.burst_window_s
+        params = self.engine.params
+        # a silence may unfold over hours (a staggered shutdown): its events inside are young
+        # as long as the level still remembers their silences
+        window = params.level_window_s if signal == "silence" else params.burst_window_s
         inside = [ev for (e, s), ev in self.open.items()
                   if s == signal and e != ent.idx and ev.status in ("suspected", "confirmed")
                   and now - ev.detected_at <= window and ev.members <= ent.members
@@ -183,6 +191,10 @@ class Lifecycle:
         self.open.pop((eng.index.by_key[ev.entity], ev.signal), None)
         ev.evidence.setdefault("widened_from", []).append(ev.entity.to_json(ev.entity_name))
         ev.entity, ev.entity_name = ent.key, ent.name
+        if ev.signal == "silence":
+            # a staggered fall: the wider event began with its first parts, not its last
+            first = quantile([eng.probes[p].silent_since for p in verdict.affected], 0.1)
+            ev.start = min(ev.start, first)
         for p in verdict.affected - ev.members:
             ev.members.add(p)
             self.member_events.setdefault(p, []).append(ev)
@@ -229,6 +241,13 @@ class Lifecycle:
             start = quantile(last, 0.9)
             bracket = (start, max(start, quantile(owed, 0.1)))
             evidence: dict[str, object] = {"signal": "silence"}
+            # probes whose silence began with this one but that came back before it opened
+            # (a mass reboot) are part of it: their backlogs must vote on what it was
+            early = eng.params.burst_window_s
+            members |= {p for p in ent.members if p not in members
+                        and eng.probes[p].liveness == ALIVE and eng.probes[p].silent_since
+                        and eng.probes[p].silent_since >= start - early
+                        and (eng.probes[p].gap is not None or p in eng.verdicts)}
         else:
             start, evidence = cond.describe(eng, ent, signal, members)
         if ent.key.access is not None:
@@ -279,13 +298,24 @@ class Lifecycle:
         # stays open while the evidence threshold holds (hysteresis: close_fraction)
         if still >= eng.params.min_probes and still > eng.params.close_fraction * len(ev.members):
             self.ending.pop(ev.id, None)
+            self.stopped.pop(ev.id, None)
+            return
+        if ev.signal != "silence":
+            # one episode, one event: a condition that flickers off and back within
+            # condition_hold_s stays the same event; its end is when it first stopped (read
+            # from the measurements then: later successes would move it)
+            if ev.id not in self.ending:
+                self.ending[ev.id] = now
+                self.stopped[ev.id] = cond.ended(eng, ev.members, ev.start, now) \
+                    if ev.signal in ("block", "international") else now
+            if now - self.ending[ev.id] >= eng.params.condition_hold_s:
+                self._resolve(ev, now, out, self.stopped.pop(ev.id, now))
             return
         since = self.ending.setdefault(ev.id, now)
-        waited = now - since >= eng.params.backlog_wait_s or ev.signal != "silence"
-        if ev.refined or waited:
-            self._resolve(ev, now, out)
+        if ev.refined or now - since >= eng.params.backlog_wait_s:
+            self._resolve(ev, now, out, since)
 
-    def _resolve(self, ev: Event, now: float, out: list[Transition]) -> None:
+    def _resolve(self, ev: Event, now: float, out: list[Transition], since: float) -> None:
         eng = self.engine
         if ev.end is None and ev.refined:
             verdict = self._judge(ev)
@@ -296,10 +326,8 @@ class Lifecycle:
             cadence = quantile([eng.probes[p].cadence for p in ev.members], 0.5)
             if ev.signal == "silence":
                 ev.end = max(ev.start, quantile(back, 0.2) - cadence / 2)
-            elif ev.signal in ("block", "international"):
-                ev.end = max(ev.start, cond.ended(eng, ev.members, ev.start, now))
             else:
-                ev.end = now
+                ev.end = max(ev.start, since)
         ev.status, ev.closed_at = "resolved", now
         self._close(ev)
         self.closed.append(ev)
@@ -308,6 +336,7 @@ class Lifecycle:
     def _close(self, ev: Event) -> None:
         self.open.pop((self.engine.index.by_key[ev.entity], ev.signal), None)
         self.ending.pop(ev.id, None)
+        self.stopped.pop(ev.id, None)
         for p in ev.members:
             events = self.member_events.get(p)
             if events is not None and ev in events:
@@ -324,7 +353,11 @@ class Lifecycle:
     def _verdicts(self, ev: Event) -> list[GapVerdict]:
         verdicts = self.engine.verdicts
         floor = ev.start - self.engine.params.burst_window_s
-        return [v for p in ev.members if (v := verdicts.get(p)) is not None and v.end >= floor]
+        # a gap that began after the event ended is another story (a later reboot, a later
+        # outage): it must not rewrite a resolved event
+        ceiling = float("inf") if ev.end is None else ev.end
+        return [v for p in ev.members if (v := verdicts.get(p)) is not None
+                and v.end >= floor and v.onset_lo < ceiling]
 
     def _apply_backlogs(self, ev: Event, now: float, out: list[Transition]) -> bool:
         """Refine an event from its members' backlogs; True when it was retracted."""

@@ -6,6 +6,7 @@ object (``Transition.to_json``), the same in replay output, webhook payloads and
 
 from __future__ import annotations
 
+import copy
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -141,7 +142,8 @@ class Event:
             "probes_affected": len(self.members),
             "probes_total": self.probes_total,
             "asns_affected": sorted(self.asns_affected),
-            "evidence": self.evidence,
+            # a copy: the event's evidence keeps changing after this transition has left
+            "evidence": copy.deepcopy(self.evidence),
         }
 
 

@@ -107,6 +107,10 @@ class Params:
     """A resolved event still takes refinements from late backlogs for this long."""
 
     # --- in-probe signals -------------------------------------------------------------
+    condition_hold_s: float = 1800.0
+    """A live-condition event (international, block, throttling) resolves only once its
+    condition has stayed below threshold this long (one episode, one event); its end is
+    when it first fell below."""
     live_window_s: float = 300.0
     """Results measured within this window of the clock describe the probe's present."""
     throttle_factor: float = 3.0
