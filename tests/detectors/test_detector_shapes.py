@@ -53,3 +53,20 @@ def test_shape(scenario: Scenario, hours: float, expected: list[Row]) -> None:
     assert -60 <= parse_time(final["start"]) - start <= 0.2 * scenario.spread_min * 60 + 60
     assert final["end"] is not None
     assert abs(parse_time(final["end"]) - end) <= 120
+
+
+def test_a_resolved_outage_is_not_rewritten_by_a_later_reboot() -> None:
+    # an ISP outage (01:30-02:00), then its probes reboot 20 minutes after it ended, inside
+    # settle_s: the reboot's gaps must not turn the resolved blackout into a power outage
+    outage = sc("ISP outage", "blackout", "asn", "AS64500", minutes=30)
+    reboot = Scenario("reboot", None, "mass_reboot", "asn", "AS64500", start_h=2 + 20 / 60,
+                      minutes=8, spread_min=3)
+    lines, _ = build(FLEET, [outage, reboot], 3.5, seed=3)
+    transitions = run(list(lines))
+    events: dict[str, list[dict[str, object]]] = {}
+    for t in transitions:
+        events.setdefault(t["event"]["id"], []).append(t["event"])
+    first, *later = events.values()
+    assert {e["kind"] for e in first[1:]} == {"blackout"}
+    assert parse_time(str(first[-1]["end"])) == pytest.approx(T0 + 2 * 3600, abs=60)
+    assert [e[-1]["kind"] for e in later] == ["power_outage"]  # the reboot: its own event
