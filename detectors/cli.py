@@ -38,9 +38,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     bench_commands = bench.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
     detect = bench_commands.add_parser(
         "detect", help="detector quality and cost on simulated scenarios")
-    detect.add_argument("--seeds", type=int, default=2, help="simulated runs per suite")
+    detect.add_argument("--seeds", type=int, default=1, help="simulated runs per shape")
     detect.add_argument("--probes", type=int, default=100_000,
                         help="fleet size of the engine-cost measurement")
+    detect.add_argument("--full", action="store_true",
+                        help="also the long suites (nights, churny, large, sparse fleets)")
+    detect.add_argument("--data", type=Path, metavar="DIR",
+                        help="directory holding the real data sets (ioda-iran-2026-01, "
+                        "ripe-atlas-connlog-2014-08-27): adds their shapes")
     detect.set_defaults(handler=_bench)
 
 
@@ -135,5 +140,5 @@ def _simulate(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from detectors.bench import main
 
-    main(seeds=args.seeds, probes=args.probes)
+    main(seeds=args.seeds, probes=args.probes, full=args.full, data=args.data)
     return 0

@@ -25,6 +25,7 @@ class Verdict:
     total: int
     confidence: float
     asns: tuple[int, ...]
+    path: str = "burst"  # which silence signal: burst | level (conditions: burst)
 
 
 def binomial_tail(n: int, k: int, p: float) -> float:

@@ -267,7 +267,7 @@ class Engine:
 
     # ---- evaluation -----------------------------------------------------------------
     def evaluate_until(self, now: float) -> list[Transition]:
-        """Evaluate at every point of the ``eval_interval_s`` grid up to ``now`` (DESIGN.md:
+        """Evaluate at every point of the ``eval_interval_s`` grid up to ``now`` (docs/events.md:
         the engine is evaluated as the clock moves); the grid starts after the first ``now``.
         Replay and the online leader both drive the engine through this."""
         interval = self.params.eval_interval_s

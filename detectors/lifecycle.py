@@ -9,6 +9,7 @@ seconds before its country does not raise both. Backlog verdicts (``classify``) 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -130,10 +131,11 @@ class Lifecycle:
             return None
         unaffected = (p for p in ent.members if probes[p].liveness == ALIVE)
         # the null: each probe silent as often as the entity's probes usually are
-        return judge(ent, ent.burst | ent.old, unaffected, ent.expected,
-                     max(base, out_share, params.churn_floor),
-                     lambda i: (len(ents[i].burst) + len(ents[i].old), ents[i].expected),
-                     eng.asn_of, params)
+        verdict = judge(ent, ent.burst | ent.old, unaffected, ent.expected,
+                        max(base, out_share, params.churn_floor),
+                        lambda i: (len(ents[i].burst) + len(ents[i].old), ents[i].expected),
+                        eng.asn_of, params)
+        return None if verdict is None else dataclasses.replace(verdict, path="level")
 
     def _open_new(self, now: float, out: list[Transition]) -> None:
         found = sorted(self._candidates(now), key=lambda c: (
@@ -202,6 +204,8 @@ class Lifecycle:
         ev.confidence = max(ev.confidence, verdict.confidence)
         ev.asns_affected = sorted({a for p in ev.members if (a := eng.asn_of[p]) is not None})
         ev.evidence["probes_active"] = verdict.total
+        if verdict.path == "level":
+            ev.evidence["path"] = "level"
         if ent.key.access is None:
             ev.evidence.pop("access", None)
         else:
@@ -241,6 +245,8 @@ class Lifecycle:
             start = quantile(last, 0.9)
             bracket = (start, max(start, quantile(owed, 0.1)))
             evidence: dict[str, object] = {"signal": "silence"}
+            if verdict.path == "level":
+                evidence["path"] = "level"
             # probes whose silence began with this one but that came back before it opened
             # (a mass reboot) are part of it: their backlogs must vote on what it was
             early = eng.params.burst_window_s

@@ -1,7 +1,8 @@
 """The detector's nouns: probes and their entities, inputs, events and their transitions.
 
-Inputs come from the replay stream or the database; transitions leave as the DESIGN.md JSON
-object (``Transition.to_json``), the same in replay output, webhook payloads and the API.
+Inputs come from the replay stream or the database; transitions leave as the JSON object of
+docs/events.md (``Transition.to_json``), the same in replay output, webhook payloads and the
+API.
 """
 
 from __future__ import annotations

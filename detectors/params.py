@@ -13,7 +13,7 @@ from dataclasses import dataclass
 class Params:
     # --- evaluation clock -------------------------------------------------------------
     eval_interval_s: float = 15.0
-    """The engine is evaluated at least this often (replay time); DESIGN asks for <= 30 s."""
+    """The engine is evaluated at least this often (replay time); at most 30 s."""
 
     # --- liveness (silence) -----------------------------------------------------------
     default_cadence_s: float = 60.0

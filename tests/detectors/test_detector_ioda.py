@@ -45,6 +45,7 @@ def test_staggered_national_shutdown_opens_a_country_event_early(shared_data: Pa
     assert parse_time(country[0]["at"]) <= parse_time("2026-01-08T17:00:00Z")
     event = country[-1]["event"]
     assert event["entity"]["code"] == "IR"
+    assert any(t["event"]["evidence"].get("path") == "level" for t in transitions)
     assert event["probes_affected"] >= 0.8 * 40
     assert parse_time(event["start"]) <= parse_time("2026-01-08T16:15:00Z")
     assert event["end"] is None  # it lasts (restoration came weeks later)
