@@ -212,7 +212,31 @@ class Lifecycle:
             ev.evidence["access"] = ent.key.access
         self.open[(ent.idx, ev.signal)] = ev
         self.ending.pop(ev.id, None)
+        self._merge_inside(ev, ent, now, out)
         out.append(Transition("updated", now, ev.snapshot()))
+
+    def _merge_inside(self, ev: Event, ent: Entity, now: float,
+                      out: list[Transition]) -> None:
+        """Other open events inside the widened one (provinces that went dark one after
+        another) become part of it: one shutdown, one event. Each is retracted as a claim of
+        its own, its evidence naming the event it was merged into."""
+        ents = self.engine.index.entities
+        inside = [other for (e, s), other in list(self.open.items())
+                  if s == ev.signal and other is not ev and e != ent.idx
+                  and ents[e].members <= ent.members
+                  and other.status in ("suspected", "confirmed")]
+        for other in inside:
+            for p in other.members - ev.members:
+                ev.members.add(p)
+                self.member_events.setdefault(p, []).append(ev)
+            ev.evidence.setdefault("widened_from", []).append(
+                other.entity.to_json(other.entity_name))
+            ev.start = min(ev.start, other.start)
+            other.status = "retracted"
+            other.evidence["merged_into"] = ev.id
+            self._close(other)
+            self.returns.pop(other.id, None)
+            out.append(Transition("retracted", now, other.snapshot()))
 
     def _pace(self, probe: int, signal: str) -> float:
         p = self.engine.probes[probe]

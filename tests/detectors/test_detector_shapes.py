@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from detector_cases import FLEET, Row, backlog_confirmed, rows, run, sc
 
+from detectors.fleet import FleetSpec
 from detectors.model import parse_time
 from detectors.scenarios import T0, Scenario, build
 
@@ -70,3 +71,20 @@ def test_a_resolved_outage_is_not_rewritten_by_a_later_reboot() -> None:
     assert {e["kind"] for e in first[1:]} == {"blackout"}
     assert parse_time(str(first[-1]["end"])) == pytest.approx(T0 + 2 * 3600, abs=60)
     assert [e[-1]["kind"] for e in later] == ["power_outage"]  # the reboot: its own event
+
+
+def test_provinces_going_dark_one_after_another_become_one_country_event() -> None:
+    # seed 1 of the full fleet: two provinces open their own events before the country
+    # qualifies; the country event takes the first (same id) and absorbs the other
+    scenario = sc("staggered over 15 min", "blackout", *COUNTRY, minutes=60, spread_min=15)
+    lines, _ = build(FleetSpec(), [scenario], 3.0, seed=1)
+    transitions = run(list(lines))
+    final = {t["event"]["id"]: t["event"] for t in transitions}
+    claims = [e for e in final.values() if e["status"] != "retracted"]
+    merged = [e for e in final.values() if e["status"] == "retracted"]
+    assert [(e["entity"]["type"], e["entity"]["code"], e["kind"]) for e in claims] == [
+        ("country", "MM", "blackout")]
+    assert len(merged) == 1
+    assert merged[0]["evidence"]["merged_into"] == claims[0]["id"]
+    widened = {w["code"] for w in claims[0]["evidence"]["widened_from"]}
+    assert merged[0]["entity"]["code"] in widened
