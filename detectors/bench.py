@@ -110,11 +110,23 @@ def _suite_shape(name: str) -> Callable[[int], Run]:
     return run
 
 
+def _heartbeat_suite(seed: int) -> Run:
+    """The silence kinds of the positive suite with uploads (heartbeats) every 15 s and
+    measurements every minute: how fast silence can be seen when probes say they are alive
+    more often than they measure."""
+    spec = FleetSpec(cadence_s=15.0, measure_every=4)
+    chosen = [s for s in positives() if s.effect in ("blackout", "power")][:5]
+    hours = max(s.start_h for s in chosen) + 1.5
+    lines, truth = build(spec, chosen, hours, seed=seed)
+    return lines, truth, hours
+
+
 MM = ("country", "MM")
 NIGHT = FleetSpec(night_off_share=0.4, night_countries=("MM",), night_jitter_s=600.0)
 SHAPES: dict[str, Callable[[int], Run]] = {
     "positive suite (every kind)": _suite_shape("positive"),
     "negative suite (must not alarm)": _suite_shape("negative"),
+    "silence kinds, 15 s heartbeat uploads": _heartbeat_suite,
     "staggered onset over 15 min": _shape(Scenario(
         "staggered 15 min", "blackout", "blackout", *MM, minutes=60, spread_min=15), 3.0),
     "staggered onset over 1 h": _shape(Scenario(
