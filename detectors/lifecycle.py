@@ -358,6 +358,10 @@ class Lifecycle:
                 ev.end = max(ev.start, quantile(back, 0.2) - cadence / 2)
             else:
                 ev.end = max(ev.start, since)
+        if ev.signal == "silence":
+            # a partial restoration says so: probes of the event still silent at its end
+            ev.evidence["probes_still_silent"] = sum(
+                1 for p in ev.members if eng.probes[p].liveness != ALIVE)
         ev.status, ev.closed_at = "resolved", now
         self._close(ev)
         self.closed.append(ev)

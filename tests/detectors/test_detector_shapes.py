@@ -50,6 +50,8 @@ def test_shape(scenario: Scenario, hours: float, expected: list[Row]) -> None:
     end = start + scenario.minutes * 60
     if scenario.effect == "mass_reboot":
         return
+    if scenario.partial:  # the event says how many were still dark when it resolved
+        assert final["evidence"]["probes_still_silent"] >= 3
     # the event spans the episode: from its first probes going dark to its end
     assert -60 <= parse_time(final["start"]) - start <= 0.2 * scenario.spread_min * 60 + 60
     assert final["end"] is not None
