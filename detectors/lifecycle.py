@@ -145,6 +145,13 @@ class Lifecycle:
         for (e, signal), _ev in self.open.items():
             # an entity already down as a whole covers all of its probes
             covered.setdefault(signal, []).append(ents[e].members)
+        probes = self.engine.probes
+        for ev in self.closed:
+            # a resolved event still explains the silences of its probes not back yet (a
+            # partial restoration is not a new outage); a silence begun since is new
+            if ev.signal == "silence" and ev.end is not None:
+                covered.setdefault("silence", []).append(
+                    {p for p in ev.members if probes[p].silent_since <= ev.end})
         pending: dict[tuple[int, str], float] = {}
         for ent, signal, verdict in found:
             cover = covered.setdefault(signal, [])
@@ -296,6 +303,8 @@ class Lifecycle:
         self.open[(ent.idx, signal)] = ev
         for p in members:
             self.member_events.setdefault(p, []).append(ev)
+        if signal == "silence":
+            self._merge_inside(ev, ent, now, out)
         out.append(Transition("opened", now, ev.snapshot()))
 
     # ---- following an event ---------------------------------------------------------
