@@ -7,11 +7,15 @@ opens, throttling that flickers inside one episode.
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from detector_cases import FLEET, Row, backlog_confirmed, rows, run, sc
 
+from detectors.engine import Engine
 from detectors.fleet import FleetSpec
-from detectors.model import parse_time
+from detectors.model import ProbeInfo, Upload, heartbeat_upload, parse_time
+from detectors.replay import drive
 from detectors.scenarios import T0, Scenario, build
 
 COUNTRY = ("country", "MM")
@@ -90,3 +94,33 @@ def test_provinces_going_dark_one_after_another_become_one_country_event() -> No
     assert merged[0]["evidence"]["merged_into"] == claims[0]["id"]
     widened = {w["code"] for w in claims[0]["evidence"]["widened_from"]}
     assert merged[0]["entity"]["code"] in widened
+
+
+def test_probes_still_dark_after_a_partial_restoration_raise_no_new_event() -> None:
+    # a country of 16 probes goes dark; 12 come back after 40 min, 4 of the 6 in XX-1 stay
+    # dark: the country event resolves (4 of 16 is under close_fraction) and those 4, whose
+    # silence it explained, must not open a province event of their own afterwards
+    probes = [ProbeInfo(f"p{i}", "XX", "XX-1" if i < 6 else "XX-2", None,
+                        1 + (i // 3 if i < 6 else i % 2), "fixed") for i in range(16)]
+    stay = {"p0", "p1", "p3", "p4"}
+    t0, dark = 1_600_000_000.0, 1_600_000_000.0 + 7200
+    back, end = dark + 2400, dark + 3 * 3600
+
+    def uploads() -> list[Upload]:
+        out = []
+        for n, p in enumerate(probes):
+            t = t0 + n * 3.7
+            while t < end:
+                # p2 (XX-1) misses a few uploads after the event resolved: the province is
+                # judged again, with the 4 old silences in it
+                blip = p.id == "p2" and dark + 4000 <= t < dark + 4400
+                if not blip and not (dark <= t < (end if p.id in stay else back)):
+                    out.append(heartbeat_upload(p.id, uuid.uuid4(), t))
+                t += 60
+        return sorted(out, key=lambda u: u.received_at)
+
+    transitions = [t.to_json() for t in drive(Engine(), [*probes, *uploads()])]
+    assert rows(transitions) == [
+        ("opened", "suspected", "blackout", "country", "XX", None),
+        ("resolved", "resolved", "blackout", "country", "XX", None)]
+    assert transitions[-1]["event"]["evidence"]["probes_still_silent"] == 4
