@@ -3,7 +3,9 @@
 Each Atlas probe becomes a probe of its origin AS that uploads an empty heartbeat batch every
 ``cadence_s`` while it is connected to its controller and stays silent while disconnected
 (README of the 2014-08-27 data set). A probe whose first record is a disconnect was connected
-from the start of the log. The probes declare no location: only ``asn`` entities exist.
+from the start of the log. The log holds no location: without ``countries`` only ``asn``
+entities exist; with it, each probe of a listed network declares that network's country, as
+a volunteer declares where the probe is.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import csv
 import heapq
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TextIO
 
 from detectors.model import ProbeInfo, Upload, heartbeat_upload
@@ -61,8 +63,11 @@ def _uploads(probe: str, changes: list[tuple[float, bool]], start: float, end: f
             t += cadence
 
 
-def connlog_items(source: TextIO, cadence_s: float = 300.0) -> Iterator[ProbeInfo | Upload]:
-    """Probe registrations, then heartbeat uploads in ``received_at`` order."""
+def connlog_items(source: TextIO, cadence_s: float = 300.0,
+                  countries: Mapping[int, str] | None = None) -> Iterator[ProbeInfo | Upload]:
+    """Probe registrations, then heartbeat uploads in ``received_at`` order; ``countries``
+    maps an ASN to the country its probes declare."""
+    countries = countries or {}
     probes = read_connlog(source)
     if not probes:
         return
@@ -70,7 +75,8 @@ def connlog_items(source: TextIO, cadence_s: float = 300.0) -> Iterator[ProbeInf
     start = float(int(min(times)) // 86_400 * 86_400)
     end = max(times)
     for prb, (asn, _) in sorted(probes.items()):
-        yield ProbeInfo(f"atlas-{prb}", asn=asn)
+        country = countries.get(asn) if asn is not None else None
+        yield ProbeInfo(f"atlas-{prb}", country=country, asn=asn)
     streams: list[Iterable[tuple[float, str]]] = [
         _uploads(prb, changes, start, end, cadence_s) for prb, (_, changes) in probes.items()
     ]

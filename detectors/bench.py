@@ -1,6 +1,9 @@
-"""``cutwatch bench detect``: quality on simulated suites and engine cost at 100,000 probes.
+"""``cutwatch bench detect``: quality per shape, on simulated suites and real data, and cost.
 
-Prints the figures of issue 4; docs/benchmarks.md records a run.
+One line per shape (precision, recall, onset -> opened delay, start/end error, kind
+accuracy, events on must-not-alarm cases); ``--full`` adds the long suites (nights, churny,
+large and sparse fleets). Then the cost of one evaluation at 10 % of ``probes`` and at
+``probes``. docs/benchmarks.md records a run.
 """
 
 from __future__ import annotations
@@ -10,14 +13,15 @@ import random
 import time
 import tracemalloc
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from detectors.engine import Engine
 from detectors.fleet import FleetSpec
-from detectors.model import ProbeInfo, heartbeat_upload
+from detectors.model import ProbeInfo, Upload, heartbeat_upload, iso, parse_time
 from detectors.params import Params
-from detectors.replay import replay
+from detectors.replay import drive, replay
 from detectors.scenarios import Scenario, build, negatives, positives
 from detectors.score import Events, Score
 
@@ -86,7 +90,135 @@ def quality(seeds: int, suites: list[str]) -> dict[str, float]:
     return score.figures()
 
 
-def _fleet(engine: Engine, n: int, t0: float) -> None:
+# ---- shapes: one line each ------------------------------------------------------------
+Run = tuple[Iterable[str] | Iterable[ProbeInfo | Upload], list[dict[str, Any]], float]
+
+
+def _shape(scenario: Scenario, hours: float, spec: FleetSpec | None = None,
+           ) -> Callable[[int], Run]:
+    def run(seed: int) -> Run:
+        lines, truth = build(spec or FleetSpec(), [scenario], hours, seed=seed)
+        return lines, truth, hours
+    return run
+
+
+def _suite_shape(name: str) -> Callable[[int], Run]:
+    def run(seed: int) -> Run:
+        spec, scenarios, hours, churn = (SUITES | VARIANTS)[name]()
+        lines, truth = build(spec, scenarios, hours, seed=seed, churn_per_day=churn)
+        return lines, truth, hours
+    return run
+
+
+def _heartbeat_suite(seed: int) -> Run:
+    """The silence kinds of the positive suite with uploads (heartbeats) every 15 s and
+    measurements every minute: how fast silence can be seen when probes say they are alive
+    more often than they measure."""
+    spec = FleetSpec(cadence_s=15.0, measure_every=4)
+    chosen = [s for s in positives() if s.effect in ("blackout", "power")][:5]
+    hours = max(s.start_h for s in chosen) + 1.5
+    lines, truth = build(spec, chosen, hours, seed=seed)
+    return lines, truth, hours
+
+
+MM = ("country", "MM")
+NIGHT = FleetSpec(night_off_share=0.4, night_countries=("MM",), night_jitter_s=600.0)
+SHAPES: dict[str, Callable[[int], Run]] = {
+    "positive suite (every kind)": _suite_shape("positive"),
+    "negative suite (must not alarm)": _suite_shape("negative"),
+    "silence kinds, 15 s heartbeat uploads": _heartbeat_suite,
+    "staggered onset over 15 min": _shape(Scenario(
+        "staggered 15 min", "blackout", "blackout", *MM, minutes=60, spread_min=15), 3.0),
+    "staggered onset over 1 h": _shape(Scenario(
+        "staggered 1 h", "blackout", "blackout", *MM, minutes=120, spread_min=60), 4.0),
+    "staggered onset over 3 h": _shape(Scenario(
+        "staggered 3 h", "blackout", "blackout", *MM, minutes=240, spread_min=180), 6.0),
+    "partial restoration (30 % stay dark)": _shape(Scenario(
+        "partial", "blackout", "blackout", *MM, minutes=60, partial=0.3), 3.5),
+    "mass reboot of one country (back before/after opening)": _shape(Scenario(
+        "reboot", "power_outage", "mass_reboot", *MM, minutes=8, spread_min=4), 3.0),
+    "flickering throttling (6 min off per half hour)": _shape(Scenario(
+        "flicker", "throttling", "throttling", *MM, minutes=160, flicker_min=6), 5.0),
+    "province blackout, 40 % of probes in their night-off slot": _shape(Scenario(
+        "night province", "blackout", "blackout", "subdivision", "MM-01", start_h=24 + 5.0,
+        minutes=60), 31.0, NIGHT),
+}
+
+
+def iran_shape(data: Path) -> Callable[[int], Run]:
+    """IODA's Iran signals (8 Jan 2026): a 40-probe fleet following active probing."""
+    from detectors.ioda import ioda_stream, read_signal
+
+    start, end = parse_time("2026-01-08T04:00:00Z"), parse_time("2026-01-08T20:00:00Z")
+    onset = parse_time("2026-01-08T16:00:00Z")
+
+    def run(seed: int) -> Run:
+        with (data / "ioda-iran-2026-01" / "signals.csv").open(encoding="utf-8") as f:
+            curve = read_signal(f)
+        lines = ioda_stream(curve, start, end, order="province", seed=seed)
+        # the dark probes never return inside the window: no backlog can tell the kind
+        truth = [{"name": "iran", "kind": "international_cut", "start": iso(onset),
+                  "end": iso(end), "minutes": (end - onset) / 60, "probes": 40,
+                  "entity": {"type": "country", "code": "IR", "access": None}}]
+        return lines, truth, (end - start) / 3600
+    return run
+
+
+def atlas_shape(data: Path) -> Callable[[int], Run]:
+    """The RIPE Atlas log of 2014-08-27, US networks declaring US: TWC's outage."""
+    from detectors.atlas import connlog_items
+
+    twc = {10796: 12, 11351: 9, 11426: 10, 11427: 5, 12271: 6, 20001: 24}
+    us = set(twc) | {7843, 7922, 6939, 20115, 701, 7018, 22773, 209, 5650, 33363, 3549}
+
+    def run(seed: int) -> Run:
+        with (data / "ripe-atlas-connlog-2014-08-27" / "connlog.csv").open(
+                encoding="utf-8") as f:
+            items = list(connlog_items(f, countries=dict.fromkeys(us, "US")))
+        truth = [{"name": f"AS{a}", "kind": "blackout", "start": "2014-08-27T09:30:00Z",
+                  "end": "2014-08-27T10:58:00Z", "minutes": 88, "probes": n,
+                  "entity": {"type": "asn", "code": f"AS{a}", "access": None}}
+                 for a, n in twc.items()]
+        return items, truth, 24.0
+    return run
+
+
+def _events(source: Iterable[str] | Iterable[ProbeInfo | Upload],
+            params: Params | None) -> tuple[Events, int]:
+    engine = Engine(params)
+    items: Iterator[Any] = iter(source)
+    first = next(items, None)
+    if first is None:
+        return Events(), 0
+    rest = _chain(first, items)
+    transitions = replay(rest, engine=engine) if isinstance(first, str) else \
+        drive(engine, rest)
+    events = Events.of(t.to_json() for t in transitions)
+    return events, sum(1 for e in engine.index.entities if e.members)
+
+
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
+
+
+def shape_line(name: str, make: Callable[[int], Run], seeds: int,
+               params: Params | None = None) -> str:
+    score = Score()
+    started = time.perf_counter()
+    for seed in range(1, seeds + 1):
+        source, truth, hours = make(seed)
+        events, entities = _events(source, params)
+        score.add(events, truth, entities, hours)
+    f = score.figures()
+    return (f"{name:58s} precision {f['precision']:.2f} recall {f['recall']:.2f} "
+            f"delay {f['delay_median_s']:.0f}/{f['delay_p95_s']:.0f} s "
+            f"start err {f['start_error_median_s']:.0f} s end err {f['end_error_median_s']:.0f} s "
+            f"kind {f['kind_accuracy']:.2f} negative-case events {f['negative_case_events']:.0f} "
+            f"({time.perf_counter() - started:.0f} s)")
+
+
+def _fleet(engine: Engine, n: int, t0: float, batches: list[Any]) -> None:
     rng = random.Random(7)
     for i in range(n):
         country = f"C{i % 20:02d}"
@@ -97,17 +229,19 @@ def _fleet(engine: Engine, n: int, t0: float) -> None:
                                   "mobile" if i % 3 == 0 else "fixed"))
     for k in range(3):
         for i in range(n):
-            engine.upload(heartbeat_upload(f"p{i}", uuid.uuid4(),
-                                           t0 + 60 * k + rng.uniform(0, 60)))
+            engine.upload(Upload(t0 + 60 * k + rng.uniform(0, 60), batches[i]))
 
 
 def engine_cost(n: int) -> dict[str, float]:
     """Memory per probe, and the time of one evaluation: quiet, and with 5% going dark."""
+    t0 = 1_600_000_000.0
+    # one batch per probe, uploaded again and again: building 16 n pydantic objects would
+    # time the model, not the engine (which keeps no reference to a batch)
+    batches = [heartbeat_upload(f"p{i}", uuid.UUID(int=i + 1), t0).batch for i in range(n)]
     gc.collect()
     tracemalloc.start()
     engine = Engine()
-    t0 = 1_600_000_000.0
-    _fleet(engine, n, t0)
+    _fleet(engine, n, t0, batches)
     engine.evaluate(t0 + 200)
     memory = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
@@ -122,7 +256,7 @@ def engine_cost(n: int) -> dict[str, float]:
         while pos < len(schedule) and schedule[pos][0] <= tick:
             at, i = schedule[pos]
             pos += 1
-            engine.upload(heartbeat_upload(f"p{i}", uuid.uuid4(), at))
+            engine.upload(Upload(at, batches[i]))
         started = time.perf_counter()
         opened += len(engine.evaluate(tick))
         times.append(time.perf_counter() - started)
@@ -132,20 +266,23 @@ def engine_cost(n: int) -> dict[str, float]:
             "events_opened": float(opened)}
 
 
-def main(seeds: int = 2, probes: int = 100_000) -> None:
-    started = time.perf_counter()
-    figures = quality(seeds, list(SUITES))
-    print(f"detector quality over {seeds} seed(s) x {len(SUITES)} suites "
-          f"({time.perf_counter() - started:.0f} s):")
-    for key, value in figures.items():
-        print(f"  {key:32s} {value:10.3f}")
-    for name in VARIANTS:
-        started = time.perf_counter()
-        figures = quality(seeds, [name])
-        print(f"robustness, {name} ({time.perf_counter() - started:.0f} s): " + ", ".join(
-            f"{k} {v:.3g}" for k, v in figures.items()))
+def main(seeds: int = 1, probes: int = 100_000, full: bool = False,
+         data: Path | None = None) -> None:
+    print(f"detector quality per shape, {seeds} seed(s) each "
+          "(delay: onset -> opened, median/p95; errors: median):")
+    shapes = dict(SHAPES)
+    if data is not None:
+        shapes["real: IODA Iran 2026-01-08 (staggered national shutdown)"] = iran_shape(data)
+        shapes["real: RIPE Atlas 2014-08-27, TWC (probes declare US)"] = atlas_shape(data)
+    else:
+        print("  (real-data shapes skipped: no --data directory)")
+    for name, make in shapes.items():
+        print("  " + shape_line(name, make, seeds if not name.startswith("real") else 1),
+              flush=True)
+    if full:
+        for name in ("night", *VARIANTS):
+            print("  " + shape_line(f"suite: {name}", _suite_shape(name), seeds), flush=True)
     for n in sorted({probes // 10, probes}):
         cost = engine_cost(n)
-        print(f"engine cost at {n} probes:")
-        for key, value in cost.items():
-            print(f"  {key:32s} {value:10.3f}")
+        print(f"engine cost at {n} probes: " + ", ".join(
+            f"{k} {v:.4g}" for k, v in cost.items() if k != "probes"), flush=True)

@@ -9,7 +9,6 @@ failed: the collector was unreachable). The event takes the kind most of its pro
 from __future__ import annotations
 
 import itertools
-import statistics
 from collections import Counter
 from dataclasses import dataclass
 
@@ -122,7 +121,9 @@ def judge_event(verdicts: list[GapVerdict], members: int, params: Params,
 
     Probes measure at different moments, so the onset lies after (nearly) all their last
     successes and before (nearly) all their first failures: the middle of that bracket
-    (10%/90% quantiles, for robustness) is far tighter than any one probe's. ``start_within``
+    (10%/90% quantiles, for robustness) is far tighter than any one probe's; when the
+    brackets do not overlap (a staggered onset or restoration), the 10% quantile of the
+    probes' onsets and the 90% quantile of their ends. ``start_within``
     (the bracket the uploads' own silence gives) and ``end_before`` (uploads arrived again)
     narrow it further.
     """
@@ -137,12 +138,14 @@ def judge_event(verdicts: list[GapVerdict], members: int, params: Params,
     hi = quantile([v.onset_hi for v in chosen], 0.1)
     if start_within is not None and start_within[0] <= hi and start_within[1] >= lo:
         lo, hi = max(lo, start_within[0]), min(hi, start_within[1])
-    start = (lo + hi) / 2 if lo <= hi else statistics.median(v.onset for v in chosen)
+    # brackets that do not overlap: the probes went dark (came back) at different times, a
+    # staggered onset (restoration): the event spans from its first tenth to its last tenth
+    start = (lo + hi) / 2 if lo <= hi else quantile([v.onset for v in chosen], 0.1)
     lo = quantile([v.end_lo for v in chosen], 0.9)
     hi = quantile([v.end_hi for v in chosen], 0.1)
     if end_before is not None and end_before >= lo:
         hi = min(hi, end_before)
-    end = (lo + hi) / 2 if lo <= hi else statistics.median(v.end for v in chosen)
+    end = (lo + hi) / 2 if lo <= hi else quantile([v.end for v in chosen], 0.9)
     return EventVerdict(label, len(votes), agree, start, end)
 
 

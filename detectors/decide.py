@@ -25,21 +25,49 @@ class Verdict:
     total: int
     confidence: float
     asns: tuple[int, ...]
+    path: str = "burst"  # which silence signal: burst | level (conditions: burst)
 
 
 def binomial_tail(n: int, k: int, p: float) -> float:
-    """P(X >= k) for X ~ Binomial(n, p), summed in log space (n may be large)."""
-    if k <= 0:
+    """P(X >= k) for X ~ Binomial(n, p), exact to float precision for any n.
+
+    Terms are walked with the ratio recurrence in log space from the largest one summed, so
+    nothing underflows: below the mean the complement (k terms) is taken, above it the tail
+    is summed until its terms no longer change the total (they fall geometrically past the
+    mode), which is a few hundred terms even for n in the millions.
+    """
+    if k <= 0 or p >= 1.0:
         return 1.0
-    if k > n:
+    if k > n or p <= 0.0:
         return 0.0
-    log_p, log_q = math.log(p), math.log1p(-p)
-    total = 0.0
-    for i in range(k, min(n, k + 200) + 1):
-        log_term = (math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
-                    + i * log_p + (n - i) * log_q)
-        total += math.exp(log_term)
-    return min(total, 1.0)
+    log_ratio = math.log(p) - math.log1p(-p)
+
+    def log_pmf(i: int) -> float:
+        return (math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+                + i * math.log(p) + (n - i) * math.log1p(-p))
+
+    if k <= n * p:
+        # P(X < k) = sum of pmf(0..k-1); pmf grows up to k-1 < mode, so walk down from it
+        top = log_pmf(k - 1)
+        total, log_term = 0.0, top
+        for i in range(k - 1, -1, -1):
+            term = math.exp(log_term - top)
+            total += term
+            if term < 1e-17 * total:
+                break
+            if i:  # pmf(i - 1) / pmf(i) = i / (n - i + 1) / ratio
+                log_term += math.log(i) - math.log(n - i + 1) - log_ratio
+        return min(1.0, max(0.0, 1.0 - math.exp(top) * total))
+    top = log_pmf(k)  # the largest term of the tail (k lies past the mode)
+    total, log_term = 0.0, top
+    for i in range(k, n + 1):
+        term = math.exp(log_term - top)
+        total += term
+        if term < 1e-17 * total:
+            break
+        if i < n:  # pmf(i + 1) / pmf(i) = (n - i) / (i + 1) * ratio
+            log_term += math.log(n - i) - math.log(i + 1) + log_ratio
+    return min(1.0, math.exp(top + math.log(total)))
 
 
 def confidence(surprise: float) -> float:

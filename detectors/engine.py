@@ -24,14 +24,16 @@ from detectors.state import (
     BURST,
     EXCUSED,
     GLOBAL,
+    GONE,
     LAN,
     NEW,
     OLD,
+    SILENT,
     GapRecord,
     ProbeState,
 )
 
-_SILENCE, _AGE = 0, 1
+_SILENCE, _AGE, _GONE = 0, 1, 2
 _MAX_GAP_RESULTS = 20_000
 _MEASURED_AT = attrgetter("measured_at")
 
@@ -46,6 +48,7 @@ class Engine:
         self.heap: list[tuple[float, int, int, int]] = []
         self.alive = 0
         self.burst = 0
+        self.old = 0
         self.global_silent = 0
         self.global_gap = False
         self.churn_onsets: deque[float] = deque()
@@ -57,6 +60,7 @@ class Engine:
         self.life = Lifecycle(self)
         self.clock = 0.0
         self.next_tick: float | None = None  # next point of the evaluation grid
+        self.next_level_sample = 0.0
 
     # ---- inputs -------------------------------------------------------------------
     def register(self, info: ProbeInfo) -> None:
@@ -88,7 +92,7 @@ class Engine:
         params = self.params
         started = batch.heartbeat.started_at
         started_ts = started.timestamp() if started is not None else None
-        if p.liveness in (BURST, OLD, EXCUSED, GLOBAL):
+        if p.liveness in SILENT:
             self._returned(p, now)
         if p.gap is not None and started_ts is not None and p.gap.started_before is not None \
                 and started_ts > p.gap.started_before + 1:
@@ -136,7 +140,7 @@ class Engine:
         if p.gap is not None:
             p.gap.end = now
             self.open_gaps.setdefault(p.idx, now + self.params.backlog_wait_s)
-        if p.liveness in (BURST, OLD) and not self.life.is_member(p.idx):
+        if p.liveness in (BURST, OLD, GONE) and not self.life.is_member(p.idx):
             self.churn_onsets.append(p.silent_since)
         self._set_liveness(p, ALIVE)
 
@@ -152,13 +156,18 @@ class Engine:
                 ent.alive -= 1
             elif old == BURST:
                 ent.burst.discard(idx)
+            elif old == OLD:
+                ent.old.discard(idx)
             if new == ALIVE:
                 ent.alive += 1
             elif new == BURST:
                 ent.burst.add(idx)
+            elif new == OLD:
+                ent.old.add(idx)
             self.dirty.add(e)
         self.alive += (new == ALIVE) - (old == ALIVE)
         self.burst += (new == BURST) - (old == BURST)
+        self.old += (new == OLD) - (old == OLD)
         self.global_silent += (new == GLOBAL) - (old == GLOBAL)
         p.liveness = new
         if new != ALIVE and p.conditions:
@@ -189,6 +198,10 @@ class Engine:
                 self._fall_silent(p)
             elif what == _AGE and p.liveness == BURST:
                 self._set_liveness(p, OLD)
+                heapq.heappush(heap, (p.silent_since + self.params.level_window_s, idx,
+                                      version, _GONE))
+            elif what == _GONE and p.liveness == OLD:
+                self._set_liveness(p, GONE)
 
     def _check_global(self) -> None:
         """A burst across the whole fleet, in several countries, is the collector's gap."""
@@ -270,11 +283,24 @@ class Engine:
         self.clock = max(self.clock, now)
         self._advance(now)
         self._check_global()
+        self._sample_levels(now)
         self._judge_gaps(now)
         out = self.life.step(now)
         self.dirty.clear()
         self.cond_dirty.clear()
         return out
+
+    def _sample_levels(self, now: float) -> None:
+        """Each entity's silent share into its baseline, every ``level_sample_s``; not while
+        a silence event is open on it (an outage must not become its own baseline)."""
+        if now < self.next_level_sample:
+            return
+        params = self.params
+        self.next_level_sample = now + params.level_sample_s
+        busy = {e for e, signal in self.life.open if signal == "silence"}
+        for ent in self.index.entities:
+            if ent.members and ent.idx not in busy:
+                ent.sample_level(params.level_history)
 
     def _judge_gaps(self, now: float) -> None:
         done = [idx for idx, due in self.open_gaps.items() if due <= now]

@@ -21,8 +21,8 @@ CHILD_TYPE = {"country": "subdivision", "subdivision": "city", "asn": "asn_subdi
 
 class Entity:
     __slots__ = (
-        "alive", "burst", "children", "conditions", "country", "idx", "key", "members",
-        "name",
+        "alive", "burst", "children", "conditions", "country", "idx", "key", "level_base",
+        "level_samples", "members", "name", "old",
     )
 
     def __init__(self, idx: int, key: EntityKey, name: str, country: str | None) -> None:
@@ -33,12 +33,33 @@ class Entity:
         self.members: set[int] = set()
         self.alive = 0
         self.burst: set[int] = set()
+        self.old: set[int] = set()  # silent beyond a burst window, within the level window
+        self.level_samples: list[float] = []  # silent shares, one per level_sample_s (a ring)
+        self.level_base = 0.0  # their median: the entity's usual silent share
         self.conditions: dict[str, set[int]] = {}
         self.children: dict[str, set[int]] = {}  # partition name -> child entity indexes
 
     @property
     def active(self) -> int:
         return self.alive + len(self.burst)
+
+    @property
+    def expected(self) -> int:
+        """Probes that reported within the level window (the level's denominator)."""
+        return self.alive + len(self.burst) + len(self.old)
+
+    def silent_share(self) -> float:
+        n = self.expected
+        return (len(self.burst) + len(self.old)) / n if n else 0.0
+
+    def sample_level(self, history: int) -> None:
+        """Add the current silent share to the baseline ring and refresh its median."""
+        samples = self.level_samples
+        samples.append(self.silent_share())
+        if len(samples) > history:
+            del samples[0]
+        ordered = sorted(samples)
+        self.level_base = ordered[len(ordered) // 2]
 
 
 class EntityIndex:

@@ -9,6 +9,7 @@ seconds before its country does not raise both. Backlog verdicts (``classify``) 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ class Lifecycle:
         self.member_events: dict[int, list[Event]] = {}
         self.returns: dict[str, dict[int, float]] = {}
         self.ending: dict[str, float] = {}
+        self.stopped: dict[str, float] = {}  # condition event -> when its condition stopped
         self.to_judge: set[str] = set()
 
     def is_member(self, probe: int) -> bool:
@@ -84,6 +86,15 @@ class Lifecycle:
                 yield ent, signal, verdict
 
     def _judge_silence(self, ent: Entity, churn: float) -> Verdict | None:
+        """The burst signal (many silences beginning together), else the level signal (a
+        share of the entity silent far above its own baseline, however slowly it fell); when
+        both qualify, the one that accounts for more of its probes."""
+        burst, level = self._judge_burst(ent, churn), self._judge_level(ent)
+        if burst is None or level is None:
+            return burst or level
+        return level if len(level.affected) > len(burst.affected) else burst
+
+    def _judge_burst(self, ent: Entity, churn: float) -> Verdict | None:
         eng, params = self.engine, self.engine.params
         if len(ent.burst) < params.min_probes:
             return None
@@ -102,6 +113,30 @@ class Lifecycle:
         return judge(ent, ent.burst, unaffected, ent.active, max(churn, out_share),
                      lambda i: (len(ents[i].burst), ents[i].active), eng.asn_of, params)
 
+    def _judge_level(self, ent: Entity) -> Verdict | None:
+        eng, params = self.engine, self.engine.params
+        silent = len(ent.burst) + len(ent.old)
+        if silent < params.min_probes or not ent.old:
+            return None  # (no old silence: the burst signal has judged it already)
+        share, base = ent.silent_share(), ent.level_base
+        if share - base < params.level_margin:
+            return None
+        ents, probes = eng.index.entities, eng.probes
+        country = eng.index.countries.get(ent.country or "")
+        scope = ents[country] if country is not None else ent
+        out_expected = eng.alive + eng.burst + eng.old - scope.expected
+        out_share = (eng.burst + eng.old - len(scope.burst) - len(scope.old)) / out_expected \
+            if out_expected >= params.min_probes else 0.0
+        if out_share >= params.outside_max_fraction or share - out_share < params.outside_margin:
+            return None
+        unaffected = (p for p in ent.members if probes[p].liveness == ALIVE)
+        # the null: each probe silent as often as the entity's probes usually are
+        verdict = judge(ent, ent.burst | ent.old, unaffected, ent.expected,
+                        max(base, out_share, params.churn_floor),
+                        lambda i: (len(ents[i].burst) + len(ents[i].old), ents[i].expected),
+                        eng.asn_of, params)
+        return None if verdict is None else dataclasses.replace(verdict, path="level")
+
     def _open_new(self, now: float, out: list[Transition]) -> None:
         found = sorted(self._candidates(now), key=lambda c: (
             RANK[c[0].key.type], c[0].key.access is not None, c[0].key.code, c[1]))
@@ -110,6 +145,13 @@ class Lifecycle:
         for (e, signal), _ev in self.open.items():
             # an entity already down as a whole covers all of its probes
             covered.setdefault(signal, []).append(ents[e].members)
+        probes = self.engine.probes
+        for ev in self.closed:
+            # a resolved event still explains the silences of its probes not back yet (a
+            # partial restoration is not a new outage); a silence begun since is new
+            if ev.signal == "silence" and ev.end is not None:
+                covered.setdefault("silence", []).append(
+                    {p for p in ev.members if probes[p].silent_since <= ev.end})
         pending: dict[tuple[int, str], float] = {}
         for ent, signal, verdict in found:
             cover = covered.setdefault(signal, [])
@@ -141,7 +183,10 @@ class Lifecycle:
     def _young_inside(self, ent: Entity, signal: str, now: float) -> Event | None:
         """An event opened moments ago on an entity inside this one (it went dark first)."""
         ents = self.engine.index.entities
-        window = self.engine.params.burst_window_s
+        params = self.engine.params
+        # a silence may unfold over hours (a staggered shutdown): its events inside are young
+        # as long as the level still remembers their silences
+        window = params.level_window_s if signal == "silence" else params.burst_window_s
         inside = [ev for (e, s), ev in self.open.items()
                   if s == signal and e != ent.idx and ev.status in ("suspected", "confirmed")
                   and now - ev.detected_at <= window and ev.members <= ent.members
@@ -155,6 +200,10 @@ class Lifecycle:
         self.open.pop((eng.index.by_key[ev.entity], ev.signal), None)
         ev.evidence.setdefault("widened_from", []).append(ev.entity.to_json(ev.entity_name))
         ev.entity, ev.entity_name = ent.key, ent.name
+        if ev.signal == "silence":
+            # a staggered fall: the wider event began with its first parts, not its last
+            first = quantile([eng.probes[p].silent_since for p in verdict.affected], 0.1)
+            ev.start = min(ev.start, first)
         for p in verdict.affected - ev.members:
             ev.members.add(p)
             self.member_events.setdefault(p, []).append(ev)
@@ -162,13 +211,39 @@ class Lifecycle:
         ev.confidence = max(ev.confidence, verdict.confidence)
         ev.asns_affected = sorted({a for p in ev.members if (a := eng.asn_of[p]) is not None})
         ev.evidence["probes_active"] = verdict.total
+        if verdict.path == "level":
+            ev.evidence["path"] = "level"
         if ent.key.access is None:
             ev.evidence.pop("access", None)
         else:
             ev.evidence["access"] = ent.key.access
         self.open[(ent.idx, ev.signal)] = ev
         self.ending.pop(ev.id, None)
+        self._merge_inside(ev, ent, now, out)
         out.append(Transition("updated", now, ev.snapshot()))
+
+    def _merge_inside(self, ev: Event, ent: Entity, now: float,
+                      out: list[Transition]) -> None:
+        """Other open events inside the widened one (provinces that went dark one after
+        another) become part of it: one shutdown, one event. Each is retracted as a claim of
+        its own, its evidence naming the event it was merged into."""
+        ents = self.engine.index.entities
+        inside = [other for (e, s), other in list(self.open.items())
+                  if s == ev.signal and other is not ev and e != ent.idx
+                  and ents[e].members <= ent.members
+                  and other.status in ("suspected", "confirmed")]
+        for other in inside:
+            for p in other.members - ev.members:
+                ev.members.add(p)
+                self.member_events.setdefault(p, []).append(ev)
+            ev.evidence.setdefault("widened_from", []).append(
+                other.entity.to_json(other.entity_name))
+            ev.start = min(ev.start, other.start)
+            other.status = "retracted"
+            other.evidence["merged_into"] = ev.id
+            self._close(other)
+            self.returns.pop(other.id, None)
+            out.append(Transition("retracted", now, other.snapshot()))
 
     def _pace(self, probe: int, signal: str) -> float:
         p = self.engine.probes[probe]
@@ -201,6 +276,15 @@ class Lifecycle:
             start = quantile(last, 0.9)
             bracket = (start, max(start, quantile(owed, 0.1)))
             evidence: dict[str, object] = {"signal": "silence"}
+            if verdict.path == "level":
+                evidence["path"] = "level"
+            # probes whose silence began with this one but that came back before it opened
+            # (a mass reboot) are part of it: their backlogs must vote on what it was
+            early = eng.params.burst_window_s
+            members |= {p for p in ent.members if p not in members
+                        and eng.probes[p].liveness == ALIVE and eng.probes[p].silent_since
+                        and eng.probes[p].silent_since >= start - early
+                        and (eng.probes[p].gap is not None or p in eng.verdicts)}
         else:
             start, evidence = cond.describe(eng, ent, signal, members)
         if ent.key.access is not None:
@@ -219,6 +303,8 @@ class Lifecycle:
         self.open[(ent.idx, signal)] = ev
         for p in members:
             self.member_events.setdefault(p, []).append(ev)
+        if signal == "silence":
+            self._merge_inside(ev, ent, now, out)
         out.append(Transition("opened", now, ev.snapshot()))
 
     # ---- following an event ---------------------------------------------------------
@@ -251,13 +337,24 @@ class Lifecycle:
         # stays open while the evidence threshold holds (hysteresis: close_fraction)
         if still >= eng.params.min_probes and still > eng.params.close_fraction * len(ev.members):
             self.ending.pop(ev.id, None)
+            self.stopped.pop(ev.id, None)
+            return
+        if ev.signal != "silence":
+            # one episode, one event: a condition that flickers off and back within
+            # condition_hold_s stays the same event; its end is when it first stopped (read
+            # from the measurements then: later successes would move it)
+            if ev.id not in self.ending:
+                self.ending[ev.id] = now
+                self.stopped[ev.id] = cond.ended(eng, ev.members, ev.start, now) \
+                    if ev.signal in ("block", "international") else now
+            if now - self.ending[ev.id] >= eng.params.condition_hold_s:
+                self._resolve(ev, now, out, self.stopped.pop(ev.id, now))
             return
         since = self.ending.setdefault(ev.id, now)
-        waited = now - since >= eng.params.backlog_wait_s or ev.signal != "silence"
-        if ev.refined or waited:
-            self._resolve(ev, now, out)
+        if ev.refined or now - since >= eng.params.backlog_wait_s:
+            self._resolve(ev, now, out, since)
 
-    def _resolve(self, ev: Event, now: float, out: list[Transition]) -> None:
+    def _resolve(self, ev: Event, now: float, out: list[Transition], since: float) -> None:
         eng = self.engine
         if ev.end is None and ev.refined:
             verdict = self._judge(ev)
@@ -268,10 +365,12 @@ class Lifecycle:
             cadence = quantile([eng.probes[p].cadence for p in ev.members], 0.5)
             if ev.signal == "silence":
                 ev.end = max(ev.start, quantile(back, 0.2) - cadence / 2)
-            elif ev.signal in ("block", "international"):
-                ev.end = max(ev.start, cond.ended(eng, ev.members, ev.start, now))
             else:
-                ev.end = now
+                ev.end = max(ev.start, since)
+        if ev.signal == "silence":
+            # a partial restoration says so: probes of the event still silent at its end
+            ev.evidence["probes_still_silent"] = sum(
+                1 for p in ev.members if eng.probes[p].liveness != ALIVE)
         ev.status, ev.closed_at = "resolved", now
         self._close(ev)
         self.closed.append(ev)
@@ -280,6 +379,7 @@ class Lifecycle:
     def _close(self, ev: Event) -> None:
         self.open.pop((self.engine.index.by_key[ev.entity], ev.signal), None)
         self.ending.pop(ev.id, None)
+        self.stopped.pop(ev.id, None)
         for p in ev.members:
             events = self.member_events.get(p)
             if events is not None and ev in events:
@@ -296,7 +396,11 @@ class Lifecycle:
     def _verdicts(self, ev: Event) -> list[GapVerdict]:
         verdicts = self.engine.verdicts
         floor = ev.start - self.engine.params.burst_window_s
-        return [v for p in ev.members if (v := verdicts.get(p)) is not None and v.end >= floor]
+        # a gap that began after the event ended is another story (a later reboot, a later
+        # outage): it must not rewrite a resolved event
+        ceiling = float("inf") if ev.end is None else ev.end
+        return [v for p in ev.members if (v := verdicts.get(p)) is not None
+                and v.end >= floor and v.onset_lo < ceiling]
 
     def _apply_backlogs(self, ev: Event, now: float, out: list[Transition]) -> bool:
         """Refine an event from its members' backlogs; True when it was retracted."""

@@ -1,11 +1,13 @@
 """The detector's nouns: probes and their entities, inputs, events and their transitions.
 
-Inputs come from the replay stream or the database; transitions leave as the docs/events.md JSON
-object (``Transition.to_json``), the same in replay output, webhook payloads and the API.
+Inputs come from the replay stream or the database; transitions leave as the JSON object of
+docs/events.md (``Transition.to_json``), the same in replay output, webhook payloads and the
+API.
 """
 
 from __future__ import annotations
 
+import copy
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -141,7 +143,8 @@ class Event:
             "probes_affected": len(self.members),
             "probes_total": self.probes_total,
             "asns_affected": sorted(self.asns_affected),
-            "evidence": self.evidence,
+            # a copy: the event's evidence keeps changing after this transition has left
+            "evidence": copy.deepcopy(self.evidence),
         }
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 class Params:
     # --- evaluation clock -------------------------------------------------------------
     eval_interval_s: float = 15.0
-    """The engine is evaluated at least this often (replay time); DESIGN asks for <= 30 s."""
+    """The engine is evaluated at least this often (replay time); at most 30 s."""
 
     # --- liveness (silence) -----------------------------------------------------------
     default_cadence_s: float = 60.0
@@ -30,7 +30,20 @@ class Params:
     """Cadences above this are clipped: such a probe is hardly a liveness signal."""
     burst_window_s: float = 900.0
     """Silences that began within this window of each other form one burst; older silences
-    (dead probes, probes switched off) leave the denominator instead of counting as evidence."""
+    leave the burst's denominator (the level signal keeps them for ``level_window_s``)."""
+
+    level_window_s: float = 14_400.0
+    """Silences younger than this count in an entity's level (the share of its probes not
+    reporting); older ones (dead probes) leave it. Longer than the slowest staggered onset
+    the level signal must still see whole."""
+    level_sample_s: float = 900.0
+    """How often each entity's level is sampled into its baseline."""
+    level_history: int = 96
+    """Samples in an entity's baseline (96 x 15 min: the last day); the baseline is their
+    median, so an outage lasting less than half of it does not become normal."""
+    level_margin: float = 0.3
+    """An entity's silent share must exceed its baseline silent share by this much for the
+    level signal (a slow fall that no burst window sees whole) to open an event."""
 
     # --- evidence thresholds ----------------------------------------------------------
     min_probes: int = 3
@@ -94,6 +107,10 @@ class Params:
     """A resolved event still takes refinements from late backlogs for this long."""
 
     # --- in-probe signals -------------------------------------------------------------
+    condition_hold_s: float = 1800.0
+    """A live-condition event (international, block, throttling) resolves only once its
+    condition has stayed below threshold this long (one episode, one event); its end is
+    when it first fell below."""
     live_window_s: float = 300.0
     """Results measured within this window of the clock describe the probe's present."""
     throttle_factor: float = 3.0

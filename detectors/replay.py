@@ -1,4 +1,4 @@
-"""Replay: read a stream (JSON Lines, docs/events.md), drive the engine on its clock.
+"""Replay: read a stream (JSON Lines, docs/events.md format), drive the engine on its clock.
 
 The clock is each upload's ``received_at``; the engine is evaluated every
 ``eval_interval_s`` of replay time and once more at ``until`` (default: the last line).

@@ -45,24 +45,41 @@ class Scenario:
     minutes: float = 30.0
     target: str = ""
     method: str = ""
+    spread_min: float = 0.0
+    """Staggered onset: each probe's effect begins at a random point of this many minutes
+    after the start (networks and provinces going dark one after another)."""
+    partial: float = 0.0
+    """Partial restoration: this share of the probes stays affected for as long again."""
+    flicker_min: float = 0.0
+    """Flickering: the effect pauses for this many minutes in every half hour."""
 
     def effects(self, probes: list[SimProbe], rng: random.Random) -> dict[str, list[Effect]]:
         start = T0 + self.start_h * 3600
         end = start + self.minutes * 60
-        if self.effect in ("target_down", "target_slow", "collector_down", "mass_reboot"):
+        if self.effect in ("target_down", "target_slow", "collector_down") or \
+                (self.effect == "mass_reboot" and not self.code):
             chosen = probes
         else:
             chosen = select(probes, self.entity_type, self.code, self.access)
             if self.effect == "single_power":
                 chosen = chosen[:1]
         out: dict[str, list[Effect]] = {}
-        for p in chosen:
+        lasting = set(rng.sample(range(len(chosen)), round(self.partial * len(chosen))))
+        for n, p in enumerate(chosen):
             s, e = start, end
+            if self.spread_min:
+                s = min(end - 60, start + rng.uniform(0, self.spread_min * 60))
+            if n in lasting:
+                e = end + self.minutes * 60
             if self.effect == "mass_reboot":
-                s = start + rng.uniform(0, 120)
-                e = s + rng.uniform(60, 150)
-            out[p.info.id] = [Effect(s, e, what, self.target, self.method)
-                              for what in EFFECTS[self.effect]]
+                s = start + rng.uniform(0, max(120.0, self.spread_min * 60))
+                e = s + rng.uniform(60, max(150.0, self.minutes * 60))
+            spans = [(s, e)]
+            if self.flicker_min:
+                pause = self.flicker_min * 60
+                spans = [(a, min(e, a + 1800 - pause)) for a in _steps(s, e, 1800.0)]
+            out[p.info.id] = [Effect(a, b, what, self.target, self.method)
+                              for a, b in spans for what in EFFECTS[self.effect]]
         return out
 
     def truth(self, probes: list[SimProbe]) -> dict[str, Any]:
@@ -73,6 +90,11 @@ class Scenario:
         out.update(start=iso(start), end=iso(start + self.minutes * 60), probes=affected,
                    entity={"type": self.entity_type, "code": self.code, "access": self.access})
         return out
+
+
+def _steps(start: float, end: float, step: float) -> list[float]:
+    return [start + i * step for i in range(int((end - start) // step) + 1)
+            if start + i * step < end]
 
 
 def build(spec: FleetSpec, scenarios: list[Scenario], hours: float, seed: int = 1,

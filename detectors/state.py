@@ -15,9 +15,11 @@ from detectors.params import Params
 NEW: Final = 0  # not enough arrivals to know its cadence: no evidence either way
 ALIVE: Final = 1
 BURST: Final = 2  # silent, the silence began recently: evidence
-OLD: Final = 3  # silent for longer than a burst window: out of the denominator
+OLD: Final = 3  # silent for longer than a burst window: out of the burst, still in the level
 EXCUSED: Final = 4  # silent at its usual off time
 GLOBAL: Final = 5  # silent inside a global arrival gap (collector down, mass reboot)
+GONE: Final = 6  # silent for longer than the level window: out of every denominator
+SILENT: Final = (BURST, OLD, EXCUSED, GLOBAL, GONE)  # states a returning probe leaves
 
 # Scopes of a result, as small ints (gap records keep many of them).
 LAN: Final = 0

@@ -57,6 +57,34 @@ def test_twc_outage_found_per_network_and_no_one_else(shared_data: Path) -> None
     assert not {asn(e) for e in final.values()} & LARGE_OTHERS
 
 
+# Networks of the United States in the log, as their volunteers would declare them: TWC's and
+# the large others (Comcast, Hurricane Electric, Charter, Verizon, AT&T, Cox, ...).
+US_NETWORKS = TWC | {7922, 6939, 20115, 701, 7018, 22773, 209, 5650, 33363, 3549}
+
+
+@pytest.mark.slow
+def test_twc_outage_found_when_probes_declare_their_country(shared_data: Path) -> None:
+    # the country (60 of its 176 probes dark) does not qualify as a whole; waiting for it
+    # must not starve the networks: each TWC network opens, within a bounded wait
+    path = shared_data / "ripe-atlas-connlog-2014-08-27" / "connlog.csv"
+    with path.open(encoding="utf-8") as source:
+        items = list(connlog_items(source, countries=dict.fromkeys(US_NETWORKS, "US")))
+    transitions = [t.to_json() for t in drive(Engine(), items)]
+    opened = {t["event"]["entity"]["code"]: parse_time(t["at"]) for t in transitions
+              if t["action"] == "opened" and OUTAGE[0] - 1800 < parse_time(t["at"]) < OUTAGE[1]}
+    assert set(opened) == {"AS10796", "AS11351", "AS11426", "AS11427", "AS12271", "AS20001"}
+    # AS20001 qualifies at 09:38:45 (its burst); it waits for the US at most two of its
+    # probes' cadences (600 s) and its level keeps it qualifying meanwhile
+    assert opened["AS20001"] <= parse_time("2014-08-27T09:49:00Z")
+    final = {t["event"]["id"]: t["event"] for t in transitions}
+    big = next(e for e in final.values() if e["entity"]["code"] == "AS20001"
+               and parse_time(e["start"]) < OUTAGE[0])
+    assert big["probes_affected"] >= 19
+    assert parse_time(str(big["end"])) == pytest.approx(parse_time("2014-08-27T10:58:00Z"),
+                                                        abs=600)
+    assert not [e for e in final.values() if e["entity"]["type"] == "country"]
+
+
 @pytest.mark.slow
 def test_a_collector_gap_in_real_data_raises_nothing(shared_data: Path) -> None:
     # the collector hears nobody for 10 minutes; every probe's uploads resume afterwards

@@ -1,7 +1,7 @@
 """A stream whose lines are slightly out of received_at order replays as the ordered one.
 
-docs/events.md orders replay streams by received_at, but a stream merged from several collector
-replicas' logs is only ordered to within their clock skew and commit delays.
+docs/events.md orders replay streams by received_at, but a stream merged from several
+collector replicas' logs is only ordered to within their clock skew and commit delays.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,34 @@ P = Params()
 ])
 def test_binomial_tail(n: int, k: int, p: float, expected: float) -> None:
     assert math.isclose(binomial_tail(n, k, p), expected, rel_tol=1e-9, abs_tol=1e-15)
+
+
+def _exact_tail(n: int, k: int, p: str) -> float:
+    q = Fraction(p)
+
+    def pmf(i: int) -> Fraction:
+        return math.comb(n, i) * q**i * (1 - q)**(n - i)
+
+    if k < n * q:  # the shorter sum, exactly: rationals do not cancel badly
+        return float(1 - sum(pmf(i) for i in range(k)))
+    return float(sum(pmf(i) for i in range(k, n + 1)))
+
+
+@pytest.mark.parametrize(("n", "k", "p"), [
+    # large n: below the mean (k << n p), around it, and far in the tail
+    (2000, 15, "0.01"), (800, 14, "0.01"), (600, 250, "0.4"), (1000, 230, "0.2"),
+    (200, 150, "0.3"), (300, 10, "0.01"),
+])
+def test_binomial_tail_large_n_matches_exact_sum(n: int, k: int, p: str) -> None:
+    assert math.isclose(binomial_tail(n, k, float(p)), _exact_tail(n, k, p), rel_tol=1e-9)
+
+
+def test_binomial_tail_in_a_large_country() -> None:
+    # 5 silent of 100 000 under 1 % churn is no surprise at all (1000 expected)
+    assert binomial_tail(100_000, 5, 0.01) == pytest.approx(1.0, abs=1e-12)
+    assert binomial_tail(100_000, 800, 0.01) == pytest.approx(1.0, abs=1e-9)
+    assert 0 < binomial_tail(100_000, 1500, 0.01) < 1e-40
+    assert binomial_tail(1_000_000, 12_000, 0.01) < 1e-9
 
 
 def _gap(rows: list[tuple[float, int, bool]], start: float = 1000.0, end: float = 3000.0,
