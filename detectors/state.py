@@ -64,6 +64,7 @@ class ProbeState:
     __slots__ = (
         "arrivals", "cadence", "conditions", "entities", "first_seen", "gap",
         "idx", "info", "jitter", "last_arrival", "last_ext_ok", "last_measured", "liveness",
+        "long_gaps", "long_sum",
         "measure_every",
         "seen_day", "seen_slots", "silent_since", "started_at", "targets", "version",
     )
@@ -76,6 +77,8 @@ class ProbeState:
         self.arrivals = 0
         self.cadence = params.default_cadence_s
         self.jitter = 0.0
+        self.long_gaps = 0  # consecutive gaps far above the cadence, and their sum
+        self.long_sum = 0.0
         self.last_arrival = 0.0
         self.first_seen = 0.0
         self.version = 0
@@ -98,9 +101,20 @@ class ProbeState:
             if self.arrivals < params.learn_arrivals:
                 self.cadence = gap if self.arrivals == 1 else (self.cadence + gap) / 2
             elif gap <= 3 * self.cadence:
+                self.long_gaps, self.long_sum = 0, 0.0
                 a = params.cadence_alpha
                 self.jitter = (1 - a) * self.jitter + a * abs(gap - self.cadence)
                 self.cadence = (1 - a) * self.cadence + a * gap
+            else:
+                # One long gap is a silence. ``learn_arrivals`` of them in a row, with no
+                # normal gap between, mean the cadence was learned wrong (a probe's start-up
+                # uploads come within a second of each other) or has changed: learn it again
+                # from them, or the probe would look silent after every upload for good.
+                self.long_gaps += 1
+                self.long_sum += gap
+                if self.long_gaps >= params.learn_arrivals:
+                    self.cadence, self.jitter = self.long_sum / self.long_gaps, 0.0
+                    self.long_gaps, self.long_sum = 0, 0.0
             self.cadence = min(max(self.cadence, 1.0), params.max_cadence_s)
         elif not self.arrivals:
             self.first_seen = now

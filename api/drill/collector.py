@@ -48,10 +48,10 @@ async def _detector(state: AppState, *, cadence: float, start_file: Path | None)
     if not dsn:
         raise RuntimeError("the detector needs the service's database URL")
     # A probe that starts uploads three small batches within a second (an empty heartbeat,
-    # then results as its first round finishes); the detector takes its first three
-    # arrivals as the cadence (1 s) and then ignores every longer gap, so each fresh probe
-    # flaps silent/alive for good. The drill starts the leader once the probes are steady,
-    # and it rebuilds from recent history only.
+    # then results as its first round finishes); the detector learns a 1 s cadence from them
+    # and learns it again only after three steady uploads, so with the drill's scaled margin
+    # fresh probes flap silent/alive for a few cadences. The drill starts the leader once
+    # the probes are steady, and it rebuilds from recent history only.
     while start_file is not None and not await asyncio.to_thread(start_file.exists):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(state.stopping.wait(), 0.5)

@@ -14,7 +14,7 @@ from detectors.classify import GapVerdict, judge_event, judge_gap
 from detectors.decide import binomial_tail
 from detectors.model import EntityKey, ProbeInfo
 from detectors.params import Params
-from detectors.state import DOMESTIC, INTERNATIONAL, LAN, GapRecord
+from detectors.state import DOMESTIC, INTERNATIONAL, LAN, GapRecord, ProbeState
 
 P = Params()
 
@@ -142,3 +142,22 @@ def test_every_parameter_is_documented_with_its_default() -> None:
     documented = {name: float(default) for name, default in
                   re.findall(r"^\| `(\w+)` \| ([^|]+?) \|", table, re.MULTILINE)}
     assert documented == {f.name: float(f.default) for f in dataclasses.fields(Params)}
+
+
+def test_a_cadence_learned_from_a_start_up_burst_is_learned_again() -> None:
+    """A probe's first uploads come within a second (an empty heartbeat, then its first
+    results); learned from them alone, the cadence stuck at the 1 s floor and every later
+    60 s gap was ignored as a silence, so the probe looked silent ~11 s after each upload."""
+    params = Params()
+    probe = ProbeState(0, ProbeInfo("p-1"), [], params)
+    for t in (0.0, 0.3, 0.6):
+        probe.learn_arrival(t, params)
+    assert probe.cadence == 1.0  # the burst
+    for t in (60.6, 120.6, 180.6):
+        probe.learn_arrival(t, params)
+    assert probe.cadence == pytest.approx(60.0)
+    assert probe.silence_after(params) >= 60.0
+    # One long gap after that is a silence, not a new cadence.
+    probe.learn_arrival(900.0, params)
+    probe.learn_arrival(960.0, params)
+    assert probe.cadence == pytest.approx(60.0)
