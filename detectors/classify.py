@@ -139,13 +139,16 @@ def judge_event(verdicts: list[GapVerdict], members: int, params: Params,
     if start_within is not None and start_within[0] <= hi and start_within[1] >= lo:
         lo, hi = max(lo, start_within[0]), min(hi, start_within[1])
     # brackets that do not overlap: the probes went dark (came back) at different times, a
-    # staggered onset (restoration): the event spans from its first tenth to its last tenth
-    start = (lo + hi) / 2 if lo <= hi else quantile([v.onset for v in chosen], 0.1)
+    # staggered onset (restoration): the event spans from its first tenth to its last tenth,
+    # but never from one probe's extreme (with 3 probes the 90 % rank is the last one, and
+    # one probe whose first check after the repair failed would move the end)
+    k = max(1, int(0.1 * (len(chosen) - 1) + 0.5)) if len(chosen) >= 3 else 0
+    start = (lo + hi) / 2 if lo <= hi else sorted(v.onset for v in chosen)[k]
     lo = quantile([v.end_lo for v in chosen], 0.9)
     hi = quantile([v.end_hi for v in chosen], 0.1)
     if end_before is not None and end_before >= lo:
         hi = min(hi, end_before)
-    end = (lo + hi) / 2 if lo <= hi else quantile([v.end for v in chosen], 0.9)
+    end = (lo + hi) / 2 if lo <= hi else sorted(v.end for v in chosen)[-1 - k]
     return EventVerdict(label, len(votes), agree, start, end)
 
 

@@ -124,6 +124,24 @@ def test_event_brackets_beat_any_single_probe() -> None:
     assert judge_event(verdicts[:2], 5, P) is None  # not enough probes back yet
 
 
+def test_one_late_probe_does_not_set_a_small_events_end() -> None:
+    """Three probes of one network; the repair at t=3000. One probe's first check after it
+    failed (its bracket ends 20 s late), so the brackets do not overlap: the end is the
+    middle probe's, not the late one's (the drill's ISP cut caught the 90 % rank = the last
+    of three)."""
+    verdicts = [GapVerdict("blackout", 995, 1000, 2995, 3001),
+                GapVerdict("blackout", 996, 1002, 2998, 3003),
+                GapVerdict("blackout", 994, 1001, 3016, 3021)]
+    event = judge_event(verdicts, 3, P)
+    assert event is not None
+    assert abs(event.end - 3000) <= 2
+    # with ten probes the last tenth still counts (a staggered restoration)
+    many = [GapVerdict("blackout", 995, 1000, 3000 + 60 * i, 3005 + 60 * i) for i in range(10)]
+    staggered = judge_event(many, 10, P)
+    assert staggered is not None
+    assert staggered.end == many[8].end
+
+
 def test_entity_codes() -> None:
     info = ProbeInfo("p", "MM", "MM-07", "Bago", 9988, "mobile")
     keys = [k for k, _ in info.entities()]
