@@ -108,6 +108,9 @@ class LimitsMiddleware:
             if int(declared) > cap:
                 await _error(send, 413, f"body larger than {cap} bytes")
                 return
+        if _carries_nul(scope):
+            await _error(send, 422, "NUL characters are not allowed in the URL")
+            return
         if scope.get("method") in _BODY_METHODS:
             refusal = await self._credential_refusal(scope, authorization)
             if refusal is not None:
@@ -183,3 +186,11 @@ async def _error(send: Send, status: int, detail: str,
     raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
+
+
+def _carries_nul(scope: Scope) -> bool:
+    """PostgreSQL text cannot hold NUL: a URL carrying one (``%00`` in the query, or in the
+    path, which ASGI hands over decoded) is refused here, once, instead of reaching SQL
+    through whichever route passes that parameter on (it was a 500 on the events filter)."""
+    query: bytes = scope.get("query_string", b"")
+    return b"%00" in query or b"\x00" in query or "\x00" in scope.get("path", "")

@@ -83,7 +83,7 @@ def run(operation: Any, strategy: Any, base_url: str, headers: dict[str, str],
             case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS)
         except (Exception, BaseExceptionGroup) as exc:  # schemathesis' own failure groups
             lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-            failures.append(f"{case.method} {case.path}: {' | '.join(lines[:5])}")
+            failures.append(f"{case.method} {case.path}: {' | '.join(lines[:12])}")
 
     call()
     return calls
