@@ -84,7 +84,7 @@ def test_simulate_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("argv", "says"), [
     (["simulate", "--help"], ["about 30 s", "nothing on stdout"]),
     (["replay", "--help"], ["About 30 s", "on stdout"]),
-    (["bench", "detect", "--help"], ["about 15 minutes", "figures on stdout"]),
+    (["bench", "detect", "--help"], ["About 4 minutes", "Figures on stdout"]),
 ])
 def test_help_says_how_long_and_where_output_goes(argv: list[str], says: list[str]) -> None:
     text = " ".join(subprocess.run([str(CUTWATCH), *argv], capture_output=True, text=True,

@@ -13,7 +13,7 @@ import pytest
 from collector_helpers import LiveServer, new_probe
 from test_ingest import counts
 
-from cutwatch.wire import Result
+from probes.records import Result
 from probes.spool import Spool
 from probes.uploader import Uploader
 
