@@ -41,7 +41,7 @@ NOT_HERE = {
     "python3 -m venv": "the suite already runs in the project's virtualenv",
     "curl -X POST https://collector.example.org/v1/subscriptions": "a public host; the same "
     "request on loopback is in tests/webhooks/test_api.py",
-    "cutwatch bench detect": "about 15 minutes (make bench); its --help is checked by "
+    "cutwatch bench detect": "about 4 minutes (make bench); its --help is checked by "
     "tests/test_progress.py",
 }
 
