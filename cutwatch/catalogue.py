@@ -7,12 +7,11 @@ memory budget), and a test holds both to accepting and refusing the same documen
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from cutwatch.vocab import CheckKind, Family, Scope
+from cutwatch.vocab import CheckKind, Family, Scope, compiled_patterns
 
 Group = Literal["pulse", "service"]
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$"
@@ -75,12 +74,7 @@ class HttpTarget(BaseTarget):
     @field_validator("block_patterns")
     @classmethod
     def _compiles(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"bad block pattern {pattern!r}: {exc}") from None
-        return patterns
+        return compiled_patterns(patterns)
 
 
 class GatewayTarget(BaseTarget):

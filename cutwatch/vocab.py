@@ -7,6 +7,8 @@ import pydantic (it is most of a Raspberry Pi probe's memory budget).
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Final, Literal
 
 SCHEMA_VERSION: Final = 1
@@ -27,3 +29,26 @@ Access = Literal["fixed", "mobile", "satellite"]
 # offset would). The collector narrows this further around its own clock (api.admission).
 FIRST_YEAR: Final = 2000
 LAST_YEAR: Final = 2199
+
+
+def to_utc(value: datetime) -> datetime:
+    """An aware timestamp in UTC, within the wire's years (``ValueError`` otherwise)."""
+    if value.tzinfo is None:
+        raise ValueError("timestamp must have a UTC offset")
+    # The year is checked before the conversion, which is what would overflow.
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"year must be between {FIRST_YEAR} and {LAST_YEAR}")
+    utc = value.astimezone(UTC)
+    if not FIRST_YEAR <= utc.year <= LAST_YEAR:
+        raise ValueError(f"year must be between {FIRST_YEAR} and {LAST_YEAR}")
+    return utc
+
+
+def compiled_patterns(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    """A catalogue's block-page patterns, each one a valid regular expression."""
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"bad block pattern {pattern!r}: {exc}") from None
+    return patterns

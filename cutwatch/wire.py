@@ -8,7 +8,7 @@ test fails when the two drift). The probe writes the same JSON from plain record
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -51,6 +51,7 @@ from cutwatch.vocab import (
 from cutwatch.vocab import (
     Scope as Scope,
 )
+from cutwatch.vocab import to_utc
 
 ProbeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
@@ -95,7 +96,7 @@ class Result(_Wire):
     @field_validator("measured_at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return _to_utc(value)
+        return to_utc(value)
 
 
 class Clock(_Wire):
@@ -126,7 +127,7 @@ class Heartbeat(_Wire):
     @field_validator("started_at")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else _to_utc(value)
+        return None if value is None else to_utc(value)
 
 
 class Batch(_Wire):
@@ -143,7 +144,7 @@ class Batch(_Wire):
     @field_validator("sent_at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return _to_utc(value)
+        return to_utc(value)
 
 
 class RefusedResult(BaseModel):
@@ -166,16 +167,6 @@ class BatchAck(BaseModel):
         "drops them instead of resending.",
     )
     server_time: AwareDatetime
-
-
-def _to_utc(value: datetime) -> datetime:
-    # The year is checked before the conversion, which is what would overflow.
-    if not FIRST_YEAR <= value.year <= LAST_YEAR:
-        raise ValueError(f"year must be between {FIRST_YEAR} and {LAST_YEAR}")
-    utc = value.astimezone(UTC)
-    if not FIRST_YEAR <= utc.year <= LAST_YEAR:
-        raise ValueError(f"year must be between {FIRST_YEAR} and {LAST_YEAR}")
-    return utc
 
 
 def json_schema() -> dict[str, Any]:

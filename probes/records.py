@@ -18,23 +18,11 @@ from typing import Any
 from uuid import UUID
 
 from cutwatch.failures import FAILURES, Failure
-from cutwatch.vocab import FIRST_YEAR, LAST_YEAR, MAX_OFFSET_MS, CheckKind, Family, Scope
+from cutwatch.vocab import MAX_OFFSET_MS, CheckKind, Family, Scope, to_utc
 
 _KINDS = frozenset(("dns", "tcp", "http", "gateway", "icmp", "traceroute"))
 _SCOPES = frozenset(("lan", "domestic", "international"))
 _FAMILIES = frozenset(("ipv4", "ipv6"))
-
-
-def to_utc(value: datetime) -> datetime:
-    """An aware timestamp in UTC, within the wire's years (``ValueError`` otherwise)."""
-    if value.tzinfo is None:
-        raise ValueError("timestamp must have a UTC offset")
-    if not FIRST_YEAR <= value.year <= LAST_YEAR:
-        raise ValueError(f"year must be between {FIRST_YEAR} and {LAST_YEAR}")
-    utc = value.astimezone(UTC)
-    if not FIRST_YEAR <= utc.year <= LAST_YEAR:
-        raise ValueError(f"year must be between {FIRST_YEAR} and {LAST_YEAR}")
-    return utc
 
 
 def timestamp(value: datetime | None) -> str | None:

@@ -9,12 +9,11 @@ test holds both to accepting and refusing the same catalogues with the same firs
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from cutwatch.vocab import CheckKind, Family, Scope
+from cutwatch.vocab import CheckKind, Family, Scope, compiled_patterns
 from probes import validate as v
 
 Group = Literal["pulse", "service"]
@@ -130,15 +129,6 @@ class CheckinReply:
         return json.dumps(data, indent=1)
 
 
-def _compiles(patterns: tuple[str, ...]) -> tuple[str, ...]:
-    for pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"bad block pattern {pattern!r}: {exc}") from None
-    return patterns
-
-
 # The rules of cutwatch.catalogue's fields, field by field (same bounds, same patterns).
 _FAMILIES = v.tuple_of(v.literal("ipv4", "ipv6"), min_length=1)
 _BASE: dict[str, v.Checker] = {
@@ -165,7 +155,7 @@ TARGET: v.Checker = v.tagged("kind", {
     "http": _target(HttpTarget, "http", url=v.string(max_length=2048, pattern=r"^https?://"),
                     max_body=v.integer(ge=0, le=64 * 1_048_576),
                     expect_status=v.tuple_of(v.integer()),
-                    block_patterns=v.with_rule(v.tuple_of(v.string()), _compiles),
+                    block_patterns=v.with_rule(v.tuple_of(v.string()), compiled_patterns),
                     expect_size=v.optional(v.integer(ge=1)), ca_file=v.optional(v.string())),
     "gateway": _target(GatewayTarget, "gateway", address=v.optional(v.string()),
                        ports=v.tuple_of(v.integer(), min_length=1)),
