@@ -19,7 +19,7 @@ from uuid import UUID
 import pydantic_core
 from pydantic import ValidationError
 
-from api.errors import describe_errors
+from cutwatch.api.errors import describe_errors
 from cutwatch.wire import MAX_RESULTS_PER_BATCH, Batch, RefusedResult, Result
 
 _BIGINT: Final = 2**63 - 1

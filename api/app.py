@@ -13,7 +13,8 @@ from contextlib import asynccontextmanager, suppress
 
 from fastapi import APIRouter, FastAPI
 
-from api import (
+from cutwatch import __version__
+from cutwatch.api import (
     checkin,
     errors,
     events,
@@ -25,17 +26,16 @@ from api import (
     registration,
     series,
 )
-from api import leader as detector_leader
-from api.dashboard import pages as dashboard_pages
-from api.db import make_pool
-from api.geo import GeoLookup
-from api.limits import LimitsMiddleware, RateLimiter
-from api.migrate import apply_migrations
-from api.settings import Settings
-from api.state import AppState
-from api.webhooks import dispatcher as webhook_dispatcher
-from api.webhooks import routes as webhook_routes
-from cutwatch import __version__
+from cutwatch.api import leader as detector_leader
+from cutwatch.api.dashboard import pages as dashboard_pages
+from cutwatch.api.db import make_pool
+from cutwatch.api.geo import GeoLookup
+from cutwatch.api.limits import LimitsMiddleware, RateLimiter
+from cutwatch.api.migrate import apply_migrations
+from cutwatch.api.settings import Settings
+from cutwatch.api.state import AppState
+from cutwatch.api.webhooks import dispatcher as webhook_dispatcher
+from cutwatch.api.webhooks import routes as webhook_routes
 
 log = logging.getLogger(__name__)
 

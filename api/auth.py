@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
-from api.state import AppState, get_state
+from cutwatch.api.state import AppState, get_state
 
 if TYPE_CHECKING:
-    from api.limits import RateLimiter
+    from cutwatch.api.limits import RateLimiter
 
 # Hash of nothing in particular, compared against when the id is unknown, so an unknown id
 # and a wrong secret take the same time.

@@ -1,7 +1,7 @@
 """``GET /v1/checkin``: a probe fetches its catalogue and schedule (and the collector's time).
 
 Authenticated as the probe (``Authorization: Bearer <probe_id>.<secret>``); the catalogue is
-cut to the probe's declared country (see ``api.catalogue``). The reply is the
+cut to the probe's declared country (see ``cutwatch.api.catalogue``). The reply is the
 ``cutwatch.catalogue.CheckinReply`` model (the probe parses the same JSON by hand).
 """
 
@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from api.auth import ProbeDep
-from api.catalogue import CatalogueFile
-from api.settings import Settings
+from cutwatch.api.auth import ProbeDep
+from cutwatch.api.catalogue import CatalogueFile
+from cutwatch.api.settings import Settings
 from cutwatch.catalogue import CheckinReply
 
 

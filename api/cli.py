@@ -74,9 +74,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     _database_flags(approve)
     approve.add_argument("probe_id")
     approve.set_defaults(handler=_approve)
-    __import__("api.webhooks.cli", fromlist=["register"]).register(admin_commands)
+    __import__("cutwatch.api.webhooks.cli", fromlist=["register"]).register(admin_commands)
     _register_detect(commands)
-    __import__("api.drill.cli", fromlist=["register"]).register(commands)
+    __import__("cutwatch.api.drill.cli", fromlist=["register"]).register(commands)
     _register_demo(commands)
 
 
@@ -88,8 +88,8 @@ def _database_flags(parser: argparse.ArgumentParser) -> None:
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:
     from pydantic import ValidationError
 
-    from api.errors import describe_errors
-    from api.settings import Settings
+    from cutwatch.api.errors import describe_errors
+    from cutwatch.api.settings import Settings
 
     overrides = {
         "database_url": args.database_url,
@@ -105,8 +105,8 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from api.server import serve
-    from api.startup import StartupError, check
+    from cutwatch.api.server import serve
+    from cutwatch.api.startup import StartupError, check
 
     settings = _settings(args, migrate_on_start=False if args.no_migrate else None)
     try:
@@ -114,7 +114,7 @@ def _serve(args: argparse.Namespace) -> int:
     except StartupError as exc:
         raise CliError(str(exc)) from None
     if args.demo:
-        from cutwatch.demo import run
+        from cutwatch.api.demo import run
 
         run(settings, log_level=args.log_level)
         return 0
@@ -125,8 +125,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _migrate(args: argparse.Namespace) -> int:
     import asyncio
 
-    from api.embedded import database_url
-    from api.migrate import migrate_url
+    from cutwatch.api.embedded import database_url
+    from cutwatch.api.migrate import migrate_url
 
     settings = _settings(args)
     with database_url(settings.database_url, settings.data_dir) as url:
@@ -145,7 +145,7 @@ def _enroll(args: argparse.Namespace) -> int:
             raise CliError(f"{flag} must be at most 100 characters, without NUL")
     if not 0 < args.expires_in <= 24 * 366:
         raise CliError("--expires-in must be between 0 and 8784 hours")
-    from api.registration import create_enrollment_token
+    from cutwatch.api.registration import create_enrollment_token
 
     token = on_database(args, lambda conn: create_enrollment_token(
         conn, label=args.label, max_uses=None if args.unlimited else args.uses,
@@ -157,7 +157,7 @@ def _enroll(args: argparse.Namespace) -> int:
 
 
 def _approve(args: argparse.Namespace) -> int:
-    from api.registration import approve
+    from cutwatch.api.registration import approve
 
     approved = on_database(args, lambda conn: approve(conn, args.probe_id))
     if approved is None:
@@ -176,8 +176,8 @@ def on_database(args: argparse.Namespace, action: Any) -> Any:
 
     import psycopg
 
-    from api.embedded import database_url
-    from api.migrate import apply_migrations
+    from cutwatch.api.embedded import database_url
+    from cutwatch.api.migrate import apply_migrations
 
     async def go(url: str) -> Any:
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
@@ -221,7 +221,7 @@ def _register_detect(commands: argparse._SubParsersAction[argparse.ArgumentParse
 def _detect(args: argparse.Namespace) -> int:
     import logging
 
-    from api.leader import detect
+    from cutwatch.api.leader import detect
 
     settings = _settings(args)
     if not settings.database_url:
@@ -257,7 +257,7 @@ def _register_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _demo_cut(args: argparse.Namespace) -> int:
-    from cutwatch.demo_cut import set_cut
+    from cutwatch.api.demo_cut import set_cut
 
     minutes = getattr(args, "minutes", None)
     if minutes is not None and not 0 < minutes <= 24 * 60:

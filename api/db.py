@@ -8,7 +8,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from api.settings import Settings
+from cutwatch.api.settings import Settings
 
 Conn = AsyncConnection[Any]
 

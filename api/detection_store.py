@@ -21,10 +21,10 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from api import metrics
-from api.webhooks import outbox
+from cutwatch.api import metrics
+from cutwatch.api.webhooks import outbox
+from cutwatch.detectors.model import ProbeInfo, Upload
 from cutwatch.wire import Batch, Clock, Heartbeat, Result
-from detectors.model import ProbeInfo, Upload
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import AwareDatetime, BaseModel
 
-from api.state import get_state
-from detectors.model import EntityType, Kind, Status
+from cutwatch.api.state import get_state
+from cutwatch.detectors.model import EntityType, Kind, Status
 
 router = APIRouter(tags=["events"])
 ENTITY_TYPES: Final[tuple[str, ...]] = get_args(EntityType)

@@ -19,9 +19,9 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api import events as events_api
-from api import series
-from detectors.model import Kind, Status
+from cutwatch.api import events as events_api
+from cutwatch.api import series
+from cutwatch.detectors.model import Kind, Status
 
 router = APIRouter(tags=["exports"])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.migrate import pending_migrations
-from api.state import PoolDep, SettingsDep
+from cutwatch.api.migrate import pending_migrations
+from cutwatch.api.state import PoolDep, SettingsDep
 
 router = APIRouter(tags=["health"])
 

@@ -16,11 +16,11 @@ from typing import Final
 
 from fastapi import APIRouter, HTTPException, Request
 
-from api.admission import Admitted, Bounds, Malformed, Refused, admit
-from api.auth import ProbeDep
-from api.settings import Settings
-from api.state import get_state
-from api.store import BatchOwnedElsewhere, BatchReused, results_digest, store_batch
+from cutwatch.api.admission import Admitted, Bounds, Malformed, Refused, admit
+from cutwatch.api.auth import ProbeDep
+from cutwatch.api.settings import Settings
+from cutwatch.api.state import get_state
+from cutwatch.api.store import BatchOwnedElsewhere, BatchReused, results_digest, store_batch
 from cutwatch.wire import BatchAck
 
 router = APIRouter(tags=["ingest"])

@@ -42,8 +42,8 @@ from uuid import UUID
 import psycopg
 from psycopg import AsyncConnection
 
-from api import metrics
-from api.detection_store import (
+from cutwatch.api import metrics
+from cutwatch.api.detection_store import (
     drop_queued,
     history_page,
     load_probes,
@@ -54,12 +54,12 @@ from api.detection_store import (
     store_transition,
     take_queued,
 )
-from detectors.engine import Engine
-from detectors.model import Upload
-from detectors.params import Params
+from cutwatch.detectors.engine import Engine
+from cutwatch.detectors.model import Upload
+from cutwatch.detectors.params import Params
 
 if TYPE_CHECKING:
-    from api.state import AppState
+    from cutwatch.api.state import AppState
 
 log = logging.getLogger(__name__)
 
@@ -354,7 +354,7 @@ async def in_child(dsn: str, stopping: asyncio.Event) -> None:
     env = {**os.environ, "DATABASE_URL": dsn, "CUTWATCH_DATABASE_URL": dsn,
            CHILD_NAME_ENV: replica_name()}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "from api.leader import child_main; child_main()",
+        sys.executable, "-c", "from cutwatch.api.leader import child_main; child_main()",
         stdin=asyncio.subprocess.PIPE, env=env)
     waiter = asyncio.create_task(stopping.wait())
     exited = asyncio.create_task(proc.wait())

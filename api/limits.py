@@ -28,7 +28,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from psycopg_pool import PoolTimeout
 
-from api.auth import refuse_credential
+from cutwatch.api.auth import refuse_credential
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
-from api.state import StateDep
+from cutwatch.api.state import StateDep
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -44,9 +44,9 @@ class Migration:
 
 
 def load_migrations() -> list[Migration]:
-    """Every migration file shipped in the ``api.migrations`` package, in order."""
+    """Every migration file shipped in the ``cutwatch.api.migrations`` package, in order."""
     found = []
-    for entry in resources.files("api.migrations").iterdir():
+    for entry in resources.files("cutwatch.api.migrations").iterdir():
         match = _NAME.match(entry.name)
         if match:
             found.append(Migration(match.group(1), entry.name, entry.read_text("utf-8")))

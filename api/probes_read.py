@@ -17,9 +17,9 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import AwareDatetime, BaseModel
 
-from api import publish
-from api.auth import is_operator
-from api.state import get_state
+from cutwatch.api import publish
+from cutwatch.api.auth import is_operator
+from cutwatch.api.state import get_state
 from cutwatch.wire import Access, CheckKind
 
 router = APIRouter(tags=["read"])

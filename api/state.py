@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, Request
 from psycopg_pool import AsyncConnectionPool
 
-from api.db import Conn
-from api.settings import Settings
+from cutwatch.api.db import Conn
+from cutwatch.api.settings import Settings
 
 if TYPE_CHECKING:
-    from api.geo import GeoLookup
+    from cutwatch.api.geo import GeoLookup
 
 
 @dataclass

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from api import metrics
-from api.db import Conn
-from api.geo import Network
+from cutwatch.api import metrics
+from cutwatch.api.db import Conn
+from cutwatch.api.geo import Network
 from cutwatch.wire import Batch
 
 STAGING_SQL: Final = """

@@ -1,7 +1,7 @@
 """The catalogue's models on the collector: targets, block pages, schedule, check-in reply.
 
-The collector validates its catalogue file and builds its check-in replies with these; the
-probe reads the same JSON with its own plain parser (``probes.targets``, no pydantic, for its
+The collector validates its catalogue file and builds its check-in replies with these; the probe
+reads the same JSON with its own plain parser (``cutwatch.probes.targets``, no pydantic, for its
 memory budget), and a test holds both to accepting and refusing the same documents.
 """
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from collections.abc import Sequence
 
 from cutwatch import __version__
 
 # The order is the order of the help text: data flow from the Pi to the webhook.
-COMMAND_MODULES = ("probes.cli", "api.cli", "detectors.cli")
+COMMAND_MODULES = ("cutwatch.probes.cli", "cutwatch.api.cli", "cutwatch.detectors.cli")
 
 # Which extra provides which third-party package, for a one-line hint when one is missing.
 EXTRAS = {
@@ -39,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cutwatch {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
+        # A volunteer's probe-only install (CUTWATCH_DIST=probe, setup.py) has no service and
+        # no detectors: their commands are not offered rather than failing every command.
+        if importlib.util.find_spec(name.rpartition(".")[0]) is None:
+            continue
         importlib.import_module(name).register(commands)
     return parser
 

@@ -1,7 +1,7 @@
 """One line for a pydantic validation error, at every edge that reports one.
 
-The collector's 4xx ``detail`` (``api.errors``) and the probe's config errors
-(``probes.config``) word the first error the same way: ``location: message (and N more)``.
+The collector's 4xx ``detail`` (``cutwatch.api.errors``) and the probe's config errors
+(``cutwatch.probes.config``) word the first error the same way: ``location: message (and N more)``.
 Only the standard library here: the probe uses it without the service's dependencies.
 """
 

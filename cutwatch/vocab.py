@@ -1,8 +1,9 @@
 """The wire format's closed vocabularies and limits, without pydantic.
 
 Both sides read these: the collector's models (``cutwatch.wire``, ``cutwatch.catalogue``) and
-the probe's plain records and parsers (``probes.records``, ``probes.targets``), which must not
-import pydantic (it is most of a Raspberry Pi probe's memory budget).
+the probe's plain records and parsers (``cutwatch.probes.records``,
+``cutwatch.probes.targets``), which must not import pydantic (it is most of a Raspberry Pi
+probe's memory budget).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 These models are the single source of the format: the collector validates uploads with them,
 the replay stream embeds them, and ``docs/wire-format.schema.json`` is generated from them (a
 test fails when the two drift). The probe writes the same JSON from plain records
-(``probes.records``, no pydantic on a Pi), held to that schema by a contract test.
+(``cutwatch.probes.records``, no pydantic on a Pi), held to that schema by a contract test.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TextIO
 
-from detectors.model import ProbeInfo, Upload, heartbeat_upload
+from cutwatch.detectors.model import ProbeInfo, Upload, heartbeat_upload
 
 
 def read_connlog(source: TextIO) -> dict[str, tuple[int | None, list[tuple[float, bool]]]]:

@@ -18,13 +18,13 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from detectors.engine import Engine
-from detectors.fleet import FleetSpec
-from detectors.model import ProbeInfo, Upload, heartbeat_upload, iso, parse_time
-from detectors.params import Params
-from detectors.replay import drive, replay
-from detectors.scenarios import Scenario, build, negatives, positives
-from detectors.score import Events, Score
+from cutwatch.detectors.engine import Engine
+from cutwatch.detectors.fleet import FleetSpec
+from cutwatch.detectors.model import ProbeInfo, Upload, heartbeat_upload, iso, parse_time
+from cutwatch.detectors.params import Params
+from cutwatch.detectors.replay import drive, replay
+from cutwatch.detectors.scenarios import Scenario, build, negatives, positives
+from cutwatch.detectors.score import Events, Score
 
 Suite = tuple[FleetSpec, list[Scenario], float, float]  # fleet, scenarios, hours, churn/day
 
@@ -159,7 +159,7 @@ SHAPES: dict[str, Callable[[int], Run]] = {
 
 def iran_shape(data: Path) -> Callable[[int], Run]:
     """IODA's Iran signals (8 Jan 2026): a 40-probe fleet following active probing."""
-    from detectors.ioda import ioda_stream, read_signal
+    from cutwatch.detectors.ioda import ioda_stream, read_signal
 
     start, end = parse_time("2026-01-08T04:00:00Z"), parse_time("2026-01-08T20:00:00Z")
     onset = parse_time("2026-01-08T16:00:00Z")
@@ -178,7 +178,7 @@ def iran_shape(data: Path) -> Callable[[int], Run]:
 
 def atlas_shape(data: Path) -> Callable[[int], Run]:
     """The RIPE Atlas log of 2014-08-27, US networks declaring US: TWC's outage."""
-    from detectors.atlas import connlog_items
+    from cutwatch.detectors.atlas import connlog_items
 
     twc = {10796: 12, 11351: 9, 11426: 10, 11427: 5, 12271: 6, 20001: 24}
     us = set(twc) | {7843, 7922, 6939, 20115, 701, 7018, 22773, 209, 5650, 33363, 3549}

@@ -12,9 +12,9 @@ import itertools
 from collections import Counter
 from dataclasses import dataclass
 
-from detectors.model import Kind
-from detectors.params import Params
-from detectors.state import DOMESTIC, INTERNATIONAL, LAN, GapRecord
+from cutwatch.detectors.model import Kind
+from cutwatch.detectors.params import Params
+from cutwatch.detectors.state import DOMESTIC, INTERNATIONAL, LAN, GapRecord
 
 # What a probe's gap says, and what an event of that label becomes.
 KIND_OF: dict[str, Kind] = {"blackout": "blackout", "international_cut": "international_cut",

@@ -63,7 +63,7 @@ def _params(pairs: list[str]) -> Any:
     from dataclasses import fields, replace
 
     from cutwatch.cli import CliError
-    from detectors.params import Params
+    from cutwatch.detectors.params import Params
 
     params = Params()
     types = {f.name: f.type for f in fields(Params)}
@@ -85,8 +85,8 @@ def _replay(args: argparse.Namespace) -> int:
     import json
 
     from cutwatch.cli import CliError
-    from detectors.model import parse_time
-    from detectors.replay import ReplayError, replay
+    from cutwatch.detectors.model import parse_time
+    from cutwatch.detectors.replay import ReplayError, replay
 
     params = _params(args.set)
     try:
@@ -112,9 +112,9 @@ def _replay(args: argparse.Namespace) -> int:
     with source:
         try:
             if args.from_atlas_connlog:
-                from detectors.atlas import connlog_items
-                from detectors.engine import Engine
-                from detectors.replay import drive
+                from cutwatch.detectors.atlas import connlog_items
+                from cutwatch.detectors.engine import Engine
+                from cutwatch.detectors.replay import drive
 
                 transitions = drive(Engine(params), connlog_items(source), until)
             else:
@@ -134,8 +134,8 @@ def _simulate(args: argparse.Namespace) -> int:
     import json
 
     from cutwatch import progress
-    from detectors.bench import SUITES, VARIANTS
-    from detectors.scenarios import build
+    from cutwatch.detectors.bench import SUITES, VARIANTS
+    from cutwatch.detectors.scenarios import build
 
     spec, scenarios, hours, churn = (SUITES | VARIANTS)[args.suite]()
     lines, truth = build(spec, scenarios, hours, seed=args.seed, churn_per_day=churn)
@@ -151,7 +151,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     from cutwatch import progress
-    from detectors.bench import main
+    from cutwatch.detectors.bench import main
 
     with progress.elapsed("bench detect"):
         main(seeds=args.seeds, probes=args.probes, full=args.full, data=args.data)

@@ -10,12 +10,12 @@ import statistics
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from detectors.decide import Verdict, judge
-from detectors.entities import Entity
-from detectors.state import ALIVE
+from cutwatch.detectors.decide import Verdict, judge
+from cutwatch.detectors.entities import Entity
+from cutwatch.detectors.state import ALIVE
 
 if TYPE_CHECKING:
-    from detectors.engine import Engine
+    from cutwatch.detectors.engine import Engine
 
 
 def _detail(eng: Engine, probe: int, signal: str) -> dict[str, str]:

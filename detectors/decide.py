@@ -15,8 +15,8 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
-from detectors.entities import Entity
-from detectors.params import Params
+from cutwatch.detectors.entities import Entity
+from cutwatch.detectors.params import Params
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,13 +13,13 @@ import math
 from collections import deque
 from operator import attrgetter
 
-from detectors import signals
-from detectors.classify import GapVerdict, judge_gap
-from detectors.entities import EntityIndex
-from detectors.lifecycle import Lifecycle
-from detectors.model import ProbeInfo, Transition, Upload
-from detectors.params import Params
-from detectors.state import (
+from cutwatch.detectors import signals
+from cutwatch.detectors.classify import GapVerdict, judge_gap
+from cutwatch.detectors.entities import EntityIndex
+from cutwatch.detectors.lifecycle import Lifecycle
+from cutwatch.detectors.model import ProbeInfo, Transition, Upload
+from cutwatch.detectors.params import Params
+from cutwatch.detectors.state import (
     ALIVE,
     BURST,
     EXCUSED,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from detectors.model import EntityKey, ProbeInfo
+from cutwatch.detectors.model import EntityKey, ProbeInfo
 
 
 class HasEntities(Protocol):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from detectors.model import ProbeInfo
+from cutwatch.detectors.model import ProbeInfo
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,9 @@ import statistics
 from collections.abc import Iterator
 from typing import Literal, TextIO
 
-from detectors.fleet import FleetSpec, SimProbe, build_fleet
-from detectors.model import parse_time
-from detectors.simulate import Effect, churn_effects, probe_line, probe_lines
+from cutwatch.detectors.fleet import FleetSpec, SimProbe, build_fleet
+from cutwatch.detectors.model import parse_time
+from cutwatch.detectors.simulate import Effect, churn_effects, probe_line, probe_lines
 
 ACTIVE_PROBING = "Active Probing (#/24s Up)"
 Order = Literal["network", "province", "random"]

@@ -13,15 +13,15 @@ import dataclasses
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from detectors import conditions as cond
-from detectors.classify import KIND_OF, EventVerdict, GapVerdict, judge_event, quantile
-from detectors.decide import Verdict, binomial_tail, judge
-from detectors.entities import Entity
-from detectors.model import RANK, Event, Kind, Transition, event_id
-from detectors.state import ALIVE
+from cutwatch.detectors import conditions as cond
+from cutwatch.detectors.classify import KIND_OF, EventVerdict, GapVerdict, judge_event, quantile
+from cutwatch.detectors.decide import Verdict, binomial_tail, judge
+from cutwatch.detectors.entities import Entity
+from cutwatch.detectors.model import RANK, Event, Kind, Transition, event_id
+from cutwatch.detectors.state import ALIVE
 
 if TYPE_CHECKING:
-    from detectors.engine import Engine
+    from cutwatch.detectors.engine import Engine
 
 SIGNALS = ("silence", "international", "block", "throttling")
 KIND_OF_SIGNAL: dict[str, Kind] = {"silence": "blackout", "international": "international_cut",

@@ -17,10 +17,10 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from cutwatch.detectors.engine import Engine
+from cutwatch.detectors.model import ProbeInfo, Transition, Upload
+from cutwatch.detectors.params import Params
 from cutwatch.wire import Access, Batch
-from detectors.engine import Engine
-from detectors.model import ProbeInfo, Transition, Upload
-from detectors.params import Params
 
 RETRY_DEPTH: Final = 4  # batch ids remembered per probe to recognise a retried upload
 REORDER_WINDOW_S: Final = 60.0  # how far out of received_at order an upload may arrive

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from detectors.fleet import FleetSpec, SimProbe, build_fleet, select
-from detectors.model import iso, parse_time
-from detectors.simulate import Effect, churn_effects, probe_line, probe_lines
+from cutwatch.detectors.fleet import FleetSpec, SimProbe, build_fleet, select
+from cutwatch.detectors.model import iso, parse_time
+from cutwatch.detectors.simulate import Effect, churn_effects, probe_line, probe_lines
 
 T0 = parse_time("2021-02-15T00:00:00Z")
 

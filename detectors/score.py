@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from detectors.model import parse_time
+from cutwatch.detectors.model import parse_time
 
 
 @dataclass

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from cutwatch.detectors.params import Params
+from cutwatch.detectors.state import DOMESTIC, INTERNATIONAL, LAN, ProbeState, TargetState
 from cutwatch.failures import NOT_NETWORK
 from cutwatch.wire import Result
-from detectors.params import Params
-from detectors.state import DOMESTIC, INTERNATIONAL, LAN, ProbeState, TargetState
 
 SCOPES = {"lan": LAN, "domestic": DOMESTIC, "international": INTERNATIONAL}
 

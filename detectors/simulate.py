@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from detectors.fleet import SimProbe
-from detectors.model import iso
+from cutwatch.detectors.fleet import SimProbe
+from cutwatch.detectors.model import iso
 
 # (target, kind, scope, base duration ms)
 CATALOGUE = (

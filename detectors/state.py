@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from detectors.model import ProbeInfo
-from detectors.params import Params
+from cutwatch.detectors.model import ProbeInfo
+from cutwatch.detectors.params import Params
 
 # Liveness states of a probe.
 NEW: Final = 0  # not enough arrivals to know its cadence: no evidence either way

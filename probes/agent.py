@@ -20,17 +20,17 @@ from datetime import UTC, datetime
 
 import httpx
 
+from cutwatch.probes import checkin
+from cutwatch.probes.checks.base import Context
+from cutwatch.probes.config import Credentials, ProbeConfig
+from cutwatch.probes.records import Result
+from cutwatch.probes.runner import jobs, measure
+from cutwatch.probes.scheduler import Plan, backoff
+from cutwatch.probes.spool import Spool, SpoolChanged, SpoolWriter
+from cutwatch.probes.targets import BaseTarget, CheckinReply, Group, Schedule
+from cutwatch.probes.tls import tls_context
+from cutwatch.probes.uploader import Round, Uploader
 from cutwatch.vocab import Family
-from probes import checkin
-from probes.checks.base import Context
-from probes.config import Credentials, ProbeConfig
-from probes.records import Result
-from probes.runner import jobs, measure
-from probes.scheduler import Plan, backoff
-from probes.spool import Spool, SpoolChanged, SpoolWriter
-from probes.targets import BaseTarget, CheckinReply, Group, Schedule
-from probes.tls import tls_context
-from probes.uploader import Round, Uploader
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import httpx
 
-from probes.config import write_state_file
-from probes.targets import CheckinReply, parse_checkin_reply
-from probes.validate import Invalid
+from cutwatch.probes.config import write_state_file
+from cutwatch.probes.targets import CheckinReply, parse_checkin_reply
+from cutwatch.probes.validate import Invalid
 
 log = logging.getLogger(__name__)
 

@@ -74,7 +74,7 @@ def _config_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(path: Path) -> Any:
-    from probes.config import ConfigError, load_config
+    from cutwatch.probes.config import ConfigError, load_config
 
     try:
         return load_config(path)
@@ -83,8 +83,8 @@ def _load(path: Path) -> Any:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from probes.config import ConfigError
-    from probes.main import run
+    from cutwatch.probes.config import ConfigError
+    from cutwatch.probes.main import run
 
     try:
         return run(_load(args.config), args.log_level)
@@ -93,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _once(args: argparse.Namespace) -> int:
-    from probes.main import once
+    from cutwatch.probes.main import once
 
     output = once(_load(args.config))
     if output == "[]":
@@ -104,15 +104,15 @@ def _once(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from probes.status import render
+    from cutwatch.probes.status import render
 
     print(render(_load(args.config), as_json=args.json))
     return 0
 
 
 def _register(args: argparse.Namespace) -> int:
-    from probes.config import ConfigError, ProbeSection, collector_url, write_new_config
-    from probes.register import register_probe
+    from cutwatch.probes.config import ConfigError, ProbeSection, collector_url, write_new_config
+    from cutwatch.probes.register import register_probe
 
     config: Path | None = args.config
     new_config = config is not None and not config.exists()

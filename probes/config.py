@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, get_args
 
+from cutwatch.probes import validate as v
+from cutwatch.probes.targets import BLOCK_PAGE as _BLOCK_PAGE
+from cutwatch.probes.targets import SCHEDULE, TARGET, BlockPage, Schedule, Target
 from cutwatch.validation import describe_errors
 from cutwatch.vocab import CheckKind
-from probes import validate as v
-from probes.targets import BLOCK_PAGE as _BLOCK_PAGE
-from probes.targets import SCHEDULE, TARGET, BlockPage, Schedule, Target
 
 CREDENTIALS = "credentials.json"
 # The collector's pydantic errors name the tag of a discriminated union's member in the

@@ -10,10 +10,10 @@ import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
-from probes.agent import Agent
-from probes.checks.base import Context, raw_sockets_allowed
-from probes.config import ProbeConfig, load_credentials
-from probes.spool import Spool, SpoolLimits, SpoolWriter
+from cutwatch.probes.agent import Agent
+from cutwatch.probes.checks.base import Context, raw_sockets_allowed
+from cutwatch.probes.config import ProbeConfig, load_credentials
+from cutwatch.probes.spool import Spool, SpoolLimits, SpoolWriter
 
 SPOOL = "spool.sqlite3"
 M_ARENA_MAX = -8  # mallopt() parameter, from glibc's malloc.h
@@ -41,7 +41,7 @@ def run(config: ProbeConfig, log_level: str = "info") -> int:
     if log_level.lower() != "debug":
         logging.getLogger("httpx").setLevel(logging.WARNING)
     credentials = load_credentials(config)
-    from probes.clock import clock_synced
+    from cutwatch.probes.clock import clock_synced
 
     spool = spool_for(config)
     writer = SpoolWriter(spool.path, spool.limits)
@@ -66,7 +66,7 @@ def run(config: ProbeConfig, log_level: str = "info") -> int:
 
 def once(config: ProbeConfig) -> str:
     """One round of every target (the volunteer's and the last saved catalogue's), as JSON."""
-    from probes import checkin
+    from cutwatch.probes import checkin
 
     agent = Agent(config, Context(raw_sockets=raw_sockets_allowed()))
     saved = checkin.load(config.probe.state_dir)

@@ -1,6 +1,6 @@
 """The wire records a probe builds (result, batch with clock and heartbeat) as plain data.
 
-The probe does not import pydantic (see ``probes.validate``); the collector validates what
+The probe does not import pydantic (see ``cutwatch.probes.validate``); the collector validates what
 arrives with its models (``cutwatch.wire``), and ``tests/probes/test_wire_contract.py`` holds
 every batch the real uploader sends to ``docs/wire-format.schema.json``. A ``Result`` checks
 its own invariants when it is made (the same bounds as the wire model), so a check's bug

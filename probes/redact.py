@@ -1,8 +1,8 @@
 """Redaction of household addresses: the last step before a check's details become a wire Result.
 
-``probes.runner.measure`` calls ``redact`` on every check's details, so no check can put the
-probe's own address, or an address that points at the volunteer's household network, into the
-spool or an upload. The rule (docs/probe.md, "What is never collected"):
+``cutwatch.probes.runner.measure`` calls ``redact`` on every check's details, so no check can
+put the probe's own address, or an address that points at the volunteer's household network,
+into the spool or an upload. The rule (docs/probe.md, "What is never collected"):
 
 - addresses that are not globally routable (private, loopback, link-local, ULA, CGNAT) are kept:
   they say nothing about who the household is, and labs rely on them;

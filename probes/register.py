@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from probes.config import ConfigError, Credentials, collector_url, save_credentials
-from probes.uploader import detail_of
+from cutwatch.probes.config import ConfigError, Credentials, collector_url, save_credentials
+from cutwatch.probes.uploader import detail_of
 
 
 def register_probe(collector: str, token: str, *, state_dir: Path, country: str,

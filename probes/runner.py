@@ -1,9 +1,10 @@
 """Runs one check of one target in one IP family and makes the wire ``Result`` of it.
 
-This is the single place where a check's ``Outcome`` becomes a wire ``Result`` (``probes.records``)
-(id, time, duration, scope from the target's tag), where a bug inside a check is
-contained (it becomes ``probe_error`` instead of stopping the probe), and where the details
-lose every household address (``probes.redact``) before anything is spooled or uploaded.
+This is the single place where a check's ``Outcome`` becomes a wire ``Result``
+(``cutwatch.probes.records``) (id, time, duration, scope from the target's tag), where a bug
+inside a check is contained (it becomes ``probe_error`` instead of stopping the probe), and
+where the details lose every household address (``cutwatch.probes.redact``) before anything is
+spooled or uploaded.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
+from cutwatch.probes.checks import CHECKS
+from cutwatch.probes.checks.base import Context, Outcome
+from cutwatch.probes.records import Result
+from cutwatch.probes.redact import OwnNetwork, redact
+from cutwatch.probes.targets import BaseTarget, DnsTarget
 from cutwatch.vocab import Family
-from probes.checks import CHECKS
-from probes.checks.base import Context, Outcome
-from probes.records import Result
-from probes.redact import OwnNetwork, redact
-from probes.targets import BaseTarget, DnsTarget
 
 log = logging.getLogger(__name__)
 

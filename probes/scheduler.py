@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from probes.targets import Group, Schedule
+from cutwatch.probes.targets import Group, Schedule
 
 
 @dataclass

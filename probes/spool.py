@@ -25,8 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from probes.records import Result
-from probes.spool_codec import decode, encode
+from cutwatch.probes.records import Result
+from cutwatch.probes.spool_codec import decode, encode
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import zlib
 
-from probes.records import Result
+from cutwatch.probes.records import Result
 
 _WORDS = [
     '{"id":"', '","kind":"', '","target":"', '","scope":"', '","family":"',

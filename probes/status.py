@@ -6,11 +6,11 @@ import json
 import time
 from typing import Any
 
-from probes.config import ProbeConfig
+from cutwatch.probes.config import ProbeConfig
 
 
 def collect(config: ProbeConfig) -> dict[str, Any]:
-    from probes.main import SPOOL, spool_for
+    from cutwatch.probes.main import SPOOL, spool_for
 
     if not (config.probe.state_dir / SPOOL).exists():
         return {"spool": None}

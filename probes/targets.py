@@ -1,9 +1,10 @@
 """What a probe measures: the targets of the catalogue, one frozen dataclass per check kind.
 
 A target comes from the volunteer's config file or from the collector's catalogue (check-in);
-both are validated here, at the trust boundary, by hand (``probes.validate``: no pydantic on a
-probe). The collector's pydantic models of the same documents are ``cutwatch.catalogue``; a
-test holds both to accepting and refusing the same catalogues with the same first error.
+both are validated here, at the trust boundary, by hand (``cutwatch.probes.validate``: no
+pydantic on a probe). The collector's pydantic models of the same documents are
+``cutwatch.catalogue``; a test holds both to accepting and refusing the same catalogues with the
+same first error.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from cutwatch.probes import validate as v
 from cutwatch.vocab import CheckKind, Family, Scope, compiled_patterns
-from probes import validate as v
 
 Group = Literal["pulse", "service"]
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$"

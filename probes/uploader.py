@@ -24,9 +24,9 @@ from datetime import UTC, datetime
 import httpx
 
 from cutwatch import __version__
-from probes.clock import offset_ms
-from probes.records import batch_json, parse_ack
-from probes.spool import OpenBatch, Spool
+from cutwatch.probes.clock import offset_ms
+from cutwatch.probes.records import batch_json, parse_ack
+from cutwatch.probes.spool import OpenBatch, Spool
 
 log = logging.getLogger(__name__)
 

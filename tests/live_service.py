@@ -1,7 +1,7 @@
 """The whole service (create_app, its lifespan and workers) on a real uvicorn socket, in a thread.
 
 One harness for every test folder and benchmark, with the configuration ``cutwatch serve``
-uses (``api.server.uvicorn_config``: no access log, no client address anywhere). It can be
+uses (``cutwatch.api.server.uvicorn_config``: no access log, no client address anywhere). It can be
 stopped and started again on the same port, so a probe sees its collector vanish and return.
 Importable by name from any test (``tests/`` is on the path through the root conftest).
 """
@@ -16,9 +16,9 @@ from typing import Any, Self
 import httpx
 import uvicorn
 
-from api.app import create_app
-from api.server import uvicorn_config
-from api.settings import Settings
+from cutwatch.api.app import create_app
+from cutwatch.api.server import uvicorn_config
+from cutwatch.api.settings import Settings
 
 START_TIMEOUT_S = 30.0
 

@@ -25,7 +25,7 @@ import httpx
 import pytest
 from live_service import LiveService
 
-from api.settings import Settings
+from cutwatch.api.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -78,7 +78,8 @@ def skipped_because(command: str) -> str | None:
 
 
 def test_every_documented_command_is_run_here_or_says_why_not() -> None:
-    runnable = {"pip install", "cutwatch probe", "cutwatch simulate", "cutwatch replay"}
+    runnable = {"pip install", "CUTWATCH_DIST=probe pip install", "cutwatch probe",
+                "cutwatch simulate", "cutwatch replay"}
     found = documented()
     assert len(found) >= 12, found  # the blocks were found at all
     for doc, command in found:
@@ -97,8 +98,11 @@ def test_install_script_takes_every_documented_flag() -> None:
 
 def test_pip_install_names_this_checkout_and_an_extra_it_has() -> None:
     # pip itself would fetch the dependencies from an index: the spec is checked instead.
-    specs = [shlex.split(cmd)[-1] for _, cmd in documented() if cmd.startswith("pip install")]
+    installs = [cmd for _, cmd in documented() if "pip install" in cmd]
+    specs = [shlex.split(cmd)[-1] for cmd in installs]
     assert specs
+    # the probe's install is the probe's wheel (setup.py): no service code on a Pi
+    assert all(cmd.startswith("CUTWATCH_DIST=probe ") for cmd in installs if "[probe]" in cmd)
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]
     for spec in specs:
@@ -208,8 +212,8 @@ def toml_blocks(path: Path) -> list[str]:
 
 
 def test_every_example_config_and_catalogue_loads(tmp_path: Path) -> None:
-    from api.catalogue import parse
-    from probes.config import load_config
+    from cutwatch.api.catalogue import parse
+    from cutwatch.probes.config import load_config
 
     configs = toml_blocks(ROOT / "docs/probe.md")
     assert configs
@@ -273,7 +277,7 @@ def test_nothing_cites_a_document_outside_the_repository() -> None:
 
 
 def test_readme_and_webhooks_doc_agree_on_the_retry_schedule() -> None:
-    from api.webhooks.config import RETRY_SCHEDULE
+    from cutwatch.api.webhooks.config import RETRY_SCHEDULE
 
     days = sum(RETRY_SCHEDULE) / 86_400
     assert 3 <= days < 3.5

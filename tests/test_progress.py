@@ -21,8 +21,8 @@ CUTWATCH = Path(sys.executable).parent / "cutwatch"
 @pytest.fixture(scope="module")
 def stream(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first 6000 lines of the default simulation: a few MB, a few seconds to replay."""
-    from detectors.bench import SUITES
-    from detectors.scenarios import build
+    from cutwatch.detectors.bench import SUITES
+    from cutwatch.detectors.scenarios import build
 
     spec, scenarios, hours, churn = SUITES["positive"]()
     lines, _ = build(spec, scenarios, hours, seed=1, churn_per_day=churn)

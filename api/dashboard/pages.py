@@ -19,11 +19,11 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from api import events as events_api
-from api import series
-from api.dashboard import view
-from api.settings import Settings
-from api.state import get_state
+from cutwatch.api import events as events_api
+from cutwatch.api import series
+from cutwatch.api.dashboard import view
+from cutwatch.api.settings import Settings
+from cutwatch.api.state import get_state
 
 HERE: Final = Path(__file__).resolve().parent
 STATIC: Final = HERE / "static"

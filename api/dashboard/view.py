@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from api.series import Point, Series
+from cutwatch.api.series import Point, Series
 
 KIND_LABEL = {
     "blackout": "Blackout", "international_cut": "International cut",

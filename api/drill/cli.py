@@ -33,7 +33,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _drill(args: argparse.Namespace) -> int:
-    from api.drill.netns import NetnsUnavailable, check_available
+    from cutwatch.api.drill.netns import NetnsUnavailable, check_available
 
     if not 5 <= args.cadence <= 30:
         raise CliError("--cadence must be between 5 and 30 seconds")
@@ -42,13 +42,13 @@ def _drill(args: argparse.Namespace) -> int:
         check_available(nft=bool(set(chosen) & NEED_NFT))
     except NetnsUnavailable as exc:
         raise CliError(str(exc)) from None
-    from api.drill.topology import sweep
+    from cutwatch.api.drill.topology import sweep
 
     if args.sweep:
         print(f"removed {len(sweep())} namespaces")
         return 0
     try:
-        from api.drill.runner import run_drill
+        from cutwatch.api.drill.runner import run_drill
 
         outcomes = run_drill(args.cadence, args.scenario)
     except RuntimeError as exc:

@@ -14,9 +14,9 @@ import contextlib
 import functools
 from pathlib import Path
 
-from api import leader
-from api.state import AppState
-from detectors.params import Params
+from cutwatch.api import leader
+from cutwatch.api.state import AppState
+from cutwatch.detectors.params import Params
 
 
 def drill_params(cadence: float) -> Params:
@@ -65,14 +65,14 @@ async def _detector(state: AppState, *, cadence: float, start_file: Path | None)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m api.drill.collector")
+    parser = argparse.ArgumentParser(prog="python -m cutwatch.api.drill.collector")
     parser.add_argument("--cadence", type=float, required=True)
     parser.add_argument("--detector-start-file", type=Path,
                         help="the detector leader starts once this file exists")
     args = parser.parse_args(argv)
-    from api import app
-    from api.server import serve
-    from api.settings import Settings
+    from cutwatch.api import app
+    from cutwatch.api.server import serve
+    from cutwatch.api.settings import Settings
 
     # This process is the drill's collector and nothing else: swapping the one worker here
     # leaves every other stage of the service exactly as `cutwatch serve` runs it.

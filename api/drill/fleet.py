@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from api.drill.topology import COLLECTOR_ADDR, Place, Plan, ProbeHost
+from cutwatch.api.drill.topology import COLLECTOR_ADDR, Place, Plan, ProbeHost
 
 COLLECTOR_PORT = 8000
 READY_TIMEOUT = 90.0
@@ -76,13 +76,13 @@ class Fleet:
     def start_targets(self) -> None:
         hosts = [(f"dom-{p.country.code}", p.dom, p.dom_addr, f"www.{p.country.code.lower()}.test")
                  for p in self.plan.places]
-        from api.drill.topology import INTL_ADDR
+        from cutwatch.api.drill.topology import INTL_ADDR
 
         hosts.append(("intl", self.plan.intl, INTL_ADDR, "www.intl.test"))
         for name, ns, addr, domain in hosts:
             out = self.workdir / f"{name}.json"
-            self.spawn(name, ns, [sys.executable, "-m", "api.drill.targets", "--host", addr,
-                                  "--zone", f"{domain}={addr}", "--out", str(out)])
+            self.spawn(name, ns, [sys.executable, "-m", "cutwatch.api.drill.targets",
+                                  "--host", addr, "--zone", f"{domain}={addr}", "--out", str(out)])
         for name, _, addr, domain in hosts:
             ports = _wait_file(self.workdir / f"{name}.json", self.procs[name])
             self.targets[name] = {"address": addr, "domain": domain, **ports}
@@ -93,7 +93,8 @@ class Fleet:
         intl = self.targets["intl"]
         out = self.workdir / "forger.json"
         out.unlink(missing_ok=True)
-        self.spawn("forger", ns, [sys.executable, "-m", "api.drill.targets", "--host", address,
+        self.spawn("forger", ns, [sys.executable, "-m", "cutwatch.api.drill.targets",
+                                  "--host", address,
                                   "--zone", f"{intl['domain']}={intl['address']}",
                                   "--dns-mode", "twice", "--dns-only", "--out", str(out)])
         self.targets["forger"] = {"address": address,
@@ -122,7 +123,8 @@ class Fleet:
             "CUTWATCH_SILENT_AFTER_SECONDS": str(max(1, int(self.cadence * 3))),
         }
         self.spawn("collector", self.plan.coll,
-                   [sys.executable, "-m", "api.drill.collector", "--cadence", str(self.cadence),
+                   [sys.executable, "-m", "cutwatch.api.drill.collector",
+                    "--cadence", str(self.cadence),
                     "--detector-start-file", str(self.detector_go)],
                    env)
 

@@ -1,14 +1,14 @@
 """The drill's GeoIP database: each ISP's probe LAN mapped to its ASN and country.
 
 Written as a real MMDB file (``mmdb-writer``), so the collector derives each probe's network
-from its source address through ``api.geo`` exactly as in production.
+from its source address through ``cutwatch.api.geo`` exactly as in production.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from api.drill.topology import Plan
+from cutwatch.api.drill.topology import Plan
 
 
 def write_geoip(layout: Plan, path: Path) -> Path:

@@ -18,11 +18,11 @@ from typing import Any, TextIO
 
 import httpx
 
-from api.drill.fleet import READY_TIMEOUT, Fleet
-from api.drill.geo import write_geoip
-from api.drill.netns import NsThread, in_ns
-from api.drill.receiver import Receiver
-from api.drill.scenarios import (
+from cutwatch.api.drill.fleet import READY_TIMEOUT, Fleet
+from cutwatch.api.drill.geo import write_geoip
+from cutwatch.api.drill.netns import NsThread, in_ns
+from cutwatch.api.drill.receiver import Receiver
+from cutwatch.api.drill.scenarios import (
     TBF,
     Action,
     Outcome,
@@ -32,7 +32,7 @@ from api.drill.scenarios import (
     received_text,
     scenarios,
 )
-from api.drill.topology import COLLECTOR_ADDR, Network, Plan, plan
+from cutwatch.api.drill.topology import COLLECTOR_ADDR, Network, Plan, plan
 
 WARMUP_CADENCES = 6
 RESOLVE_CADENCES = 30
@@ -164,7 +164,7 @@ class Drill:
     # --- scenarios ------------------------------------------------------------------------
 
     def act(self, action: Action) -> None:
-        from api.drill.topology import link_state
+        from cutwatch.api.drill.topology import link_state
 
         host = {h.ns: h for h in self.plan.probes}
         if action.kind in ("link_down", "link_up"):

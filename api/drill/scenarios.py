@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from api.drill.receiver import Arrival
-from api.drill.topology import Plan
+from cutwatch.api.drill.receiver import Arrival
+from cutwatch.api.drill.topology import Plan
 
 ActionKind = Literal["link_down", "link_up", "kill_probe", "start_probe", "stop_collector",
                      "start_collector", "netem", "netem_off", "nft", "nft_off", "start_forger",

@@ -1,6 +1,6 @@
 """A target host of the drill: real DNS, HTTP and HTTPS servers on one namespace's address.
 
-Run as ``python -m api.drill.targets --host ADDR --zone NAME=ADDR --out ports.json`` inside
+Run as ``python -m cutwatch.api.drill.targets --host ADDR --zone NAME=ADDR --out ports.json`` inside
 the target's namespace; it writes the ports (and the HTTPS CA) once listening, then serves
 until SIGTERM. The drill's DNS forger (``--dns-mode twice``) is the same program.
 """
@@ -15,12 +15,12 @@ import threading
 from pathlib import Path
 from typing import get_args
 
-from cutwatch.lab.dns import DnsMode, DnsServer
-from cutwatch.lab.http import HttpServer, LabCA
+from cutwatch.api.lab.dns import DnsMode, DnsServer
+from cutwatch.api.lab.http import HttpServer, LabCA
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m api.drill.targets")
+    parser = argparse.ArgumentParser(prog="python -m cutwatch.api.drill.targets")
     parser.add_argument("--host", required=True)
     parser.add_argument("--zone", action="append", default=[], metavar="NAME=ADDR")
     parser.add_argument("--dns-mode", default="normal", choices=get_args(DnsMode))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from api.drill.netns import in_ns, ip, namespaces
+from cutwatch.api.drill.netns import in_ns, ip, namespaces
 
 PREFIX = "cwdrill-"
 COLLECTOR_ADDR = "10.200.0.2"

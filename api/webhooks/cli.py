@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from api.cli import _ENV, _database_flags, on_database
+from cutwatch.api.cli import _ENV, _database_flags, on_database
 from cutwatch.cli import CliError
 
 
@@ -34,7 +34,7 @@ def register(admin_commands: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _add(args: argparse.Namespace) -> int:
-    from api.webhooks.subscribers import issue_key
+    from cutwatch.api.webhooks.subscribers import issue_key
 
     name = args.name.strip()
     if not name or len(name) > 200:
@@ -46,7 +46,7 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from api.webhooks.subscribers import all_subscribers
+    from cutwatch.api.webhooks.subscribers import all_subscribers
 
     for subscriber in on_database(args, all_subscribers):
         revoked = subscriber.revoked_at
@@ -56,7 +56,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    from api.webhooks.subscribers import revoke_key
+    from cutwatch.api.webhooks.subscribers import revoke_key
 
     if not on_database(args, lambda conn: revoke_key(conn, args.subscriber_id)):
         raise CliError(f"no subscriber {args.subscriber_id}")

@@ -1,6 +1,6 @@
 """The webhook part of the service settings, as one frozen object handed to the stages.
 
-Built from ``api.settings.Settings`` at the entry point; the published retry schedule lives
+Built from ``cutwatch.api.settings.Settings`` at the entry point; the published retry schedule lives
 here and nowhere else.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from api.settings import Settings
+    from cutwatch.api.settings import Settings
 
 # Delay before each attempt, counted from the previous failure: immediately, 5 s, 5 min,
 # 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h (about three days of trying in all).

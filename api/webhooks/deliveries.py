@@ -14,8 +14,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from api.webhooks.config import WebhookConfig
-from api.webhooks.payloads import TEST_TYPE
+from cutwatch.api.webhooks.config import WebhookConfig
+from cutwatch.api.webhooks.payloads import TEST_TYPE
 
 log = logging.getLogger(__name__)
 

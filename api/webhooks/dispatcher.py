@@ -2,7 +2,7 @@
 
 Claiming is ``FOR UPDATE SKIP LOCKED`` plus a lease (``next_attempt_at`` pushed forward), so
 several replicas never send the same attempt twice and a dispatcher that dies mid-flight only
-delays a delivery by the lease. A worker for ``api.app.WORKERS``.
+delays a delivery by the lease. A worker for ``cutwatch.api.app.WORKERS``.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from psycopg_pool import AsyncConnectionPool
 
-from api import metrics
-from api.webhooks import config, payloads, signing
-from api.webhooks.config import WebhookConfig
-from api.webhooks.deliveries import Claimed, Outcome, claim, record
-from api.webhooks.ssrf import PinnedTransport, UnsafeTarget
+from cutwatch.api import metrics
+from cutwatch.api.webhooks import config, payloads, signing
+from cutwatch.api.webhooks.config import WebhookConfig
+from cutwatch.api.webhooks.deliveries import Claimed, Outcome, claim, record
+from cutwatch.api.webhooks.ssrf import PinnedTransport, UnsafeTarget
 
 if TYPE_CHECKING:
-    from api.state import AppState
+    from cutwatch.api.state import AppState
 
 log = logging.getLogger(__name__)
 USER_AGENT = "Cutwatch-Webhooks/1"
@@ -142,5 +142,5 @@ async def run(pool: AsyncConnectionPool[Any], cfg: WebhookConfig,
 
 
 async def worker(state: AppState) -> None:
-    """The ``api.app.WORKERS`` entry: the service's settings decide schedule and guards."""
+    """The ``cutwatch.api.app.WORKERS`` entry: the service's settings decide schedule and guards."""
     await run(state.pool, config.from_settings(state.settings), state.stopping)

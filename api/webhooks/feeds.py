@@ -16,10 +16,10 @@ from xml.etree import ElementTree as ET
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import ValidationError
 
-from api.errors import describe_errors
-from api.state import PoolDep, SettingsDep
-from api.webhooks import config, payloads
-from api.webhooks.filters import Filters, severity_matches, where_matches
+from cutwatch.api.errors import describe_errors
+from cutwatch.api.state import PoolDep, SettingsDep
+from cutwatch.api.webhooks import config, payloads
+from cutwatch.api.webhooks.filters import Filters, severity_matches, where_matches
 
 router = APIRouter(prefix="/v1/feeds", tags=["feeds"])
 ATOM = "http://www.w3.org/2005/Atom"

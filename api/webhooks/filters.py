@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from detectors.model import EntityType, Kind
+from cutwatch.detectors.model import EntityType, Kind
 
 _SUBDIVISION = re.compile(r"[A-Za-z]{2}-[A-Za-z0-9]{1,3}")
 _COUNTRY = re.compile(r"[A-Za-z]{2}")

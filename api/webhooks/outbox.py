@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from api.webhooks import filters, payloads
+from cutwatch.api.webhooks import filters, payloads
 
 _dumps = partial(json.dumps, default=str)
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, get_args
 from urllib.parse import quote
 
-from detectors.model import Action
+from cutwatch.detectors.model import Action
 
 ACTIONS: tuple[str, ...] = get_args(Action)
 EVENT_TYPES = tuple(f"outage.{action}" for action in ACTIONS)

@@ -2,7 +2,7 @@
 
 These models are the source of the checked-in schema files (a test fails when they drift) and
 what the tests validate real deliveries against. Regenerate with
-``python -m api.webhooks.schemas docs/webhooks``.
+``python -m cutwatch.api.webhooks.schemas docs/webhooks``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from detectors.model import EntityType, Kind, Status
+from cutwatch.detectors.model import EntityType, Kind, Status
 
 ActiveStatus = Literal["suspected", "confirmed"]
 

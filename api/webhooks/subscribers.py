@@ -15,7 +15,7 @@ import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import (
+from cutwatch.api.auth import (
     AdminDep,
     hash_secret,
     new_secret,
@@ -23,8 +23,8 @@ from api.auth import (
     token_holder,
     unauthorized,
 )
-from api.state import PoolDep
-from api.text import PlainText
+from cutwatch.api.state import PoolDep
+from cutwatch.api.text import PlainText
 
 router = APIRouter(tags=["webhooks"])
 

@@ -17,11 +17,11 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from api.state import PoolDep, StateDep
-from api.text import PlainText, storable
-from api.webhooks import config, deliveries, outbox, signing, ssrf
-from api.webhooks.filters import Filters
-from api.webhooks.subscribers import SubscriberDep
+from cutwatch.api.state import PoolDep, StateDep
+from cutwatch.api.text import PlainText, storable
+from cutwatch.api.webhooks import config, deliveries, outbox, signing, ssrf
+from cutwatch.api.webhooks.filters import Filters
+from cutwatch.api.webhooks.subscribers import SubscriberDep
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["webhooks"])
 

@@ -6,7 +6,8 @@
 #       --token ENROLLMENT_TOKEN --country MM --subdivision MM-07 --city Bago --access fixed
 #
 # It creates an unprivileged user, a virtualenv in /opt/cutwatch-probe with only
-# 'cutwatch[probe]' (no server parts), a config in /etc/cutwatch/probe.toml, registers the
+# 'cutwatch[probe]' built as the probe's wheel (CUTWATCH_DIST=probe: the core and the probe,
+# no service, detector, lab or demo code, and none of their dependencies), a config in /etc/cutwatch/probe.toml, registers the
 # probe with the collector (credentials in /var/lib/cutwatch-probe, mode 0600) and enables
 # the systemd unit. Run it again to upgrade; an existing config and registration are kept.
 # Options: --raw-sockets (allow icmp/traceroute checks: CAP_NET_RAW), --package SPEC
@@ -58,7 +59,7 @@ install -d -o "$SERVICE_USER" -g "$SERVICE_USER" -m 0700 "$STATE_DIR"
 echo "==> virtualenv $PREFIX/venv with $package"
 [[ -x "$PREFIX/venv/bin/python" ]] || python3 -m venv "$PREFIX/venv"
 "$PREFIX/venv/bin/pip" install --quiet --upgrade pip
-"$PREFIX/venv/bin/pip" install --quiet --upgrade "$package"
+CUTWATCH_DIST=probe "$PREFIX/venv/bin/pip" install --quiet --upgrade "$package"
 install -d -m 0755 "$PREFIX/docs"
 [[ -f "$HERE/../../docs/probe.md" ]] && install -m 0644 "$HERE/../../docs/probe.md" "$PREFIX/docs/"
 

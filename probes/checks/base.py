@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from cutwatch.failures import Failure
+from cutwatch.probes.targets import BaseTarget, BlockPage
 from cutwatch.vocab import Family
-from probes.targets import BaseTarget, BlockPage
 
 T_contra = TypeVar("T_contra", bound=BaseTarget, contravariant=True)
 

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from cutwatch.failures import Failure
+from cutwatch.probes.checks.base import Context, Outcome
+from cutwatch.probes.checks.errors import classify_os_error
+from cutwatch.probes.packets import dns_query, parse_dns
+from cutwatch.probes.targets import DnsTarget
 from cutwatch.vocab import Family
-from probes.checks.base import Context, Outcome
-from probes.checks.errors import classify_os_error
-from probes.packets import dns_query, parse_dns
-from probes.targets import DnsTarget
 
 QTYPES = {"ipv4": 1, "ipv6": 28}
 RCODES: dict[int, Failure] = {2: "dns_server_failure", 3: "dns_nxdomain_error",

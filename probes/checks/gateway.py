@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from cutwatch.failures import Failure
+from cutwatch.probes.checks.base import FAMILIES, Context, Outcome
+from cutwatch.probes.checks.errors import classify_os_error
+from cutwatch.probes.targets import GatewayTarget
 from cutwatch.vocab import Family
-from probes.checks.base import FAMILIES, Context, Outcome
-from probes.checks.errors import classify_os_error
-from probes.targets import GatewayTarget
 
 RTF_GATEWAY = 0x2
 

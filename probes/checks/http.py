@@ -20,11 +20,11 @@ from typing import Any
 import httpx
 
 from cutwatch.failures import Failure
+from cutwatch.probes.checks.base import Context, Outcome
+from cutwatch.probes.checks.errors import classify_os_error
+from cutwatch.probes.targets import HttpTarget
+from cutwatch.probes.tls import tls_context
 from cutwatch.vocab import Family
-from probes.checks.base import Context, Outcome
-from probes.checks.errors import classify_os_error
-from probes.targets import HttpTarget
-from probes.tls import tls_context
 
 MAX_REDIRECTS = 10
 BODY_DEADLINE_FACTOR = 6  # whole exchange at most 6 x the target's timeout (30 s by default)

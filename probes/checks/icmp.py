@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
+from cutwatch.probes.checks.base import Context, Outcome
+from cutwatch.probes.checks.errors import classify_os_error
+from cutwatch.probes.checks.raw import ping
+from cutwatch.probes.checks.tcp import resolve
+from cutwatch.probes.targets import IcmpTarget
 from cutwatch.vocab import Family
-from probes.checks.base import Context, Outcome
-from probes.checks.errors import classify_os_error
-from probes.checks.raw import ping
-from probes.checks.tcp import resolve
-from probes.targets import IcmpTarget
 
 UNAVAILABLE = "unavailable: needs CAP_NET_RAW (see deploy/systemd drop-in)"
 

@@ -13,8 +13,8 @@ import struct
 import time
 from dataclasses import dataclass
 
+from cutwatch.probes.packets import icmp_echo, parse_icmp4
 from cutwatch.vocab import Family
-from probes.packets import icmp_echo, parse_icmp4
 
 ECHO_REPLY = {"ipv4": 0, "ipv6": 129}
 TIME_EXCEEDED = {"ipv4": 11, "ipv6": 3}

@@ -1,7 +1,7 @@
 """TCP check: connect to host:port in one IP family, then wait briefly for a reset.
 
 Refused, reset, timeout, host unreachable and network unreachable are told apart
-(``probes.checks.errors``). After the handshake the check optionally sends ``payload`` and
+(``cutwatch.probes.checks.errors``). After the handshake the check optionally sends ``payload`` and
 listens ``linger`` seconds: middleboxes that reset on what they see arrive in that window.
 """
 
@@ -12,10 +12,10 @@ import ipaddress
 import socket
 from typing import Any
 
+from cutwatch.probes.checks.base import FAMILIES, Context, Outcome
+from cutwatch.probes.checks.errors import classify_os_error
+from cutwatch.probes.targets import TcpTarget
 from cutwatch.vocab import Family
-from probes.checks.base import FAMILIES, Context, Outcome
-from probes.checks.errors import classify_os_error
-from probes.targets import TcpTarget
 
 
 async def check(target: TcpTarget, family: Family, context: Context) -> Outcome:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from cutwatch.probes.checks.base import Context, Outcome
+from cutwatch.probes.checks.errors import classify_os_error
+from cutwatch.probes.checks.icmp import UNAVAILABLE
+from cutwatch.probes.checks.raw import ping
+from cutwatch.probes.checks.tcp import resolve
+from cutwatch.probes.targets import TracerouteTarget
 from cutwatch.vocab import Family
-from probes.checks.base import Context, Outcome
-from probes.checks.errors import classify_os_error
-from probes.checks.icmp import UNAVAILABLE
-from probes.checks.raw import ping
-from probes.checks.tcp import resolve
-from probes.targets import TracerouteTarget
 
 
 async def check(target: TracerouteTarget, family: Family, context: Context) -> Outcome:

@@ -19,7 +19,7 @@ from live_service import LiveService
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
-from api.settings import Settings
+from cutwatch.api.settings import Settings
 
 ADMIN_TOKEN = "admin-test-token-0123456789"
 # 127.0.0.0/16 plays a Myanmar ISP, 127.1.0.0/16 a Thai one: a probe moving between source

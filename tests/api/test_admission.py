@@ -205,7 +205,7 @@ def test_a_lone_surrogate_is_malformed_json(live: LiveServer, settings: Any) -> 
 
 def test_text_checks_cover_what_json_parsing_lets_through() -> None:
     # Batches built in Python (the probe, replay) skip the JSON parser's surrogate check.
-    from api.admission import text_problem
+    from cutwatch.api.admission import text_problem
 
     assert text_problem("fine") is None
     assert text_problem("a\x00") == "NUL characters are not allowed"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from api.app import create_app
-from api.settings import Settings
+from cutwatch.api.app import create_app
+from cutwatch.api.settings import Settings
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 from collector_helpers import LiveServer
 
-from api import app as app_module
-from api.state import AppState
+from cutwatch.api import app as app_module
+from cutwatch.api.state import AppState
 
 
 def test_healthz_and_readyz(live: LiveServer, settings: Any) -> None:
@@ -99,7 +99,7 @@ def test_workers_get_a_grace_period_to_finish_their_work(
 
 
 def test_the_app_refuses_to_start_without_a_database_url(settings: Any) -> None:
-    from api.db import make_pool
+    from cutwatch.api.db import make_pool
 
     with pytest.raises(ValueError, match="no database URL"):
         make_pool(settings.model_copy(update={"database_url": None}))

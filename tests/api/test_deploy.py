@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from api.settings import Settings
+from cutwatch.api.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

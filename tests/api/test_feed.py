@@ -16,10 +16,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from api.leader import Leader, OnlineConfig, warn_if_stalled
-from api.migrate import apply_migrations
-from detectors.model import Upload
-from detectors.params import Params
+from cutwatch.api.leader import Leader, OnlineConfig, warn_if_stalled
+from cutwatch.api.migrate import apply_migrations
+from cutwatch.detectors.model import Upload
+from cutwatch.detectors.params import Params
 
 pytestmark = pytest.mark.anyio
 
@@ -282,7 +282,7 @@ async def test_an_unreadable_batch_is_quarantined_and_detection_goes_on(
         await conn.execute(BAD_BATCH, (bad,))  # written by SQL: ingest would refuse it
         await _copy_batches(conn, good[7:])
         await conn.commit()
-    with caplog.at_level(logging.ERROR, logger="api.detection_store"):
+    with caplog.at_level(logging.ERROR, logger="cutwatch.api.detection_store"):
         await leader.step()
     assert set(fed.ids) == {b[0] for b in good}
     assert str(bad) in caplog.text
@@ -309,13 +309,13 @@ async def test_a_stalled_feed_is_logged(database_url: str,
     await _setup(database_url)
     config = OnlineConfig(stall_s=30)
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-        from api.leader import database_clock
+        from cutwatch.api.leader import database_clock
 
         await _copy_batches(conn, _rows(3, datetime.now(UTC) - timedelta(seconds=5)))
-        with caplog.at_level(logging.WARNING, logger="api.leader"):
+        with caplog.at_level(logging.WARNING, logger="cutwatch.api.leader"):
             await warn_if_stalled(conn, database_clock, config, float("-inf"))
         assert "behind" not in caplog.text  # waiting 5 s: not a stall
         await _copy_batches(conn, _rows(2, datetime.now(UTC) - timedelta(seconds=90)))
-        with caplog.at_level(logging.WARNING, logger="api.leader"):
+        with caplog.at_level(logging.WARNING, logger="cutwatch.api.leader"):
             await warn_if_stalled(conn, database_clock, config, float("-inf"))
         assert "5 batches wait for the detector, the oldest for 9" in caplog.text

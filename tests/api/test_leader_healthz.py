@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from collector_helpers import LiveServer
 
-from api.settings import Settings
+from cutwatch.api.settings import Settings
 
 BURST = 20_000
 RESULTS_PER_BATCH = 4

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from collector_helpers import LiveServer
 
-from api.settings import Settings
+from cutwatch.api.settings import Settings
 
 CUTWATCH = str(Path(sys.executable).with_name("cutwatch"))
 
@@ -95,7 +95,7 @@ def test_detect_without_a_database_is_one_line_and_exit_2() -> None:
 
 
 def _lock_free(url: str) -> bool:
-    from api.leader import LOCK_KEY
+    from cutwatch.api.leader import LOCK_KEY
 
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()

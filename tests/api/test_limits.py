@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from collector_helpers import ADMIN_TOKEN, LiveServer, make_batch, new_probe
 
-from api.settings import Settings
+from cutwatch.api.settings import Settings
 
 
 def raw_exchange(server: LiveServer, head: str, timeout: float = 5.0) -> tuple[int, dict[str, Any]]:

@@ -7,7 +7,7 @@ import asyncio
 import psycopg
 import pytest
 
-from api.migrate import apply_migrations, load_migrations, migrate_url, pending_migrations
+from cutwatch.api.migrate import apply_migrations, load_migrations, migrate_url, pending_migrations
 
 pytestmark = pytest.mark.anyio
 

@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from api.settings import Settings
+from cutwatch.api.settings import Settings
 
 EXAMPLES = 6
 # No 5xx, and every answer as declared. Not "positive data accepted": the schema cannot say

@@ -13,9 +13,9 @@ import pytest
 from collector_helpers import LiveServer, new_probe
 from test_ingest import counts
 
-from probes.records import Result
-from probes.spool import Spool
-from probes.uploader import Uploader
+from cutwatch.probes.records import Result
+from cutwatch.probes.spool import Spool
+from cutwatch.probes.uploader import Uploader
 
 pytestmark = pytest.mark.anyio
 

@@ -27,8 +27,8 @@ from collector_helpers import (
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
-from api.geo import UNKNOWN, GeoLookup, Network
-from api.server import DropAccessLog, silence_access_log
+from cutwatch.api.geo import UNKNOWN, GeoLookup, Network
+from cutwatch.api.server import DropAccessLog, silence_access_log
 
 LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 CLIENT_SIDE = ("httpx", "httpcore")

@@ -17,8 +17,8 @@ from collector_helpers import (
     new_probe,
 )
 
-from api.publish import Counts, generalise
-from api.settings import Settings
+from cutwatch.api.publish import Counts, generalise
+from cutwatch.api.settings import Settings
 
 
 def public(live: LiveServer) -> dict[str, dict[str, Any]]:
@@ -82,7 +82,7 @@ def test_the_minimum_is_a_setting(settings: Settings) -> None:
 
 
 def test_counts_are_per_group_not_per_name() -> None:
-    from api.probes_read import ProbeView
+    from cutwatch.api.probes_read import ProbeView
 
     def view(ident: str, city: str | None, asn: int | None) -> ProbeView:
         return ProbeView.model_validate({

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from collector_helpers import ADMIN_TOKEN, LiveServer, make_batch, new_probe, register
 
-from api.detection_store import history_page, load_probes, load_uploads
-from api.settings import Settings
+from cutwatch.api.detection_store import history_page, load_probes, load_uploads
+from cutwatch.api.settings import Settings
 
 
 def enrollment(live: LiveServer, **body: Any) -> dict[str, Any]:

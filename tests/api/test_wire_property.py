@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from api.detection_store import history_page, load_uploads
-from api.settings import Settings
+from cutwatch.api.detection_store import history_page, load_uploads
+from cutwatch.api.settings import Settings
+from cutwatch.detectors.model import Upload
 from cutwatch.failures import FAILURES
-from detectors.model import Upload
 
 EXAMPLES = 150
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from api.admission import Bounds, admit
+from cutwatch.api.admission import Bounds, admit
 from cutwatch.wire import Batch
 
 SIZES = (1, 100, 500)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from detectors.bench import main
+from cutwatch.detectors.bench import main
 from tests.conftest import SHARED_DATA
 
 if __name__ == "__main__":

@@ -44,8 +44,8 @@ import httpx
 import psycopg
 from standardwebhooks.webhooks import Webhook
 
-from api.auth import hash_secret
-from api.migrate import migrate_url
+from cutwatch.api.auth import hash_secret
+from cutwatch.api.migrate import migrate_url
 from tests.bench.scratch import scratch_database
 
 CADENCE_S = 60.0
@@ -502,8 +502,8 @@ def load_backlog(url: str, batches: int, per_batch: int = 4, probes: int = 500) 
 
 async def bench_leader(url: str, batches: int) -> int:
     """The leader alone: a rebuild from history, then the same backlog through the queue."""
-    from api.leader import Leader, OnlineConfig
-    from detectors.params import Params
+    from cutwatch.api.leader import Leader, OnlineConfig
+    from cutwatch.detectors.params import Params
 
     await migrate_url(url)
     load_backlog(url, batches)

@@ -25,12 +25,12 @@ from typing import Any
 import httpx
 import psycopg
 
-from api.auth import hash_secret
-from api.geo import Network
-from api.ingest import parse_batch
-from api.migrate import migrate_url
-from api.settings import Settings
-from api.store import store_batch
+from cutwatch.api.auth import hash_secret
+from cutwatch.api.geo import Network
+from cutwatch.api.ingest import parse_batch
+from cutwatch.api.migrate import migrate_url
+from cutwatch.api.settings import Settings
+from cutwatch.api.store import store_batch
 from cutwatch.wire import Batch
 from tests.bench.scratch import scratch_database
 from tests.live_service import LiveService

@@ -95,9 +95,9 @@ def serve_lab(workdir: Path) -> None:
     """The lab process: 20 targets' peers and the counting collector, until killed."""
     import threading
 
-    from cutwatch.lab.dns import DnsServer
-    from cutwatch.lab.http import HttpServer
-    from cutwatch.lab.tcp import TcpServer
+    from cutwatch.api.lab.dns import DnsServer
+    from cutwatch.api.lab.http import HttpServer
+    from cutwatch.api.lab.tcp import TcpServer
 
     zone = {f"{n}ok.test": ["127.0.0.1", "::1"] for n in ("", "www.", *(f"svc{i}." for i in
                                                                          range(4)))}
@@ -129,9 +129,9 @@ def stats(collector: str) -> dict[str, int]:
 
 def service_round(config_path: Path) -> tuple[float, list[Any], list[Any]]:
     """CPU seconds of one service round in this process (warm), plus one round's results."""
-    from probes.agent import Agent
-    from probes.checks.base import Context
-    from probes.config import load_config
+    from cutwatch.probes.agent import Agent
+    from cutwatch.probes.checks.base import Context
+    from cutwatch.probes.config import load_config
 
     agent = Agent(load_config(config_path), Context())
     asyncio.run(agent.measure_round(("service",)))  # warm: imports, TLS context
@@ -144,8 +144,8 @@ def service_round(config_path: Path) -> tuple[float, list[Any], list[Any]]:
 
 def week_spool(pulse: list[Any], service: list[Any], path: Path) -> tuple[int, int]:
     """Seven days of results at the schedule's rate, stored as the probe stores them."""
-    from probes.spool import Spool, SpoolLimits
-    from probes.spool_codec import encode
+    from cutwatch.probes.spool import Spool, SpoolLimits
+    from cutwatch.probes.spool_codec import encode
 
     spool = Spool(path, SpoolLimits(max_bytes=10**10, max_age_s=10**9))
     start = datetime.now(UTC) - timedelta(days=7)
@@ -176,20 +176,24 @@ def rss():
     with open("/proc/self/status") as f:
         return int(f.read().split("VmRSS:")[1].split()[0]) / 1024
 # The DNS and ICMP packet layer: scapy's layers when the probe uses them, else the stdlib's.
-if importlib.util.find_spec("probes.scapy_lean") is not None:
-    PACKETS = ("DNS and ICMP packets (scapy's layers, probes.scapy_lean)", ["probes.scapy_lean"])
+if importlib.util.find_spec("cutwatch.probes.scapy_lean") is not None:
+    PACKETS = ("DNS and ICMP packets (scapy's layers, probes.scapy_lean)",
+               ["cutwatch.probes.scapy_lean"])
 else:
-    PACKETS = ("DNS and ICMP packets (probes.packets, standard library)", ["probes.packets"])
+    PACKETS = ("DNS and ICMP packets (probes.packets, standard library)",
+               ["cutwatch.probes.packets"])
 steps = [
     ("python, no imports", []),
     ("stdlib: asyncio, ssl, sqlite3, json, gzip, logging", ["asyncio", "ssl", "sqlite3", "json",
                                                             "gzip", "ipaddress", "logging"]),
     ("the probe's records and hand validation (no pydantic)",
-     ["probes.validate", "probes.records", "probes.targets", "probes.config"]),
+     ["cutwatch.probes.validate", "cutwatch.probes.records", "cutwatch.probes.targets",
+      "cutwatch.probes.config"]),
     ("httpx (+ httpcore, h11, certifi, idna)", ["httpx"]),
     PACKETS,
     ("the rest of the probe (checks, agent, spool, uploader, CLI)",
-     ["probes.main", "probes.checks", "probes.status", "cutwatch.cli", "probes.cli"]),
+     ["cutwatch.probes.main", "cutwatch.probes.checks", "cutwatch.probes.status", "cutwatch.cli",
+      "cutwatch.probes.cli"]),
 ]
 print("| layer | adds MiB | RSS MiB |")
 print("| --- | ---: | ---: |")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from api.embedded import embedded_database
+from cutwatch.api.embedded import embedded_database
 
 
 @contextmanager

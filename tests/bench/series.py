@@ -12,7 +12,7 @@ and 8 results a minute per probe; the triggers add them to the roll-ups).
 Figures: the 30-day chart of the whole country (``GET /v1/series``'s default for that range:
 120 points of 6 hours, from the 6-hour roll-up; and 720 hourly points on request), the 6-hour
 chart (5-minute buckets, from the 5-minute roll-up) and the 1-hour chart (1-minute buckets,
-from the raw rows), each as the SQL alone (``api.series.read_series``) and through the real
+from the raw rows), each as the SQL alone (``cutwatch.api.series.read_series``) and through the real
 HTTP route, median and worst of ``--runs`` after one warm-up; then what the roll-up triggers
 cost ingest (``store_batch`` with and without them, ``--ingest-total`` results each).
 "Churn": about 3 % of probe-hours silent.
@@ -29,10 +29,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import psycopg
 
-from api import app as service_app
-from api import series
-from api.migrate import migrate_url
-from api.settings import Settings
+from cutwatch.api import app as service_app
+from cutwatch.api import series
+from cutwatch.api.migrate import migrate_url
+from cutwatch.api.settings import Settings
 from tests.bench.ingest import bench_store
 from tests.bench.scratch import scratch_database
 from tests.live_service import LiveService

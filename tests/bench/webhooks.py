@@ -24,9 +24,9 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 from standardwebhooks.webhooks import Webhook
 
-from api.migrate import migrate_url
-from api.webhooks import dispatcher, outbox, signing
-from api.webhooks.config import WebhookConfig
+from cutwatch.api.migrate import migrate_url
+from cutwatch.api.webhooks import dispatcher, outbox, signing
+from cutwatch.api.webhooks.config import WebhookConfig
 from tests.bench.scratch import scratch_database
 
 

@@ -9,7 +9,7 @@ import pytest
 from dashboard_blackout import Loaded, load
 from live_service import LiveService
 
-from api.settings import Settings
+from cutwatch.api.settings import Settings
 
 
 @pytest.fixture

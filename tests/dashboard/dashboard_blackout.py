@@ -21,12 +21,12 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from api.detection_store import store_transition
-from api.migrate import apply_migrations
-from detectors.fleet import FleetSpec
-from detectors.model import parse_time
-from detectors.replay import replay
-from detectors.scenarios import T0, Scenario, build
+from cutwatch.api.detection_store import store_transition
+from cutwatch.api.migrate import apply_migrations
+from cutwatch.detectors.fleet import FleetSpec
+from cutwatch.detectors.model import parse_time
+from cutwatch.detectors.replay import replay
+from cutwatch.detectors.scenarios import T0, Scenario, build
 
 FLEET = FleetSpec(probes_per_country=(30, 12, 9), night_off_share=0.0)
 PROVINCE = "MM-01"

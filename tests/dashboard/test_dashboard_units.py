@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from api import exports, series
-from api.dashboard import view
+from cutwatch.api import exports, series
+from cutwatch.api.dashboard import view
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 EVENT: dict[str, Any] = {

@@ -12,9 +12,9 @@ from typing import Any
 
 import psycopg
 
-from api.geo import Network
-from api.migrate import apply_migrations
-from api.store import store_batch
+from cutwatch.api.geo import Network
+from cutwatch.api.migrate import apply_migrations
+from cutwatch.api.store import store_batch
 from cutwatch.wire import Batch
 
 RECOMPUTE = """

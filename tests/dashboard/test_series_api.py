@@ -19,9 +19,9 @@ import pytest
 from dashboard_blackout import PROVINCE, Loaded
 from live_service import LiveService
 
-from api import series
-from api.webhooks import payloads
-from detectors.model import ProbeInfo
+from cutwatch.api import series
+from cutwatch.api.webhooks import payloads
+from cutwatch.detectors.model import ProbeInfo
 
 
 def _bin(moment: datetime, step: int) -> datetime:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from detectors.fleet import FleetSpec
-from detectors.replay import replay
-from detectors.scenarios import Scenario, build
+from cutwatch.detectors.fleet import FleetSpec
+from cutwatch.detectors.replay import replay
+from cutwatch.detectors.scenarios import Scenario, build
 
 FLEET = FleetSpec(probes_per_country=(30, 12, 9), night_off_share=0.0)
 Row = tuple[str, str, str, str, str, str | None]

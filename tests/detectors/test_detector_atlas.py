@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from detectors.atlas import connlog_items
-from detectors.engine import Engine
-from detectors.model import Upload, parse_time
-from detectors.replay import drive
+from cutwatch.detectors.atlas import connlog_items
+from cutwatch.detectors.engine import Engine
+from cutwatch.detectors.model import Upload, parse_time
+from cutwatch.detectors.replay import drive
 
 TWC = {7843, 10796, 11351, 11426, 11427, 12271, 20001}
 # The outage as the log shows it: TWC probes disconnect 09:24-09:36 UTC and reconnect

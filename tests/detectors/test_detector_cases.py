@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from detector_cases import CASES, Row, rows, run, stream
 
-from detectors.fleet import FleetSpec
-from detectors.model import parse_time
-from detectors.scenarios import T0, Scenario, build
+from cutwatch.detectors.fleet import FleetSpec
+from cutwatch.detectors.model import parse_time
+from cutwatch.detectors.scenarios import T0, Scenario, build
 
 
 @pytest.mark.parametrize(("scenario", "expected"), CASES, ids=[c[0].name for c in CASES])

@@ -13,9 +13,9 @@ import pytest
 from detector_cases import CASES, run, stream
 from live_service import LiveService
 
-from api.detection_store import store_transition
-from api.migrate import apply_migrations
-from api.settings import Settings
+from cutwatch.api.detection_store import store_transition
+from cutwatch.api.migrate import apply_migrations
+from cutwatch.api.settings import Settings
 
 PROVINCE = next(c[0] for c in CASES if c[0].name == "province blackout")
 BLOCK = next(c[0] for c in CASES if c[0].name == "DNS block")

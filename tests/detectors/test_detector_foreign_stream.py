@@ -14,10 +14,10 @@ import pytest
 from detector_cases import CASES as DETECTOR_CASES
 from detector_cases import rows, run, stream
 
+from cutwatch.detectors.engine import Engine
+from cutwatch.detectors.model import ProbeInfo, Upload, parse_time
+from cutwatch.detectors.replay import replay
 from cutwatch.wire import Batch, Heartbeat, Result
-from detectors.engine import Engine
-from detectors.model import ProbeInfo, Upload, parse_time
-from detectors.replay import replay
 
 T0 = 1_700_000_000
 

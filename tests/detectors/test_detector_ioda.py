@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from detectors.fleet import FleetSpec, build_fleet
-from detectors.ioda import dark_spans, level_at, ranks, read_signal
-from detectors.ioda import ioda_stream as stream
-from detectors.model import parse_time
-from detectors.replay import replay
+from cutwatch.detectors.fleet import FleetSpec, build_fleet
+from cutwatch.detectors.ioda import dark_spans, level_at, ranks, read_signal
+from cutwatch.detectors.ioda import ioda_stream as stream
+from cutwatch.detectors.model import parse_time
+from cutwatch.detectors.replay import replay
 
 
 def _curve(shared_data: Path) -> tuple[list[float], list[float]]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from detector_cases import rows, run
 
-from detectors.fleet import FleetSpec
-from detectors.model import ProbeInfo, parse_time
-from detectors.params import Params
-from detectors.replay import replay
-from detectors.scenarios import T0, build
-from detectors.state import ProbeState
+from cutwatch.detectors.fleet import FleetSpec
+from cutwatch.detectors.model import ProbeInfo, parse_time
+from cutwatch.detectors.params import Params
+from cutwatch.detectors.replay import replay
+from cutwatch.detectors.scenarios import T0, build
+from cutwatch.detectors.state import ProbeState
 
 
 def test_time_of_day_profile_excuses_the_usual_off_slot() -> None:

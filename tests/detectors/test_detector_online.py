@@ -11,10 +11,10 @@ import psycopg
 import pytest
 from detector_cases import CASES, stream
 
-from api.leader import Leader, OnlineConfig, run
-from api.migrate import apply_migrations
-from detectors.replay import ProbeLine, parse_line
-from detectors.scenarios import T0
+from cutwatch.api.leader import Leader, OnlineConfig, run
+from cutwatch.api.migrate import apply_migrations
+from cutwatch.detectors.replay import ProbeLine, parse_line
+from cutwatch.detectors.scenarios import T0
 
 # the province blackout, 01:30-02:10, backlogs after
 PROVINCE = next(c[0] for c in CASES if c[0].name == "province blackout")

@@ -10,7 +10,7 @@ import pytest
 from detector_cases import CASES, run, stream
 
 from cutwatch.cli import main
-from detectors.model import iso, parse_time
+from cutwatch.detectors.model import iso, parse_time
 
 PROVINCE = next(c[0] for c in CASES if c[0].name == "province blackout")
 BLOCK = next(c[0] for c in CASES if c[0].name == "DNS block")

@@ -12,11 +12,11 @@ import uuid
 import pytest
 from detector_cases import FLEET, Row, backlog_confirmed, rows, run, sc
 
-from detectors.engine import Engine
-from detectors.fleet import FleetSpec
-from detectors.model import ProbeInfo, Upload, heartbeat_upload, parse_time
-from detectors.replay import drive
-from detectors.scenarios import T0, Scenario, build
+from cutwatch.detectors.engine import Engine
+from cutwatch.detectors.fleet import FleetSpec
+from cutwatch.detectors.model import ProbeInfo, Upload, heartbeat_upload, parse_time
+from cutwatch.detectors.replay import drive
+from cutwatch.detectors.scenarios import T0, Scenario, build
 
 COUNTRY = ("country", "MM")
 SHAPES: list[tuple[Scenario, float, list[Row]]] = [

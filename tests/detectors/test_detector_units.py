@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from detectors.classify import GapVerdict, judge_event, judge_gap
-from detectors.decide import binomial_tail
-from detectors.model import EntityKey, ProbeInfo
-from detectors.params import Params
-from detectors.state import DOMESTIC, INTERNATIONAL, LAN, GapRecord, ProbeState
+from cutwatch.detectors.classify import GapVerdict, judge_event, judge_gap
+from cutwatch.detectors.decide import binomial_tail
+from cutwatch.detectors.model import EntityKey, ProbeInfo
+from cutwatch.detectors.params import Params
+from cutwatch.detectors.state import DOMESTIC, INTERNATIONAL, LAN, GapRecord, ProbeState
 
 P = Params()
 

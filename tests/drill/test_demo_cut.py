@@ -11,9 +11,9 @@ import httpx
 import pytest
 from live_service import LiveService
 
-from api.settings import Settings
+from cutwatch.api.demo_cut import FLEET, Gate, read_cuts, set_cut, write_geoip
+from cutwatch.api.settings import Settings
 from cutwatch.cli import main
-from cutwatch.demo_cut import FLEET, Gate, read_cuts, set_cut, write_geoip
 
 ADMIN = "demo-cut-tests-admin-token-0123456789"
 

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from api.drill.cli import SCENARIOS
-from api.drill.receiver import Arrival
-from api.drill.scenarios import Expect, Outcome, Scenario, judge, scenarios
-from api.drill.topology import PREFIX, plan
+from cutwatch.api.drill.cli import SCENARIOS
+from cutwatch.api.drill.receiver import Arrival
+from cutwatch.api.drill.scenarios import Expect, Outcome, Scenario, judge, scenarios
+from cutwatch.api.drill.topology import PREFIX, plan
 
 CADENCE = 5.0
 
@@ -111,7 +111,7 @@ def test_judge(scenario: Scenario, arrivals: list[Arrival], problems: list[str])
 
 
 def _netns_missing() -> str | None:
-    from api.drill.netns import NetnsUnavailable, check_available
+    from cutwatch.api.drill.netns import NetnsUnavailable, check_available
 
     try:
         check_available()
@@ -132,8 +132,8 @@ def test_drill_in_namespaces() -> None:
     missing = _netns_missing()
     if missing:
         pytest.skip(f"drill skipped: {missing}")
-    from api.drill.runner import run_drill
-    from api.drill.topology import root_routes
+    from cutwatch.api.drill.runner import run_drill
+    from cutwatch.api.drill.topology import root_routes
 
     routes_before = root_routes()
     out = io.StringIO()
@@ -211,8 +211,8 @@ def test_drill_refuses_a_link_out_of_its_namespaces() -> None:
     missing = _netns_missing()
     if missing:
         pytest.skip(f"drill skipped: {missing}")
-    from api.drill.netns import ip
-    from api.drill.topology import Network
+    from cutwatch.api.drill.netns import ip
+    from cutwatch.api.drill.topology import Network
 
     layout = plan()
     with Network(layout) as net:

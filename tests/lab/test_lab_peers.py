@@ -11,9 +11,9 @@ import httpx
 import pytest
 from scapy.layers.dns import DNS, DNSQR
 
-from cutwatch.lab.dns import DnsServer
-from cutwatch.lab.http import BLOCK_PAGE_TITLE, HttpServer, LabCA, object_bytes
-from cutwatch.lab.tcp import DelayProxy, SilentPort, TcpServer, closed_port
+from cutwatch.api.lab.dns import DnsServer
+from cutwatch.api.lab.http import BLOCK_PAGE_TITLE, HttpServer, LabCA, object_bytes
+from cutwatch.api.lab.tcp import DelayProxy, SilentPort, TcpServer, closed_port
 
 ZONE = {"ok.test": ["127.0.0.1", "::1"]}
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 from live_service import LiveService
 
-from api.settings import Settings
+from cutwatch.api.settings import Settings
 
 ADMIN = "probe-tests-admin-token-0123456789"
 

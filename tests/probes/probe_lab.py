@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from cutwatch.lab.dns import DnsServer
-from cutwatch.lab.http import HttpServer, LabCA
-from cutwatch.lab.tcp import TcpServer
+from cutwatch.api.lab.dns import DnsServer
+from cutwatch.api.lab.http import HttpServer, LabCA
+from cutwatch.api.lab.tcp import TcpServer
 
 ZONE = {"ok.test": ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"],
         "lan.test": ["127.0.0.1"], "v4only.test": ["93.184.216.34"]}

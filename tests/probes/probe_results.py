@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from probes.records import Result
+from cutwatch.probes.records import Result
 
 
 def result(n: int = 0, *, age_s: float = 0, target: str = "t") -> Result:

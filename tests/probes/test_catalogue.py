@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from api.catalogue import CatalogueError, CatalogueFile, parse
+from cutwatch.api.catalogue import CatalogueError, CatalogueFile, parse
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "catalogue.example.toml"
 
@@ -59,12 +59,14 @@ def test_reload_on_change_keeps_last_good(tmp_path: Path) -> None:
 
 
 def test_probe_imports_no_service_code() -> None:
-    """What a Pi runs loads without fastapi, psycopg, uvicorn or the api package."""
+    """What a Pi runs loads without fastapi, psycopg, uvicorn, the service or the detectors."""
     code = (
         "import sys\n"
-        "for name in ('fastapi', 'psycopg', 'uvicorn', 'api', 'starlette', 'psycopg_pool'):\n"
+        "for name in ('fastapi', 'psycopg', 'uvicorn', 'starlette', 'psycopg_pool',\n"
+        "             'cutwatch.api', 'cutwatch.detectors'):\n"
         "    sys.modules[name] = None\n"
-        "import probes.main, probes.cli, probes.status, probes.register, probes.checks\n"
+        "import cutwatch.probes.main, cutwatch.probes.cli, cutwatch.probes.status\n"
+        "import cutwatch.probes.register, cutwatch.probes.checks\n"
         "from cutwatch.cli import build_parser\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

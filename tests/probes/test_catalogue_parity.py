@@ -2,8 +2,8 @@
 catalogues and check-in replies, with the same first error.
 
 The collector builds its check-in replies with ``cutwatch.catalogue`` (pydantic); the probe reads
-them with ``probes.targets`` (no pydantic, for its memory budget). A catalogue one side takes
-and the other refuses would be a probe that silently stops measuring, so every row of the
+them with ``cutwatch.probes.targets`` (no pydantic, for its memory budget). A catalogue one side
+takes and the other refuses would be a probe that silently stops measuring, so every row of the
 table below, and every field of every kind set to every value of a list of wrong ones, goes
 through both.
 """
@@ -18,10 +18,10 @@ import pytest
 from pydantic import ValidationError
 
 from cutwatch import catalogue as models
+from cutwatch.probes import targets as plain
+from cutwatch.probes.config import UNION_TAGS
+from cutwatch.probes.validate import Invalid
 from cutwatch.validation import describe_errors
-from probes import targets as plain
-from probes.config import UNION_TAGS
-from probes.validate import Invalid
 
 GOOD: dict[str, dict[str, Any]] = {
     "dns": {"kind": "dns", "name": "d", "tag": "domestic", "query": "example.org",

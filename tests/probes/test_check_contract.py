@@ -13,14 +13,14 @@ import pytest
 from probe_lab import Lab
 
 from cutwatch import wire
+from cutwatch.api.lab.tcp import SilentPort, closed_port
 from cutwatch.failures import FAILURES
-from cutwatch.lab.tcp import SilentPort, closed_port
+from cutwatch.probes.checks import CHECKS
+from cutwatch.probes.checks.base import Context, raw_sockets_allowed
+from cutwatch.probes.records import Result
+from cutwatch.probes.runner import measure
+from cutwatch.probes.targets import parse_target
 from cutwatch.vocab import CheckKind
-from probes.checks import CHECKS
-from probes.checks.base import Context, raw_sockets_allowed
-from probes.records import Result
-from probes.runner import measure
-from probes.targets import parse_target
 
 pytestmark = pytest.mark.anyio
 

@@ -14,10 +14,10 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cutwatch.catalogue import BlockPage, Schedule, Target
+from cutwatch.probes import config as plain
+from cutwatch.probes.config import UNION_TAGS, collector_url
+from cutwatch.probes.validate import Invalid
 from cutwatch.validation import describe_errors
-from probes import config as plain
-from probes.config import UNION_TAGS, collector_url
-from probes.validate import Invalid
 
 
 class _Section(BaseModel):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from probe_collector import ADMIN, LiveCollector, collector_settings
 
-from cutwatch.demo import DemoProbe, lab_targets
+from cutwatch.api.demo import DemoProbe, lab_targets
 
 pytestmark = pytest.mark.slow
 

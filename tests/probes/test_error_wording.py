@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from cutwatch.probes.config import ConfigError, load_config
 from cutwatch.validation import describe_errors
-from probes.config import ConfigError, load_config
 
 
 @pytest.mark.parametrize(("errors", "skip", "line"), [

@@ -24,12 +24,12 @@ import pytest
 from probe_collector import LiveCollector, collector_settings
 from probe_lab import Lab
 
-from cutwatch.lab.tcp import DelayProxy
-from probes.config import load_config, load_credentials
-from probes.main import SPOOL, spool_for
-from probes.spool import SCHEMA
-from probes.spool_codec import decode
-from probes.uploader import Uploader
+from cutwatch.api.lab.tcp import DelayProxy
+from cutwatch.probes.config import load_config, load_credentials
+from cutwatch.probes.main import SPOOL, spool_for
+from cutwatch.probes.spool import SCHEMA
+from cutwatch.probes.spool_codec import decode
+from cutwatch.probes.uploader import Uploader
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from cutwatch.cli import build_parser
-from probes.cli import DEFAULT_CONFIG
-from probes.config import ProbeSection
+from cutwatch.probes.cli import DEFAULT_CONFIG
+from cutwatch.probes.config import ProbeSection
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 UNIT = DEPLOY / "systemd" / "cutwatch-probe.service"
@@ -57,7 +57,8 @@ def test_unit_lets_the_probe_read_the_clock_state() -> None:
 def test_install_script_parses_and_matches_the_unit() -> None:
     subprocess.run(["bash", "-n", str(INSTALL)], check=True)
     text = INSTALL.read_text()
-    assert "pip\" install --quiet --upgrade \"$package\"" in text
+    install = 'CUTWATCH_DIST=probe "$PREFIX/venv/bin/pip" install --quiet --upgrade "$package"'
+    assert install in text
     assert 'package="$(cd "$HERE/../.." && pwd)[probe]"' in text  # this checkout, probe extra only
     assert "STATE_DIR=/var/lib/cutwatch-probe" in text
     assert f"CONFIG=\"$CONFIG_DIR/{DEFAULT_CONFIG.name}\"" in text

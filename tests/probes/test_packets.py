@@ -1,4 +1,4 @@
-"""probes.packets against scapy (the reference the probe used before): same bytes out, same
+"""cutwatch.probes.packets against scapy (the reference the probe used before): same bytes out, same
 answers read, malformed packets refused instead of misread."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from scapy.layers.dns import DNS, DNSQR, DNSRR
 from scapy.layers.inet import ICMP, IP
 from scapy.packet import Packet
 
-from probes.packets import dns_query, icmp_echo, parse_dns, parse_icmp4
+from cutwatch.probes.packets import dns_query, icmp_echo, parse_dns, parse_icmp4
 
 
 def scapy_answer(rr: Any) -> dict[str, Any]:

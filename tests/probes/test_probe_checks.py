@@ -8,15 +8,14 @@ from typing import Any
 import pytest
 from probe_lab import ZONE, Lab
 
-from cutwatch.lab.dns import DnsServer
-from cutwatch.lab.http import BLOCK_PAGE_TITLE, HttpServer
-from cutwatch.lab.tcp import SilentPort, TcpServer, closed_port
-from cutwatch.wire import Family, Result
-from probes.checks.base import Context, raw_sockets_allowed
-from probes.checks.dns import is_bogon, resolver_address
-from probes.checks.gateway import default_gateway
-from probes.runner import measure
-from probes.targets import (
+from cutwatch.api.lab.dns import DnsServer
+from cutwatch.api.lab.http import BLOCK_PAGE_TITLE, HttpServer
+from cutwatch.api.lab.tcp import SilentPort, TcpServer, closed_port
+from cutwatch.probes.checks.base import Context, raw_sockets_allowed
+from cutwatch.probes.checks.dns import is_bogon, resolver_address
+from cutwatch.probes.checks.gateway import default_gateway
+from cutwatch.probes.runner import measure
+from cutwatch.probes.targets import (
     DnsTarget,
     GatewayTarget,
     HttpTarget,
@@ -24,6 +23,7 @@ from probes.targets import (
     TcpTarget,
     TracerouteTarget,
 )
+from cutwatch.wire import Family, Result
 
 CTX = Context()
 pytestmark = pytest.mark.anyio
@@ -142,7 +142,7 @@ async def test_tcp_ipv6_separately() -> None:
 async def test_http_ok_with_timings_and_hash(lab: Lab) -> None:
     import hashlib
 
-    from cutwatch.lab.http import OK_PAGE
+    from cutwatch.api.lab.http import OK_PAGE
 
     result = await run(http(lab.web.url("/redirect/2")))
     assert (result.ok, result.details["status"], result.details["redirects"]) == (True, 200, 2)
@@ -193,7 +193,7 @@ async def test_tls_failures(lab: Lab) -> None:
 
 
 async def test_tls_expired_and_cut_handshakes(tmp_path: Path) -> None:
-    from cutwatch.lab.http import LabCA
+    from cutwatch.api.lab.http import LabCA
 
     ca = LabCA()
     ca_file = str(ca.write_pem(tmp_path / "ca.pem"))

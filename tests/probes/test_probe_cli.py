@@ -9,8 +9,8 @@ from pathlib import Path
 
 from probe_lab import Lab
 
-from cutwatch.lab.dns import DnsServer
-from cutwatch.lab.tcp import closed_port
+from cutwatch.api.lab.dns import DnsServer
+from cutwatch.api.lab.tcp import closed_port
 from cutwatch.wire import Result  # the collector's model reads the probe's output
 
 
@@ -86,7 +86,7 @@ def test_status_before_and_after_a_spool(tmp_path: Path) -> None:
     assert "no spool yet" in empty.stdout
     from probe_results import result
 
-    from probes.spool import Spool
+    from cutwatch.probes.spool import Spool
 
     spool = Spool(tmp_path / "spool.sqlite3")
     spool.add(result(0, target="dns-x"))

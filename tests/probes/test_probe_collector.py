@@ -11,15 +11,15 @@ import pytest
 from probe_collector import LiveCollector, collector_settings
 from probe_lab import Lab
 
+from cutwatch.api.lab.tcp import closed_port
 from cutwatch.cli import main as cli
-from cutwatch.lab.tcp import closed_port
-from probes import checkin
-from probes.agent import Agent
-from probes.checks.base import Context
-from probes.config import load_config, load_credentials
-from probes.main import spool_for
-from probes.status import collect
-from probes.uploader import Uploader
+from cutwatch.probes import checkin
+from cutwatch.probes.agent import Agent
+from cutwatch.probes.checks.base import Context
+from cutwatch.probes.config import load_config, load_credentials
+from cutwatch.probes.main import spool_for
+from cutwatch.probes.status import collect
+from cutwatch.probes.uploader import Uploader
 
 pytestmark = pytest.mark.slow
 

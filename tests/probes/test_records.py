@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from cutwatch import wire
-from probes.records import Result, batch_json, parse_ack
+from cutwatch.probes.records import Result, batch_json, parse_ack
 
 MOMENT = datetime(2026, 12, 2, 3, 4, 5, 678000, tzinfo=timezone(timedelta(hours=6, minutes=30)))
 

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from cutwatch.lab.dns import DnsServer
-from cutwatch.lab.tcp import closed_port
-from probes.checks.base import Context
-from probes.redact import REDACTED, OwnNetwork, interface_addresses, redact
-from probes.runner import measure
-from probes.targets import DnsTarget, GatewayTarget
+from cutwatch.api.lab.dns import DnsServer
+from cutwatch.api.lab.tcp import closed_port
+from cutwatch.probes.checks.base import Context
+from cutwatch.probes.redact import REDACTED, OwnNetwork, interface_addresses, redact
+from cutwatch.probes.runner import measure
+from cutwatch.probes.targets import DnsTarget, GatewayTarget
 
 OWN_V6 = "2a02:1234:5678:9:a:b:c:d"  # the probe's global IPv6 address
 ROUTER_V6 = "2a02:1234:5678::1"  # same /48: the home router

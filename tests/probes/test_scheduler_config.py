@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from probes.config import ConfigError, load_config, write_state_file
-from probes.scheduler import Plan, backoff
-from probes.targets import Schedule
+from cutwatch.probes.config import ConfigError, load_config, write_state_file
+from cutwatch.probes.scheduler import Plan, backoff
+from cutwatch.probes.targets import Schedule
 
 
 class FakeClock:

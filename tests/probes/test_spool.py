@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from probe_results import result
 
-from probes.agent import Agent
-from probes.checks.base import Context
-from probes.config import ProbeConfig
-from probes.spool import OpenBatch, Spool, SpoolChanged, SpoolLimits, SpoolWriter
-from probes.spool_codec import VERSION, ZDICT, decode, encode
+from cutwatch.probes.agent import Agent
+from cutwatch.probes.checks.base import Context
+from cutwatch.probes.config import ProbeConfig
+from cutwatch.probes.spool import OpenBatch, Spool, SpoolChanged, SpoolLimits, SpoolWriter
+from cutwatch.probes.spool_codec import VERSION, ZDICT, decode, encode
 
 
 def test_codec_round_trip_is_smaller() -> None:

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from probe_results import result
 
-from probes.clock import clock_synced
-from probes.spool import Spool
-from probes.uploader import Round, Uploader
+from cutwatch.probes.clock import clock_synced
+from cutwatch.probes.spool import Spool
+from cutwatch.probes.uploader import Round, Uploader
 
 pytestmark = pytest.mark.anyio
 Handler = Callable[[httpx.Request], httpx.Response]

@@ -24,12 +24,12 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from probe_lab import Lab
 
-from cutwatch.lab.tcp import closed_port
-from probes.agent import Agent
-from probes.checks.base import Context
-from probes.config import load_config
-from probes.main import spool_for
-from probes.uploader import Uploader
+from cutwatch.api.lab.tcp import closed_port
+from cutwatch.probes.agent import Agent
+from cutwatch.probes.checks.base import Context
+from cutwatch.probes.config import load_config
+from cutwatch.probes.main import spool_for
+from cutwatch.probes.uploader import Uploader
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs"
                      / "wire-format.schema.json").read_text())

@@ -19,8 +19,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from api import probes_read, store
-from api.migrate import apply_migrations, load_migrations
+from cutwatch.api import probes_read, store
+from cutwatch.api.migrate import apply_migrations, load_migrations
 
 HERE = Path(__file__).resolve().parent
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]

@@ -9,8 +9,8 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from api.migrate import apply_migrations
-from api.webhooks.config import WebhookConfig
+from cutwatch.api.migrate import apply_migrations
+from cutwatch.api.webhooks.config import WebhookConfig
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from api.webhooks import signing
+from cutwatch.api.webhooks import signing
 
 
 def transition(action: str = "opened", *, status: str = "suspected", confidence: float = 0.9,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from api.settings import Settings
+from cutwatch.api.settings import Settings
 
 ADMIN = "admin-token-for-webhook-tests"
 

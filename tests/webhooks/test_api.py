@@ -13,7 +13,7 @@ import pytest
 from live_service import LiveService
 from standardwebhooks.webhooks import Webhook
 
-from api.webhooks import outbox
+from cutwatch.api.webhooks import outbox
 
 from .factory import transition
 from .receiver import Receiver
@@ -233,7 +233,7 @@ def test_a_disabled_endpoint_says_so_and_resumes(service: LiveService, database_
 
 def test_subscriptions_per_key_are_bounded(service: LiveService,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from api.webhooks import subscriptions
+    from cutwatch.api.webhooks import subscriptions
 
     monkeypatch.setattr(subscriptions, "MAX_SUBSCRIPTIONS", 2)
     key = new_key(service)
@@ -252,7 +252,7 @@ def test_the_bound_holds_under_concurrent_creates(service: LiveService,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from api.webhooks import subscriptions
+    from cutwatch.api.webhooks import subscriptions
 
     monkeypatch.setattr(subscriptions, "MAX_SUBSCRIPTIONS", 2)
     key = new_key(service)

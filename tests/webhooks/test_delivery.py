@@ -15,9 +15,9 @@ import svix.webhooks
 from psycopg_pool import AsyncConnectionPool
 from standardwebhooks.webhooks import Webhook
 
-from api.webhooks import dispatcher, outbox, schemas, signing
-from api.webhooks.config import WebhookConfig
-from api.webhooks.deliveries import claim
+from cutwatch.api.webhooks import dispatcher, outbox, schemas, signing
+from cutwatch.api.webhooks.config import WebhookConfig
+from cutwatch.api.webhooks.deliveries import claim
 
 from .factory import add_subscription, transition
 from .receiver import Receiver, Respond, ok
@@ -294,7 +294,7 @@ async def test_redirects_are_not_followed(
 def test_payload_is_json_with_sorted_keys() -> None:
     from datetime import UTC, datetime
 
-    from api.webhooks import payloads
+    from cutwatch.api.webhooks import payloads
 
     body = payloads.build("outage.opened", transition(), "https://x.example/",
                           datetime(2021, 2, 15, 1, 2, 30, tzinfo=UTC))

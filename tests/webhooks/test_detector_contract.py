@@ -10,15 +10,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from api.webhooks import payloads, schemas
-from api.webhooks.filters import Filters, matches
+from cutwatch.api.webhooks import payloads, schemas
+from cutwatch.api.webhooks.filters import Filters, matches
 
 
 @pytest.mark.slow
 def test_detector_transitions_are_valid_payloads_and_filter_by_place() -> None:
-    from detectors.fleet import FleetSpec
-    from detectors.replay import replay
-    from detectors.scenarios import build, positives
+    from cutwatch.detectors.fleet import FleetSpec
+    from cutwatch.detectors.replay import replay
+    from cutwatch.detectors.scenarios import build, positives
 
     chosen = [s for s in positives() if s.kind == "blackout" and s.access is None and (
         (s.entity_type, s.code) in {("subdivision", "MM-01"), ("asn", "AS64500")})]

@@ -13,9 +13,9 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from api.migrate import migrate_url
-from api.webhooks import dispatcher, schemas
-from api.webhooks.config import WebhookConfig
+from cutwatch.api.migrate import migrate_url
+from cutwatch.api.webhooks import dispatcher, schemas
+from cutwatch.api.webhooks.config import WebhookConfig
 
 from .factory import add_subscription
 from .receiver import Receiver
@@ -27,10 +27,10 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 async def test_detector_transitions_reach_the_receiver_once(
     database_url: str, fast: WebhookConfig,
 ) -> None:
-    from api.detection_store import store_transition
-    from detectors.fleet import FleetSpec
-    from detectors.replay import replay
-    from detectors.scenarios import build, positives
+    from cutwatch.api.detection_store import store_transition
+    from cutwatch.detectors.fleet import FleetSpec
+    from cutwatch.detectors.replay import replay
+    from cutwatch.detectors.scenarios import build, positives
 
     await migrate_url(database_url)
     chosen = [s for s in positives() if s.kind == "blackout" and s.access is None

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from api.webhooks.filters import Filters, matches
+from cutwatch.api.webhooks.filters import Filters, matches
 
 from .factory import transition
 

@@ -8,8 +8,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from api.webhooks import outbox
-from api.webhooks.payloads import PayloadError
+from cutwatch.api.webhooks import outbox
+from cutwatch.api.webhooks.payloads import PayloadError
 
 
 def transition(action: str = "opened", *, status: str = "suspected", confidence: float = 0.9,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from api.webhooks import payloads, schemas
+from cutwatch.api.webhooks import payloads, schemas
 
 from .factory import transition
 
@@ -20,7 +20,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "webhooks"
 def test_checked_in_schema_has_not_drifted(event_type: str) -> None:
     path = DOCS / f"{event_type}.schema.json"
     assert path.read_text() == schemas.render(event_type), (
-        f"{path.name} is stale: run python -m api.webhooks.schemas docs/webhooks")
+        f"{path.name} is stale: run python -m cutwatch.api.webhooks.schemas docs/webhooks")
 
 
 def test_every_outage_type_has_a_schema() -> None:

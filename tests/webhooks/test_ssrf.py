@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.webhooks.ssrf import PinnedTransport, Resolver, UnsafeTarget, check_url, refusal
-from cutwatch.lab.http import HttpServer, LabCA
+from cutwatch.api.lab.http import HttpServer, LabCA
+from cutwatch.api.webhooks.ssrf import PinnedTransport, Resolver, UnsafeTarget, check_url, refusal
 
 from .receiver import Receiver
 

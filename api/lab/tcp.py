@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Literal
 
-from cutwatch.lab._server import LoopbackPeer, family_of, tcp_listener
+from cutwatch.api.lab._server import LoopbackPeer, family_of, tcp_listener
 
 TcpBehaviour = Literal["hold", "reset", "reset_after_read", "close_after_read"]
 

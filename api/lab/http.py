@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from cutwatch.lab._server import family_of
+from cutwatch.api.lab._server import family_of
 
 OK_PAGE = b"<html><head><title>Cutwatch lab</title></head><body>ok</body></html>\n"
 BLOCK_PAGE_TITLE = "Access to this site has been restricted"

@@ -21,17 +21,22 @@ from typing import Any
 
 import httpx
 
-from cutwatch.demo_cut import FLEET, SUBDIVISIONS, Gate, fleet_targets, write_geoip
-from cutwatch.lab.dns import DnsServer
-from cutwatch.lab.http import BLOCK_PAGE_TITLE, HttpServer
-from cutwatch.lab.tcp import TcpServer, closed_port
-from probes.config import CREDENTIALS, ConfigError
-from probes.register import register_probe
+from cutwatch.api.demo_cut import FLEET, SUBDIVISIONS, Gate, fleet_targets, write_geoip
+from cutwatch.api.lab.dns import DnsServer
+from cutwatch.api.lab.http import BLOCK_PAGE_TITLE, HttpServer
+from cutwatch.api.lab.tcp import TcpServer, closed_port
 
 WHERE = {"country": "MM", "subdivision": "MM-07", "city": "Bago", "access": "fixed",
          "name": "demo-loopback"}
 ZONE = {"example.test": ["127.0.0.1", "::1"]}
 READY_TIMEOUT = 60.0
+# The probe's credentials file in its state dir (docs/probe.md). The demo registers its probes
+# with the probe's own command, as a volunteer does, so the service never imports the probe.
+CREDENTIALS = "credentials.json"
+
+
+class RegistrationError(Exception):
+    """``cutwatch probe register`` failed; the message is its own one-line error."""
 
 
 @contextlib.contextmanager
@@ -136,7 +141,7 @@ class DemoProbe:
         state = self.work_dir / "state"
         try:
             self.probe_id = self._registration(state)
-        except ConfigError as exc:
+        except RegistrationError as exc:
             print(f"demo: {exc}", file=sys.stderr)
             return
         self.config_path.write_text(probe_config(state, self.base_url, self.targets))
@@ -178,15 +183,22 @@ class DemoProbe:
                 "Authorization": f"Bearer {self.admin_token}"}).json()
             if earlier in {probe["id"] for probe in probes}:
                 return str(earlier)
-        _, probe_id = register_probe(self.base_url, self.admin_token, state_dir=state, **self.where)
-        return probe_id
+        where = [f"--{key}={value}" for key, value in self.where.items() if value]
+        done = subprocess.run(
+            [sys.executable, "-m", "cutwatch", "probe", "register", "--collector", self.base_url,
+             "--token", self.admin_token, "--state-dir", str(state), *where],
+            capture_output=True, text=True, timeout=60, check=False)
+        if done.returncode != 0:
+            lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+            raise RegistrationError(lines[-1])
+        return str(json.loads((state / CREDENTIALS).read_text())["probe_id"])
 
 
 def run(settings: Any, *, log_level: str = "info") -> None:
     """Serve with a demo probe beside the service until interrupted."""
     from pydantic import SecretStr
 
-    from api.server import serve
+    from cutwatch.api.server import serve
 
     if settings.admin_token is None:
         settings = settings.model_copy(update={"admin_token": SecretStr(new_admin_token())})

@@ -1,4 +1,4 @@
-"""A webhook receiver for trying subscriptions locally: ``python -m cutwatch.lab.receiver``.
+"""A webhook receiver for trying subscriptions locally: ``python -m cutwatch.api.lab.receiver``.
 
 Listens on loopback, verifies each delivery's Standard Webhooks signature with the
 subscription's secret, prints every verified message as one JSON line on stdout
@@ -44,7 +44,7 @@ def handler(secret: str) -> type[BaseHTTPRequestHandler]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cutwatch.lab.receiver",
+    parser = argparse.ArgumentParser(prog="python -m cutwatch.api.lab.receiver",
                                      description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--port", type=int, default=9000, help="port on 127.0.0.1 (9000)")
     parser.add_argument("--secret", required=True, help="the subscription's whsec_... secret")

@@ -22,7 +22,7 @@ from typing import Literal
 
 from scapy.layers.dns import DNS, DNSRR
 
-from cutwatch.lab._server import LoopbackPeer, family_of
+from cutwatch.api.lab._server import LoopbackPeer, family_of
 
 DnsMode = Literal["normal", "nxdomain", "servfail", "refused", "silent", "twice", "bogon",
                   "wrong_source"]
