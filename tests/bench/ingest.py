@@ -1,7 +1,7 @@
 """Ingest benchmark: the real HTTP path beside a bare psycopg COPY of the same rows, one run.
 
-    python -m tests.bench.ingest [--total 30000] [--probes 100] [--connections 1]
-                                 [--rounds 3] [--heartbeats 3000] [--database-url URL]
+    python -m tests.bench.ingest [--total 15000] [--probes 100] [--connections 1]
+                                 [--rounds 3] [--heartbeats 1500] [--database-url URL]
 
 Without a URL it starts a throw-away embedded PostgreSQL. The service is ``cutwatch serve``
 in a process of its own (uvicorn on a loopback port, a GeoIP file for 127.0.0.0/8, the
@@ -338,13 +338,13 @@ def report(http: Phase, copy: Phase, beats: dict[int, Phase], *, probe_count: in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--total", type=int, default=30_000,
+    parser.add_argument("--total", type=int, default=15_000,
                         help="results through each path, over all rounds")
     parser.add_argument("--probes", type=int, default=100, help="probes taking turns")
     parser.add_argument("--connections", type=int, default=1,
                         help="concurrent client connections")
     parser.add_argument("--rounds", type=int, default=3, help="alternating HTTP/COPY rounds")
-    parser.add_argument("--heartbeats", type=int, default=3000,
+    parser.add_argument("--heartbeats", type=int, default=1500,
                         help="heartbeat uploads per heartbeat measurement")
     parser.add_argument("--database-url", help="an empty database (default: embedded)")
     args = parser.parse_args()
