@@ -135,7 +135,7 @@ async def store_batch(conn: Conn, batch: Batch, network: Network | None,
     }
     cur, batch_cur = conn.cursor(), conn.cursor()
     # Pipelined, the transaction inside: BEGIN and both statements go out together (one
-    # round trip), COMMIT is the second. Before: eleven round trips and a temporary table.
+    # round trip), COMMIT is the second. Before: ten round trips and a temporary table.
     async with conn.pipeline() as pipeline, conn.transaction():
         if results:
             if details is None:
