@@ -24,7 +24,7 @@ test: lint typecheck chromium
 	$(MAKE) --no-print-directory pytest-pg15 || status=$$?; exit $$status
 
 lint: $(STAMP)
-	$(BIN)/ruff check cutwatch probes api detectors tests
+	$(BIN)/ruff check cutwatch probes api detectors tests setup.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

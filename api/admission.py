@@ -65,6 +65,9 @@ class Admitted:
     # Every result id the upload carried, in order (refused ones too, None where unreadable;
     # see api.store).
     ids: list[object]
+    # Each admitted result's details as the JSON text written to check it, in batch order:
+    # api.store stores this text, so details are serialised once per upload.
+    details: list[str]
 
 
 def admit(body: bytes, bounds: Bounds) -> Admitted:
@@ -121,17 +124,19 @@ def _sort(envelope: Batch, valid: list[tuple[int, Result]], refused: list[Refuse
           bounds: Bounds, ids: list[UUID | None]) -> Admitted:
     """Schema-valid results into admitted and refused (bounds, storability)."""
     admitted: list[Result] = []
+    details: list[str] = []
     for index, result in valid:
-        problem = result_problem(result, bounds)
+        problem, text = _checked(result, bounds)
         if problem is None:
             admitted.append(result)
+            details.append(text)
         else:
             refused.append(RefusedResult(index=index, id=result.id,
                                          detail=f"results.{index}.{problem}"))
     refused.sort(key=lambda r: r.index)
     batch = envelope if len(admitted) == len(envelope.results) and not refused \
         else envelope.model_copy(update={"results": admitted})
-    return Admitted(batch, refused, list(ids))
+    return Admitted(batch, refused, list(ids), details)
 
 
 def batch_problem(batch: Batch, bounds: Bounds) -> str | None:
@@ -154,21 +159,26 @@ def batch_problem(batch: Batch, bounds: Bounds) -> str | None:
 
 def result_problem(result: Result, bounds: Bounds) -> str | None:
     """Why one schema-valid result cannot be stored, or None."""
+    return _checked(result, bounds)[0]
+
+
+def _checked(result: Result, bounds: Bounds) -> tuple[str | None, str]:
+    """Why ``result`` cannot be stored (or None), and its details as JSON text."""
     if why := bounds.outside(result.measured_at, latest=bounds.now + bounds.tolerance):
-        return f"measured_at: {why}"
+        return f"measured_at: {why}", ""
     if why := text_problem(result.target):
-        return f"target: {why}"
+        return f"target: {why}", ""
     try:
         text = json.dumps(result.details, allow_nan=False, ensure_ascii=False)
     except ValueError:
         # NaN/Infinity (jsonb has neither) or an integer too long to write out.
-        return "details: number out of range"
+        return "details: number out of range", ""
     # The substring test first: the regex is only needed to tell "\\u0000" (text) apart.
     if "\\u0000" in text and _ESCAPED_NUL.search(text):
-        return "details: NUL characters are not allowed"
+        return "details: NUL characters are not allowed", ""
     if why := text_problem(text):
-        return f"details: {why}"
-    return None
+        return f"details: {why}", ""
+    return None, text
 
 
 def text_problem(text: str) -> str | None:

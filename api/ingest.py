@@ -109,7 +109,7 @@ async def post_batch(request: Request, probe: ProbeDep) -> BatchAck:
     async with state.pool.connection() as conn:
         try:
             outcome = await store_batch(conn, batch, network, len(admitted.refused),
-                                        results_digest(admitted.ids))
+                                        results_digest(admitted.ids), admitted.details)
         except BatchOwnedElsewhere:
             raise HTTPException(409, "batch_id already used by another probe") from None
         except BatchReused:

@@ -134,7 +134,7 @@ class LimitsMiddleware:
         if state is None:
             return None  # not started (tests building the app alone): the routes decide
         try:
-            detail = await refuse_credential(state, token.strip())
+            detail = await refuse_credential(state, token.strip(), scope.setdefault("state", {}))
         except (PoolTimeout, psycopg.OperationalError):
             return 503, "database unavailable, retry later"
         return None if detail is None else (401, detail)

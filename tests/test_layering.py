@@ -110,7 +110,7 @@ def test_the_probe_imports_without_the_server_packages() -> None:
         for info in pkgutil.walk_packages(cutwatch.probes.__path__, "cutwatch.probes."):
             importlib.import_module(info.name)
         upward = sorted(m for m in sys.modules
-                        if m.startswith(("cutwatch.api", "cutwatch.detectors", "cutwatch.lab")))
+                        if m.startswith(("cutwatch.api", "cutwatch.detectors", "cutwatch.api.lab")))
         assert not upward, upward
         from cutwatch.cli import main
         sys.exit(main(["probe", "--help"]))

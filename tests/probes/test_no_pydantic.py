@@ -16,10 +16,10 @@ from pathlib import Path
 
 SCRIPT = """
 import contextlib, io, json, pkgutil, importlib, sys
-import probes
+import cutwatch.probes
 from cutwatch.cli import main
 
-for module in pkgutil.walk_packages(probes.__path__, "probes."):
+for module in pkgutil.walk_packages(cutwatch.probes.__path__, "cutwatch.probes."):
     importlib.import_module(module.name)
 out = io.StringIO()
 with contextlib.redirect_stdout(out):
