@@ -255,6 +255,7 @@ async def fed_page(conn: AsyncConnection[Any], after: int,
                    limit: int) -> list[tuple[int, UUID, datetime]]:
     """Batches the last leader took after its snapshot, in the order it took them."""
     cur = await conn.execute(
-        "SELECT seq, batch_id, received_at FROM detector_fed WHERE seq > %s"
+        "SELECT seq, batch_id, received_at FROM detector_fed f WHERE seq > %s"
+        " AND NOT EXISTS (SELECT 1 FROM detector_quarantine q WHERE q.batch_id = f.batch_id)"
         " ORDER BY seq LIMIT %s", (after, limit))
     return [(r[0], r[1], r[2]) for r in await cur.fetchall()]

@@ -150,8 +150,10 @@ class Leader:
         if self.rebuilt:
             stored = await self._drain()
         else:
+            # resumed: up to date at once, as after a rebuild (the queue drained too)
             resumed = await self._resume()
-            stored = await self._rebuild() if resumed is None else resumed
+            stored = await self._rebuild() if resumed is None else \
+                resumed + await self._drain()
         elapsed = time.perf_counter() - started
         metrics.DETECTOR_TICK.observe(elapsed)
         self.stored += stored

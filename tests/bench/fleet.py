@@ -45,6 +45,7 @@ import psycopg
 from standardwebhooks.webhooks import Webhook
 
 from api.auth import hash_secret
+from api.leader import OnlineConfig
 from api.migrate import migrate_url
 from tests.bench.scratch import scratch_database
 
@@ -112,6 +113,59 @@ class Receiver(ThreadingHTTPServer):
         return None
 
 
+class Refused(Exception):
+    """No answer from a replica (connection refused, reset or closed mid-answer)."""
+
+
+class RawClient:
+    """A lean HTTP/1.1 keep-alive client for the uploads: at 10,000 probes httpx's own CPU
+    (about 1 ms per request) took a fifth of a core from the replicas on this 2-core machine.
+    One request per connection at a time, ``size`` connections per replica."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self.idle: dict[str, list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
+        self.slots: dict[str, asyncio.Semaphore] = {}
+
+    async def post(self, base: str, path: str, body: bytes, headers: dict[str, str]) -> int:
+        slot = self.slots.setdefault(base, asyncio.Semaphore(self.size))
+        async with slot:
+            idle = self.idle.setdefault(base, [])
+            conn = idle.pop() if idle else None
+            try:
+                if conn is None:
+                    host, port = base.removeprefix("http://").split(":")
+                    conn = await asyncio.open_connection(host, int(port))
+                reader, writer = conn
+                head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+                writer.write(f"POST {path} HTTP/1.1\r\nhost: {base[7:]}\r\n{head}"
+                             f"content-length: {len(body)}\r\n\r\n".encode() + body)
+                await writer.drain()
+                status = int((await reader.readline()).split()[1])
+                length, close = 0, False
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.decode("latin-1").partition(":")
+                    if name.lower() == "content-length":
+                        length = int(value)
+                    elif name.lower() == "connection" and "close" in value.lower():
+                        close = True
+                await reader.readexactly(length)
+            except (OSError, asyncio.IncompleteReadError, IndexError, ValueError) as exc:
+                if conn is not None:
+                    conn[1].close()
+                raise Refused(str(exc)) from exc
+            if close:
+                writer.close()
+            else:
+                idle.append(conn)
+            return status
+
+    def close(self) -> None:
+        for conns in self.idle.values():
+            for _, writer in conns:
+                writer.close()
+
+
 @dataclass
 class Probe:
     id: str
@@ -154,7 +208,7 @@ class Fleet:
                           "software": "bench/1"},
             "results": results}).encode()
 
-    async def upload(self, client: httpx.AsyncClient, probe: Probe, body: bytes) -> None:
+    async def upload(self, client: RawClient, probe: Probe, body: bytes) -> None:
         headers = {"Authorization": f"Bearer {probe.id}.{SECRET}",
                    "Content-Type": "application/json"}
         for attempt in range(len(self.replicas) * 2):
@@ -162,21 +216,20 @@ class Fleet:
             url = self.replicas[self.turn % len(self.replicas)]
             started = time.perf_counter()
             try:
-                response = await client.post(f"{url}/v1/batches", content=body,
-                                             headers=headers)
-            except httpx.TransportError:
+                status = await client.post(url, "/v1/batches", body, headers)
+            except Refused:
                 self.failovers += 1
                 await asyncio.sleep(0.05 * attempt)
                 continue
             self.latencies.append(time.perf_counter() - started)
-            self.statuses[response.status_code] += 1
+            self.statuses[status] += 1
             return
         self.statuses[0] += 1  # every replica refused the connection
 
     async def run(self, stop: asyncio.Event) -> None:
         """Each probe uploads at its phase of every minute; cut probes miss theirs."""
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        client = RawClient()
+        try:
             in_flight: set[asyncio.Task[None]] = set()
             start = time.monotonic()
             minute = 0
@@ -206,8 +259,10 @@ class Fleet:
                     task.add_done_callback(in_flight.discard)
                 minute += 1
             await asyncio.gather(*in_flight, return_exceptions=True)
+        finally:
+            client.close()
 
-    async def _send_all(self, client: httpx.AsyncClient, probe: Probe,
+    async def _send_all(self, client: RawClient, probe: Probe,
                         bodies: list[bytes]) -> None:
         for body in bodies:  # a backlog goes oldest first, one batch after another
             await self.upload(client, probe, body)
@@ -322,6 +377,41 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def children(ppid: int) -> list[int]:
+    """The processes whose parent is ``ppid`` (a replica's detector child)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == ppid:
+                out.append(int(entry))
+    return out
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def takeover_lines(logs: Path, ports: list[int]) -> list[str]:
+    """The replicas' log lines saying how each leader started (resumed or rebuilt)."""
+    out = []
+    for port in ports:
+        for text in (logs / f"replica-{port}.log").read_text(errors="replace").splitlines():
+            if "resumed from the snapshot" in text or " rebuilt from " in text:
+                out.append(f"replica {port}: {text.strip()}")
+    return out
+
+
+def leader_state(url: str) -> dict[str, Any]:
+    rows = query(url, "SELECT value FROM detector_state WHERE key = 'leader'")
+    return dict(rows[0][0]) if rows else {}
+
+
 async def wait_for(condition: Any, within_s: float, every_s: float = 0.5) -> float | None:
     """Seconds until ``condition()`` is true, None past the deadline."""
     started = time.monotonic()
@@ -361,8 +451,15 @@ async def bench(url: str, count: int, warmup_s: float, resolve_s: float, logs: P
             time.monotonic()
         uploads0, results0 = len(fleet.latencies), fleet.results
         buckets0 = await server_buckets(bases)
+        lead_name = sampler.leader() or ""
+        lead_replica = next((r for r in replicas if lead_name.endswith(f"-{r.pid}")), None)
+        detector_pids = children(lead_replica.pid) if lead_replica is not None else []
+        cpu0 = sum(cpu_s(pid) for pid in detector_pids)
+        cpu_at0 = time.monotonic()
         await asyncio.sleep(max(0.0, warmup_s - (time.monotonic() - t0)))
         buckets1 = await server_buckets(bases)
+        cpu1 = sum(cpu_s(pid) for pid in detector_pids)
+        cpu_at1 = time.monotonic()
         size1, at1 = query(url, "SELECT pg_database_size(current_database())")[0][0], \
             time.monotonic()
         steady = fleet.latencies[uploads0:]
@@ -381,6 +478,19 @@ async def bench(url: str, count: int, warmup_s: float, resolve_s: float, logs: P
               f" {pct(ticks, 0.99) * 1000:.1f} ms, max {max(ticks) * 1000:.1f} ms over"
               f" {len(ticks)} steps; about {statistics.fmean(ticks) / 2.0 * 100:.1f} % of a"
               f" core at one step per 2 s", flush=True)
+        if detector_pids:
+            share = (cpu1 - cpu0) / (cpu_at1 - cpu_at0)
+            print(f"leader process CPU (all it did: steps, snapshots, probe refreshes):"
+                  f" {share * 100:.1f} % of a core over {cpu_at1 - cpu_at0:.0f} s", flush=True)
+        state = leader_state(url)
+        snap = query(url, "SELECT length(state), taken_at FROM detector_snapshots")
+        if snap:
+            print(f"snapshot: {snap[0][0] / 2**20:.2f} MiB, last saved in"
+                  f" {float(state.get('snapshot_s', 0)):.2f} s (every"
+                  f" {OnlineConfig().snapshot_s:.0f} s)", flush=True)
+        load1, load5, _ = os.getloadavg()
+        print(f"machine load average: {load1:.1f} (1 min), {load5:.1f} (5 min) on"
+              f" {os.cpu_count()} cores", flush=True)
         per_day = (size1 - size0) / (at1 - at0) * 86400
         print(f"database: {size1 / 2**20:.0f} MiB now, growing {per_day / 2**30:.2f} GiB/day"
               f" at this fleet ({per_day / count / 2**20:.2f} MiB per probe per day)",
@@ -411,9 +521,13 @@ async def bench(url: str, count: int, warmup_s: float, resolve_s: float, logs: P
                 not s[0].endswith(f"-{victim.pid}") for s in sampler.samples[samples_before:]),
                 600, every_s=0.1)
             takeover = took
-            print(f"leader kill -> the other replica's first step (rebuild included):"
-                  f" {took:.1f} s" if took is not None else "leader kill: no takeover in 600 s",
-                  flush=True)
+            how = "resumed from the snapshot" if leader_state(url).get("resumed") else \
+                "rebuilt from history"
+            print(f"leader kill -> the other replica's first step ({how}, standby poll"
+                  f" included): {took:.1f} s" if took is not None else
+                  "leader kill: no takeover in 600 s", flush=True)
+            for text in takeover_lines(logs, ports):
+                print(f"  {text}", flush=True)
             fleet.replicas = [b for b, r in zip(bases, replicas, strict=True) if r is not victim]
             del killed_at
 
@@ -525,6 +639,80 @@ async def bench_leader(url: str, batches: int) -> int:
     return 0
 
 
+def load_history(url: str, probes: int, minutes: int, end: datetime,
+                 register: bool) -> int:
+    """``minutes`` of a fleet's uploads up to ``end``: one batch of 3 results per probe per
+    minute, phases spread over the minute, stored by COPY (the queue trigger fires)."""
+    rng = random.Random(11)
+    phases = [rng.uniform(0, CADENCE_S) for _ in range(probes)]
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        if register:
+            with cur.copy("COPY probes (id, token_hash, country, subdivision, access, asn,"
+                          " enrolled_by) FROM STDIN") as copy:
+                for n in range(probes):
+                    copy.write_row((f"h{n:05d}", "x", "MM", PROVINCES[n % len(PROVINCES)],
+                                    "fixed", ASNS[n % len(ASNS)], "bench"))
+        batches: list[tuple[Any, ...]] = []
+        results: list[tuple[Any, ...]] = []
+        for minute in range(minutes):
+            for n in range(probes):
+                at = end - timedelta(seconds=(minutes - minute) * CADENCE_S - phases[n])
+                probe, batch_id = f"h{n:05d}", uuid.uuid4()
+                batches.append((batch_id, probe, minute, at, at, 3, 3, 0, 0))
+                results.extend((uuid.uuid4(), probe, batch_id, "tcp", f"t{k}", "domestic",
+                                "ipv4", at - timedelta(seconds=5 + k), at, 20.0, True, None,
+                                "{}") for k in range(3))
+        with cur.copy("COPY batches (batch_id, probe_id, seq, sent_at, received_at,"
+                      " result_count, accepted_count, spool_depth, dropped_total)"
+                      " FROM STDIN") as copy:
+            for row in batches:
+                copy.write_row(row)
+        with cur.copy("COPY results (id, probe_id, batch_id, kind, target, scope, family,"
+                      " measured_at, received_at, duration_ms, ok, failure, details)"
+                      " FROM STDIN") as copy:
+            for result in results:
+                copy.write_row(result)
+    return len(batches)
+
+
+async def bench_takeover(url: str, probes: int, minutes: int) -> int:
+    """A leader rebuilt from ``minutes`` of history at ``probes`` probes, against one resumed
+    from its snapshot: the takeover a killed leader's successor needs, without the servers."""
+    from api.leader import Leader
+    from detectors.params import Params
+
+    await migrate_url(url)
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    stored = load_history(url, probes, minutes, now, register=True)
+    print(f"history: {stored} batches ({probes} probes, {minutes} min) stored in"
+          f" {time.perf_counter() - started:.0f} s", flush=True)
+    config = OnlineConfig(settle_s=0, poll_s=1e9, snapshot_s=1e9, rebuild_s=6 * 3600)
+    conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    first = Leader(conn, Params(), config, name="first")
+    wall, cpu = time.perf_counter(), time.process_time()
+    await first.step()  # the rebuild, then its first snapshot
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    size = query(url, "SELECT length(state) FROM detector_snapshots")[0][0]
+    print(f"rebuild from history: {first.fed} batches in {wall - first.snapshot_cost_s:.1f} s;"
+          f" snapshot {size / 2**20:.2f} MiB saved in {first.snapshot_cost_s:.2f} s", flush=True)
+    # two more minutes arrive and are fed; then the leader dies without saving
+    load_history(url, probes, 2, datetime.now(UTC), register=False)
+    await first.step()
+    after = query(url, "SELECT count(*) FROM detector_fed")[0][0]
+    await conn.close()
+    conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    second = Leader(conn, Params(), config, name="second")
+    wall, cpu = time.perf_counter(), time.process_time()
+    await second.step()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    await conn.close()
+    print(f"takeover from the snapshot: {'resumed' if second.resumed else 'REBUILT'}, fed the"
+          f" {after} batches taken after it, in {wall:.1f} s ({cpu:.1f} s of CPU); the"
+          f" successor's engine has {len(second.engine.probes)} probes", flush=True)
+    return 0 if second.resumed and second.fed == after else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--probes", type=int, default=10_000)
@@ -536,6 +724,9 @@ def main() -> int:
                         help="seconds to wait for 'resolved' after the province returns")
     parser.add_argument("--leader-only", type=int, metavar="BATCHES",
                         help="only time the leader on a backlog of BATCHES (no servers)")
+    parser.add_argument("--takeover-history", type=int, metavar="MINUTES",
+                        help="only time a leader's rebuild from MINUTES of history at --probes"
+                             " against a successor resuming from its snapshot (no servers)")
     parser.add_argument("--database-url")
     parser.add_argument("--logs", type=Path, default=Path("/tmp"),
                         help="directory for the replicas' logs")
@@ -543,6 +734,9 @@ def main() -> int:
     if args.leader_only:
         with scratch_database(args.database_url) as url:
             return asyncio.run(bench_leader(url, args.leader_only))
+    if args.takeover_history:
+        with scratch_database(args.database_url) as url:
+            return asyncio.run(bench_takeover(url, args.probes, args.takeover_history))
     count = 300 if args.quick else args.probes
     if count < 50 or args.warmup < 120:
         parser.error("at least 50 probes and a 120 s warm-up")
