@@ -8,8 +8,9 @@ spread over the minute), round-robin over the replicas as a load balancer would,
 when one is gone. After a warm-up, every probe of one province (MM-03) goes silent: the cut.
 A subscriber's webhook receiver on loopback verifies each signature and notes arrival times.
 When the blackout's `opened` webhook arrives, the replica whose detector leads is killed
-(SIGKILL); the other takes over. Then the province returns, each probe uploading its backlog
-(one batch per missed minute) at once, and the run waits for `resolved`.
+(SIGKILL, with its detector child); the other takes over, from the last snapshot. Then the
+province returns, each probe uploading its backlog (one batch per missed minute) at once, and
+the run waits for `resolved`.
 
 Printed: ingest rate and p50/p99 upload latency (client side), leader step time and the share
 of a core it implies, cut -> signed `opened` webhook at the receiver, database growth per day,
@@ -516,6 +517,10 @@ async def bench(url: str, count: int, warmup_s: float, resolve_s: float, logs: P
         else:
             killed_at = time.time()
             samples_before = len(sampler.samples)
+            # the replica and its detector child at once, as when the machine dies: the
+            # child gets no chance to save a last snapshot on its way out
+            for pid in children(victim.pid):
+                os.kill(pid, signal.SIGKILL)
             victim.send_signal(signal.SIGKILL)
             took = await wait_for(lambda: any(
                 not s[0].endswith(f"-{victim.pid}") for s in sampler.samples[samples_before:]),
