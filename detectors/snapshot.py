@@ -2,7 +2,7 @@
 
 Explicit, not pickle: the encoding is JSON of plain values (numbers, strings, lists) and the
 decoder builds only builtin containers and instances of the detector's own data classes
-(modules ``detectors.*`` listed in ``MODULES``), filling their fields with ``setattr``; no
+(classes of the ``detectors`` package, see ``allowed``), filling their fields with ``setattr``; no
 constructor, ``__setstate__`` or any other code named by the data runs, so a snapshot read from
 the database cannot execute anything. Shared and cyclic references (an open event sits in
 ``Lifecycle.open`` and in ``member_events``; the lifecycle points back at its engine) are kept
@@ -28,12 +28,12 @@ from detectors.params import Params
 
 FORMAT: Final = 1
 MAGIC: Final = b"CWS1"
-# The modules whose classes may appear in a snapshot; nothing else is ever instantiated.
-MODULES: Final = frozenset({
-    "detectors.engine", "detectors.state", "detectors.entities", "detectors.lifecycle",
-    "detectors.model", "detectors.classify", "detectors.decide", "detectors.params",
-    "detectors.signals", "detectors.conditions",
-})
+
+
+def allowed(module: str) -> bool:
+    """Whether a class of ``module`` may appear in a snapshot: the detector's own modules
+    (pure data and logic, no I/O), never this one. Nothing else is ever instantiated."""
+    return module.startswith("detectors.") and module != __name__
 
 
 class SnapshotError(ValueError):
@@ -73,7 +73,7 @@ class _Encoder:
     def cls(self, cls: type, names: tuple[str, ...]) -> int:
         found = self.classes.get(cls)
         if found is None:
-            if cls.__module__ not in MODULES:
+            if not allowed(cls.__module__):
                 raise SnapshotError(f"cannot snapshot a {cls.__module__}.{cls.__qualname__}")
             found = self.classes[cls] = len(self.layouts)
             self.layouts.append([cls.__module__, cls.__qualname__, list(names)])
@@ -147,7 +147,7 @@ class _Decoder:
         self.classes: list[tuple[type, list[str], bool]] = []
         for entry in layouts:
             module, qualname, names = entry
-            if module not in MODULES:
+            if not isinstance(module, str) or not allowed(module):
                 raise SnapshotError(f"class from a module not allowed: {module}")
             cls: Any = importlib.import_module(module)
             for part in str(qualname).split("."):
@@ -233,7 +233,7 @@ def _plain_layouts(params: Params) -> dict[type, list[str]]:
     fresh = Engine(params)
     out: dict[type, list[str]] = {Engine: sorted(vars(fresh))}
     for value in vars(fresh).values():
-        if type(value).__module__ in MODULES and hasattr(value, "__dict__") \
+        if allowed(type(value).__module__) and hasattr(value, "__dict__") \
                 and not dataclasses.is_dataclass(value):
             out[type(value)] = sorted(vars(value))
     return out
