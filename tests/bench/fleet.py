@@ -644,29 +644,27 @@ async def bench_leader(url: str, batches: int) -> int:
     return 0
 
 
-def load_history(url: str, probes: int, minutes: int, end: datetime,
-                 register: bool) -> int:
-    """``minutes`` of a fleet's uploads up to ``end``: one batch of 3 results per probe per
-    minute, phases spread over the minute, stored by COPY (the queue trigger fires)."""
-    rng = random.Random(11)
-    phases = [rng.uniform(0, CADENCE_S) for _ in range(probes)]
-    with psycopg.connect(url) as conn, conn.cursor() as cur:
-        if register:
-            with cur.copy("COPY probes (id, token_hash, country, subdivision, access, asn,"
-                          " enrolled_by) FROM STDIN") as copy:
-                for n in range(probes):
-                    copy.write_row((f"h{n:05d}", "x", "MM", PROVINCES[n % len(PROVINCES)],
-                                    "fixed", ASNS[n % len(ASNS)], "bench"))
-        batches: list[tuple[Any, ...]] = []
-        results: list[tuple[Any, ...]] = []
-        for minute in range(minutes):
-            for n in range(probes):
-                at = end - timedelta(seconds=(minutes - minute) * CADENCE_S - phases[n])
-                probe, batch_id = f"h{n:05d}", uuid.uuid4()
-                batches.append((batch_id, probe, minute, at, at, 3, 3, 0, 0))
-                results.extend((uuid.uuid4(), probe, batch_id, "tcp", f"t{k}", "domestic",
-                                "ipv4", at - timedelta(seconds=5 + k), at, 20.0, True, None,
-                                "{}") for k in range(3))
+def history_rows(probes: int, start_minute: int, minutes: int, end: datetime,
+                 phases: list[float]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Batches (one of 3 results per probe per minute, at its phase) and their results."""
+    batches: list[tuple[Any, ...]] = []
+    results: list[tuple[Any, ...]] = []
+    for minute in range(start_minute, start_minute + minutes):
+        for n in range(probes):
+            at = end - timedelta(seconds=(minutes - (minute - start_minute)) * CADENCE_S
+                                 - phases[n])
+            probe, batch_id = f"h{n:05d}", uuid.uuid4()
+            batches.append((batch_id, probe, minute, at, at, 3, 3, 0, 0))
+            results.extend((uuid.uuid4(), probe, batch_id, "tcp", f"t{k}", "domestic",
+                            "ipv4", at - timedelta(seconds=5 + k), at, 20.0, True, None,
+                            "{}") for k in range(3))
+    return batches, results
+
+
+def copy_rows(conn: psycopg.Connection[Any], batches: list[tuple[Any, ...]],
+              results: list[tuple[Any, ...]]) -> None:
+    """Stored by COPY, batches then results, in one transaction (the queue trigger fires)."""
+    with conn.transaction(), conn.cursor() as cur:
         with cur.copy("COPY batches (batch_id, probe_id, seq, sent_at, received_at,"
                       " result_count, accepted_count, spool_depth, dropped_total)"
                       " FROM STDIN") as copy:
@@ -677,45 +675,124 @@ def load_history(url: str, probes: int, minutes: int, end: datetime,
                       " FROM STDIN") as copy:
             for result in results:
                 copy.write_row(result)
-    return len(batches)
 
 
-async def bench_takeover(url: str, probes: int, minutes: int) -> int:
-    """A leader rebuilt from ``minutes`` of history at ``probes`` probes, against one resumed
-    from its snapshot: the takeover a killed leader's successor needs, without the servers."""
+class LiveLoader:
+    """The fleet's uploads at their real rate, stored by COPY once a second from a thread
+    (far cheaper than HTTP, so the leader's own cost can be measured at full size)."""
+
+    def __init__(self, url: str, probes: int, phases: list[float], seq: int) -> None:
+        self.url, self.probes, self.phases, self.seq = url, probes, phases, seq
+        self.stored = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            last = time.time()
+            while not self.stop.wait(1.0):
+                now = time.time()
+                batches: list[tuple[Any, ...]] = []
+                results: list[tuple[Any, ...]] = []
+                for n in range(self.probes):  # the probes whose phase fell in (last, now]
+                    phase = self.phases[n]
+                    if (now - phase) // CADENCE_S == (last - phase) // CADENCE_S:
+                        continue
+                    at, probe, batch_id = datetime.now(UTC), f"h{n:05d}", uuid.uuid4()
+                    self.seq += 1
+                    batches.append((batch_id, probe, self.seq, at, at, 3, 3, 0, 0))
+                    results.extend((uuid.uuid4(), probe, batch_id, "tcp", f"t{k}", "domestic",
+                                    "ipv4", at - timedelta(seconds=5 + k), at, 20.0, True,
+                                    None, "{}") for k in range(3))
+                last = now
+                if batches:
+                    copy_rows(conn, batches, results)
+                    self.stored += len(batches)
+
+
+async def bench_takeover(url: str, probes: int, minutes: int, live_s: float) -> int:
+    """The leader alone at ``probes`` probes: its rebuild from ``minutes`` of history, its CPU
+    while the fleet uploads at its real rate (stored by COPY, not HTTP), and a successor
+    resuming from the snapshot after the leader dies between two snapshots."""
     from api.leader import Leader
     from detectors.params import Params
 
     await migrate_url(url)
-    now = datetime.now(UTC)
-    started = time.perf_counter()
-    stored = load_history(url, probes, minutes, now, register=True)
-    print(f"history: {stored} batches ({probes} probes, {minutes} min) stored in"
+    rng = random.Random(11)
+    phases = [rng.uniform(0, CADENCE_S) for _ in range(probes)]
+    with psycopg.connect(url) as conn:
+        with conn.cursor() as cur, cur.copy(
+                "COPY probes (id, token_hash, country, subdivision, access, asn, enrolled_by)"
+                " FROM STDIN") as copy:
+            for n in range(probes):
+                copy.write_row((f"h{n:05d}", "x", "MM", PROVINCES[n % len(PROVINCES)],
+                                "fixed", ASNS[n % len(ASNS)], "bench"))
+        conn.commit()
+        started = time.perf_counter()
+        for minute in range(minutes):  # a minute at a time: bounded memory
+            rows = history_rows(probes, minute, 1, datetime.now(UTC) - timedelta(
+                seconds=(minutes - minute - 1) * CADENCE_S), phases)
+            copy_rows(conn, *rows)
+    print(f"history: {probes * minutes} batches ({probes} probes, {minutes} min) stored in"
           f" {time.perf_counter() - started:.0f} s", flush=True)
-    config = OnlineConfig(settle_s=0, poll_s=1e9, snapshot_s=1e9, rebuild_s=6 * 3600)
+    config = OnlineConfig(settle_s=2.0, poll_s=2.0, snapshot_s=60.0, rebuild_s=6 * 3600)
     conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
     first = Leader(conn, Params(), config, name="first")
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall = time.perf_counter()
     await first.step()  # the rebuild, then its first snapshot
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    wall = time.perf_counter() - wall
+    rebuild_s = wall - first.snapshot_cost_s
     size = query(url, "SELECT length(state) FROM detector_snapshots")[0][0]
-    print(f"rebuild from history: {first.fed} batches in {wall - first.snapshot_cost_s:.1f} s;"
-          f" snapshot {size / 2**20:.2f} MiB saved in {first.snapshot_cost_s:.2f} s", flush=True)
-    # two more minutes arrive and are fed; then the leader dies without saving
-    load_history(url, probes, 2, datetime.now(UTC), register=False)
-    await first.step()
+    print(f"rebuild from history: {first.fed} batches in {rebuild_s:.1f} s"
+          f" ({first.fed / max(rebuild_s, 1e-9):.0f} batches/s); snapshot"
+          f" of {len(first.engine.probes)} probes: {size / 2**20:.2f} MiB, saved in"
+          f" {first.snapshot_cost_s:.2f} s", flush=True)
+    # the fleet uploads at its real rate; the leader steps every poll_s, saving every 60 s
+    loader = LiveLoader(url, probes, phases, minutes)
+    ticks: list[float] = []
+    snapshots: list[float] = []
+    fed0, stored0 = first.fed, loader.stored
+    wall0, cpu0 = time.perf_counter(), time.thread_time()
+    while time.perf_counter() - wall0 < live_s:
+        saved = first.snapshot_at
+        await first.step()
+        ticks.append(first.tick_s)
+        if first.snapshot_at != saved:
+            snapshots.append(first.snapshot_cost_s)
+        await asyncio.sleep(config.poll_s)
+    wall1, cpu1 = time.perf_counter() - wall0, time.thread_time() - cpu0
+    fed_rate = (first.fed - fed0) / wall1
+    stored_rate = (loader.stored - stored0) / wall1
+    # the leader dies between two snapshots: 45 s after the last one
+    wait = 45.0 - (time.monotonic() - first.snapshot_at)
+    if wait < 0:
+        await first.save_snapshot()
+        wait = 45.0
+    end = time.perf_counter() + wait
+    while time.perf_counter() < end:
+        await first.step()
+        await asyncio.sleep(config.poll_s)
+    print(f"live at {probes} probes: {fed_rate:.0f} batches/s fed, {stored_rate:.0f}/s stored"
+          f" (offered {probes / CADENCE_S:.0f}/s) over {wall1:.0f} s; leader CPU"
+          f" {cpu1 / wall1 * 100:.1f} % of a core (its thread: steps, SQL, snapshots); step mean"
+          f" {statistics.fmean(ticks) * 1000:.0f} ms, p99 {pct(ticks, 0.99) * 1000:.0f} ms"
+          f" (wall); snapshots saved in {', '.join(f'{s:.2f}' for s in snapshots)} s",
+          flush=True)
     after = query(url, "SELECT count(*) FROM detector_fed")[0][0]
-    await conn.close()
+    await conn.close()  # dies: no last snapshot
     conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
     second = Leader(conn, Params(), config, name="second")
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall = time.perf_counter()
     await second.step()
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    wall = time.perf_counter() - wall
+    loader.stop.set()
+    loader.thread.join()
     await conn.close()
-    print(f"takeover from the snapshot: {'resumed' if second.resumed else 'REBUILT'}, fed the"
-          f" {after} batches taken after it, in {wall:.1f} s ({cpu:.1f} s of CPU); the"
-          f" successor's engine has {len(second.engine.probes)} probes", flush=True)
-    return 0 if second.resumed and second.fed == after else 1
+    print(f"takeover: the successor {'resumed' if second.resumed else 'REBUILT'}, feeding the"
+          f" {after} batches taken after the snapshot and what was queued, in {wall:.1f} s"
+          f" (a rebuild from {minutes} min of history: {rebuild_s:.1f} s)", flush=True)
+    return 0 if second.resumed else 1
 
 
 def main() -> int:
@@ -732,6 +809,8 @@ def main() -> int:
     parser.add_argument("--takeover-history", type=int, metavar="MINUTES",
                         help="only time a leader's rebuild from MINUTES of history at --probes"
                              " against a successor resuming from its snapshot (no servers)")
+    parser.add_argument("--live", type=float, default=180.0,
+                        help="with --takeover-history: seconds of uploads at the fleet's rate")
     parser.add_argument("--database-url")
     parser.add_argument("--logs", type=Path, default=Path("/tmp"),
                         help="directory for the replicas' logs")
@@ -741,7 +820,8 @@ def main() -> int:
             return asyncio.run(bench_leader(url, args.leader_only))
     if args.takeover_history:
         with scratch_database(args.database_url) as url:
-            return asyncio.run(bench_takeover(url, args.probes, args.takeover_history))
+            return asyncio.run(bench_takeover(url, args.probes, args.takeover_history,
+                                              args.live))
     count = 300 if args.quick else args.probes
     if count < 50 or args.warmup < 120:
         parser.error("at least 50 probes and a 120 s warm-up")
