@@ -734,9 +734,10 @@ async def bench_takeover(url: str, probes: int, minutes: int, live_s: float) -> 
             rows = history_rows(probes, minute, 1, datetime.now(UTC) - timedelta(
                 seconds=(minutes - minute - 1) * CADENCE_S), phases)
             copy_rows(conn, *rows)
+    size = query(url, "SELECT pg_database_size(current_database())")[0][0]
     print(f"history: {probes * minutes} batches ({probes} probes, {minutes} min) stored in"
-          f" {time.perf_counter() - started:.0f} s", flush=True)
-    config = OnlineConfig(settle_s=2.0, poll_s=2.0, snapshot_s=60.0, rebuild_s=6 * 3600)
+          f" {time.perf_counter() - started:.0f} s; database {size / 2**20:.0f} MiB", flush=True)
+    config = OnlineConfig(settle_s=2.0, rebuild_s=6 * 3600)  # the defaults otherwise
     conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
     first = Leader(conn, Params(), config, name="first")
     wall = time.perf_counter()
@@ -752,6 +753,7 @@ async def bench_takeover(url: str, probes: int, minutes: int, live_s: float) -> 
     loader = LiveLoader(url, probes, phases, minutes)
     ticks: list[float] = []
     snapshots: list[float] = []
+    snapshot_cpu = 0.0
     fed0, stored0 = first.fed, loader.stored
     wall0, cpu0 = time.perf_counter(), time.thread_time()
     while time.perf_counter() - wall0 < live_s:
@@ -760,6 +762,7 @@ async def bench_takeover(url: str, probes: int, minutes: int, live_s: float) -> 
         ticks.append(first.tick_s)
         if first.snapshot_at != saved:
             snapshots.append(first.snapshot_cost_s)
+            snapshot_cpu += first.snapshot_cpu_s
         await asyncio.sleep(config.poll_s)
     wall1, cpu1 = time.perf_counter() - wall0, time.thread_time() - cpu0
     fed_rate = (first.fed - fed0) / wall1
@@ -775,7 +778,9 @@ async def bench_takeover(url: str, probes: int, minutes: int, live_s: float) -> 
         await asyncio.sleep(config.poll_s)
     print(f"live at {probes} probes: {fed_rate:.0f} batches/s fed, {stored_rate:.0f}/s stored"
           f" (offered {probes / CADENCE_S:.0f}/s) over {wall1:.0f} s; leader CPU"
-          f" {cpu1 / wall1 * 100:.1f} % of a core (its thread: steps, SQL, snapshots); step mean"
+          f" {cpu1 / wall1 * 100:.1f} % of a core (its thread), of which steps"
+          f" {(cpu1 - snapshot_cpu) / wall1 * 100:.1f} % and snapshots"
+          f" {snapshot_cpu / wall1 * 100:.1f} %; step mean"
           f" {statistics.fmean(ticks) * 1000:.0f} ms, p99 {pct(ticks, 0.99) * 1000:.0f} ms"
           f" (wall); snapshots saved in {', '.join(f'{s:.2f}' for s in snapshots)} s",
           flush=True)
