@@ -11,8 +11,12 @@ pages off the queue with ``DELETE ... RETURNING`` in the transaction that reads 
 feeds the engine: a page leaves the queue only with the read that used it. A new leader first
 rebuilds the engine from history (``rebuild_s``) and, in the same REPEATABLE READ snapshot,
 empties the queue of what that history holds; what commits later stays queued for it. Any
-failure after feeding discards the leader (its engine state is memory only) and the next one
-rebuilds, so within one leader every batch is fed exactly once. Each transition is stored with
+failure after feeding discards the leader and the next one takes over, so within one leader
+every batch is fed exactly once. Snapshots (migration 0008) make that takeover warm: the
+leader saves its engine every ``snapshot_s`` and notes each page it takes in
+``detector_fed`` in the same transaction; saving empties that log, so a new leader loads the
+snapshot, feeds the log, then the queue, and rebuilds from history only without a usable
+snapshot. Each transition is stored with
 its webhook deliveries in one transaction, idempotently, so a rebuild stores nothing twice.
 
 ``worker`` runs all of it in a child process of the service (or, by choice, on a thread with
@@ -139,6 +143,7 @@ class Leader:
         self.snapshot_cost_s = 0.0
         self.snapshot_cpu_s = 0.0
         self.resumed = False  # from a snapshot, rather than rebuilt from history
+        self.no_snapshots = config.snapshot_s <= 0
         self._progress = (time.monotonic(), 0, 0)  # since, fed, stored at the last log line
         self._stall_logged = -math.inf
         self.refused: list[tuple[UUID, str]] = []  # quarantined before the feed commits
@@ -161,7 +166,7 @@ class Leader:
         self.steps += 1
         metrics.DETECTOR_TRANSITIONS.inc(stored)
         self.tick_s = elapsed
-        if self.config.snapshot_s > 0 and \
+        if not self.no_snapshots and \
                 time.monotonic() - self.snapshot_at >= self.config.snapshot_s:
             await self.save_snapshot()
         await self._save_state()
@@ -211,7 +216,7 @@ class Leader:
             async with conn.transaction():
                 now = await self.clock(conn)
                 await self._refresh_probes(now)
-                keys = await take_queued(conn, now, config.page, config.snapshot_s > 0)
+                keys = await take_queued(conn, now, config.page, not self.no_snapshots)
                 uploads = await read_uploads(conn, keys)
                 last = len(keys) < config.page
                 transitions = self._feed(uploads, now.timestamp() - config.settle_s, last)
@@ -270,14 +275,21 @@ class Leader:
     async def save_snapshot(self) -> bool:
         """Save the engine with the fed log emptied, in one transaction (the engine has
         every batch the log held); a failure to encode is logged and costs only the snapshot."""
-        if not self.rebuilt:
+        if not self.rebuilt or self.no_snapshots:
             return False
         started, cpu = time.perf_counter(), time.thread_time()
         self.snapshot_at = time.monotonic()
         try:
             state = snapshot.dump(self.engine)
         except snapshot.SnapshotError as exc:
-            log.error("detector %s: cannot save a snapshot: %s", self.name or "leader", exc)
+            # the engine holds something that is not plain data: no snapshots from this
+            # leader, and none left behind, so the fed log stops growing and the next leader
+            # rebuilds from history as without snapshots
+            log.error("detector %s: cannot save a snapshot, saving none: %s",
+                      self.name or "leader", exc)
+            self.no_snapshots = True
+            async with self.conn.transaction():
+                await drop_snapshot(self.conn)
             return False
         async with self.conn.transaction():
             await save_snapshot(self.conn, snapshot.FORMAT, self.fed, state)

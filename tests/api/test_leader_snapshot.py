@@ -159,3 +159,31 @@ async def test_a_corrupt_snapshot_is_logged_and_the_leader_rebuilds(
     finally:
         for conn in conns:
             await conn.close()
+
+
+async def test_an_engine_that_cannot_be_saved_leaves_no_snapshot_and_no_growing_log(
+        database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    await _prepare(database_url)
+    clock = StepClock(T0 + 3600)
+    conns: list[psycopg.AsyncConnection[Any]] = []
+    try:
+        leader = await _leader(database_url, clock, Fed(), conns)
+        await leader.step()
+        assert (await _rows(database_url, "SELECT count(*) FROM detector_snapshots"))[0][0] == 1
+        clock.now += 60
+        await leader.step()
+        assert (await _rows(database_url, "SELECT count(*) FROM detector_fed"))[0][0] > 0
+        leader.engine.verdicts[-1] = print  # type: ignore[assignment]  # not plain data
+        with caplog.at_level(logging.ERROR, logger="api.leader"):
+            assert not await leader.save_snapshot()
+        assert "cannot save a snapshot" in caplog.text
+        assert (await _rows(database_url, "SELECT count(*) FROM detector_snapshots"))[0][0] == 0
+        assert (await _rows(database_url, "SELECT count(*) FROM detector_fed"))[0][0] == 0
+        clock.now += 60
+        fed = leader.fed
+        await leader.step()
+        assert leader.fed > fed  # detection goes on
+        assert (await _rows(database_url, "SELECT count(*) FROM detector_fed"))[0][0] == 0
+    finally:
+        for conn in conns:
+            await conn.close()
