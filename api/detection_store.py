@@ -58,6 +58,16 @@ TAKE_SQL = (
     " ORDER BY received_at, batch_id LIMIT %s FOR UPDATE SKIP LOCKED)"
     " RETURNING batch_id, received_at"
 )
+# The same, logging what it took in detector_fed (migration 0008) for the next snapshot.
+TAKE_LOGGED_SQL = (
+    "WITH taken AS (DELETE FROM detector_queue WHERE batch_id IN ("
+    " SELECT batch_id FROM detector_queue WHERE received_at <= %s"
+    " ORDER BY received_at, batch_id LIMIT %s FOR UPDATE SKIP LOCKED)"
+    " RETURNING batch_id, received_at),"
+    " logged AS (INSERT INTO detector_fed (batch_id, received_at)"
+    " SELECT batch_id, received_at FROM taken ORDER BY received_at, batch_id)"
+    " SELECT batch_id, received_at FROM taken"
+)
 # A batch that cannot be converted to Python values (a timestamp before year 1, say).
 UNREADABLE = (psycopg.DataError, ValueError, OverflowError)
 
@@ -77,10 +87,11 @@ async def load_probes(conn: AsyncConnection[Any]) -> list[ProbeInfo]:
 
 
 async def take_queued(conn: AsyncConnection[Any], until: datetime,
-                      limit: int) -> list[tuple[UUID, datetime]]:
+                      limit: int, log_fed: bool = False) -> list[tuple[UUID, datetime]]:
     """Remove up to ``limit`` queued batches received by ``until`` (in the caller's
-    transaction, so they return to the queue if it rolls back)."""
-    cur = await conn.execute(TAKE_SQL, (until, limit))
+    transaction, so they return to the queue if it rolls back); ``log_fed``: and note them
+    in detector_fed, where the next leader finds what came after the last snapshot."""
+    cur = await conn.execute(TAKE_LOGGED_SQL if log_fed else TAKE_SQL, (until, limit))
     return [(r[0], r[1]) for r in await cur.fetchall()]
 
 
@@ -201,3 +212,50 @@ async def save_cursor(conn: AsyncConnection[Any], value: Mapping[str, Any]) -> N
         "INSERT INTO detector_state (key, value, updated_at) VALUES ('leader', %s, now())"
         " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
         (Jsonb(dict(value), dumps=lambda v: json.dumps(v, default=str)),))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSnapshot:
+    format: int
+    taken_at: datetime
+    fed: int
+    state: bytes
+
+
+SNAPSHOT_ID = "engine"
+
+
+async def save_snapshot(conn: AsyncConnection[Any], format: int, fed: int,
+                        state: bytes) -> None:
+    """Replace the snapshot and empty the fed log (its batches are in the snapshot now); call
+    it in a transaction, so both happen or neither."""
+    await conn.execute(
+        "INSERT INTO detector_snapshots (id, format, taken_at, fed, state)"
+        " VALUES (%s, %s, now(), %s, %s) ON CONFLICT (id) DO UPDATE SET format = EXCLUDED.format,"
+        " taken_at = EXCLUDED.taken_at, fed = EXCLUDED.fed, state = EXCLUDED.state",
+        (SNAPSHOT_ID, format, fed, state))
+    await conn.execute("DELETE FROM detector_fed")
+
+
+async def load_snapshot(conn: AsyncConnection[Any]) -> StoredSnapshot | None:
+    cur = await conn.execute(
+        "SELECT format, taken_at, fed, state FROM detector_snapshots WHERE id = %s",
+        (SNAPSHOT_ID,))
+    row = await cur.fetchone()
+    return None if row is None else StoredSnapshot(row[0], row[1], row[2], bytes(row[3]))
+
+
+async def drop_snapshot(conn: AsyncConnection[Any]) -> None:
+    """Forget the snapshot and the fed log: a leader rebuilding from history replaces both."""
+    await conn.execute("DELETE FROM detector_snapshots")
+    await conn.execute("DELETE FROM detector_fed")
+
+
+async def fed_page(conn: AsyncConnection[Any], after: int,
+                   limit: int) -> list[tuple[int, UUID, datetime]]:
+    """Batches the last leader took after its snapshot, in the order it took them."""
+    cur = await conn.execute(
+        "SELECT seq, batch_id, received_at FROM detector_fed f WHERE seq > %s"
+        " AND NOT EXISTS (SELECT 1 FROM detector_quarantine q WHERE q.batch_id = f.batch_id)"
+        " ORDER BY seq LIMIT %s", (after, limit))
+    return [(r[0], r[1], r[2]) for r in await cur.fetchall()]

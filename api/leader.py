@@ -11,8 +11,12 @@ pages off the queue with ``DELETE ... RETURNING`` in the transaction that reads 
 feeds the engine: a page leaves the queue only with the read that used it. A new leader first
 rebuilds the engine from history (``rebuild_s``) and, in the same REPEATABLE READ snapshot,
 empties the queue of what that history holds; what commits later stays queued for it. Any
-failure after feeding discards the leader (its engine state is memory only) and the next one
-rebuilds, so within one leader every batch is fed exactly once. Each transition is stored with
+failure after feeding discards the leader and the next one takes over, so within one leader
+every batch is fed exactly once. Snapshots (migration 0008) make that takeover warm: the
+leader saves its engine every ``snapshot_s`` and notes each page it takes in
+``detector_fed`` in the same transaction; saving empties that log, so a new leader loads the
+snapshot, feeds the log, then the queue, and rebuilds from history only without a usable
+snapshot. Each transition is stored with
 its webhook deliveries in one transaction, idempotently, so a rebuild stores nothing twice.
 
 ``worker`` runs all of it in a child process of the service (or, by choice, on a thread with
@@ -40,20 +44,26 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import psycopg
+from prometheus_client import Histogram
 from psycopg import AsyncConnection
 
 from cutwatch.api import metrics
 from cutwatch.api.detection_store import (
     drop_queued,
+    drop_snapshot,
+    fed_page,
     history_page,
     load_probes,
+    load_snapshot,
     quarantine,
     queue_stats,
     read_uploads,
     save_cursor,
+    save_snapshot,
     store_transition,
     take_queued,
 )
+from cutwatch.detectors import snapshot
 from cutwatch.detectors.engine import Engine
 from cutwatch.detectors.model import Upload
 from cutwatch.detectors.params import Params
@@ -64,6 +74,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x63757477_64657465  # "cutwdete"
+SNAPSHOT_SECONDS = Histogram(
+    "cutwatch_detector_snapshot_seconds", "Time to encode and save the engine's snapshot",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0))
 Clock = Callable[[AsyncConnection[Any]], Awaitable[datetime]]
 NO_ID = UUID(int=0)
 
@@ -88,6 +101,11 @@ class OnlineConfig:
     standbys both look)."""
     progress_s: float = 60.0
     """How often the leader logs what it fed."""
+    snapshot_s: float = 120.0
+    """How often the leader saves its engine (and on a clean stop); 0: never, and a new
+    leader always rebuilds from history. A new leader feeds what came after the snapshot, so
+    this bounds its catch-up (at 10,000 probes, 2 minutes are 20,000 batches, a few seconds),
+    while saving costs about 0.4 ms of CPU per probe."""
 
 
 async def database_clock(conn: AsyncConnection[Any]) -> datetime:
@@ -121,6 +139,11 @@ class Leader:
         self.fed = 0
         self.steps = 0
         self.tick_s = 0.0
+        self.snapshot_at = -math.inf  # monotonic time of the last snapshot saved
+        self.snapshot_cost_s = 0.0
+        self.snapshot_cpu_s = 0.0
+        self.resumed = False  # from a snapshot, rather than rebuilt from history
+        self.no_snapshots = config.snapshot_s <= 0
         self._progress = (time.monotonic(), 0, 0)  # since, fed, stored at the last log line
         self._stall_logged = -math.inf
         self.refused: list[tuple[UUID, str]] = []  # quarantined before the feed commits
@@ -130,13 +153,22 @@ class Leader:
     async def step(self) -> int:
         """One poll; returns the transitions stored."""
         started = time.perf_counter()
-        stored = await (self._drain() if self.rebuilt else self._rebuild())
+        if self.rebuilt:
+            stored = await self._drain()
+        else:
+            # resumed: up to date at once, as after a rebuild (the queue drained too)
+            resumed = await self._resume()
+            stored = await self._rebuild() if resumed is None else \
+                resumed + await self._drain()
         elapsed = time.perf_counter() - started
         metrics.DETECTOR_TICK.observe(elapsed)
         self.stored += stored
         self.steps += 1
         metrics.DETECTOR_TRANSITIONS.inc(stored)
         self.tick_s = elapsed
+        if not self.no_snapshots and \
+                time.monotonic() - self.snapshot_at >= self.config.snapshot_s:
+            await self.save_snapshot()
         await self._save_state()
         await self._report(elapsed)
         return stored
@@ -166,6 +198,7 @@ class Leader:
                     raise Stopped
             transitions.extend(self._feed([], until))
             dropped = await drop_queued(conn, now)
+            await drop_snapshot(conn)  # history replaces it; the next one is saved after
         self.rebuilt = True
         log.info("detector %s rebuilt from %d batches of the last %.0f s in %.2f s"
                  " (%d were queued)", self.name or "leader", self.fed, config.rebuild_s,
@@ -183,7 +216,7 @@ class Leader:
             async with conn.transaction():
                 now = await self.clock(conn)
                 await self._refresh_probes(now)
-                keys = await take_queued(conn, now, config.page)
+                keys = await take_queued(conn, now, config.page, not self.no_snapshots)
                 uploads = await read_uploads(conn, keys)
                 last = len(keys) < config.page
                 transitions = self._feed(uploads, now.timestamp() - config.settle_s, last)
@@ -195,12 +228,84 @@ class Leader:
             if time.perf_counter() - started > config.poll_s:
                 return stored
 
+    async def _resume(self) -> int | None:
+        """Load the last leader's snapshot and feed what it took after it (detector_fed);
+        None when there is no usable snapshot (the caller rebuilds from history). A snapshot
+        that cannot be read is logged in one line and left for the rebuild to replace."""
+        if self.config.snapshot_s <= 0:
+            return None
+        conn, config = self.conn, self.config
+        started = time.perf_counter()
+        async with conn.transaction():
+            stored_snapshot = await load_snapshot(conn)
+        if stored_snapshot is None:
+            return None
+        try:
+            if stored_snapshot.format != snapshot.FORMAT:
+                raise snapshot.SnapshotError(f"format {stored_snapshot.format}")
+            engine = snapshot.load(stored_snapshot.state, self.engine.params)
+        except snapshot.SnapshotError as exc:
+            log.warning("detector %s: snapshot of %s not used (%s); rebuilding from history",
+                        self.name or "leader", stored_snapshot.taken_at, exc)
+            return None
+        self.engine = engine
+        transitions: list[Mapping[str, Any]] = []
+        after, replayed = 0, 0
+        async with conn.transaction():
+            now = await self.clock(conn)
+            await self._refresh_probes(now)
+            while True:
+                page = await fed_page(conn, after, config.page)
+                if not page:
+                    break
+                uploads = await read_uploads(conn, [(r[1], r[2]) for r in page])
+                transitions.extend(self._feed(uploads, now.timestamp() - config.settle_s,
+                                              last=False))
+                await self._quarantine_refused()
+                replayed += len(page)
+                after = page[-1][0]
+                if self.stopping is not None and self.stopping.is_set():
+                    raise Stopped
+        self.rebuilt = self.resumed = True
+        log.info("detector %s resumed from the snapshot of %s (%d batches fed after it)"
+                 " in %.2f s", self.name or "leader", stored_snapshot.taken_at, replayed,
+                 time.perf_counter() - started)
+        return await self._store(transitions)
+
+    async def save_snapshot(self) -> bool:
+        """Save the engine with the fed log emptied, in one transaction (the engine has
+        every batch the log held); a failure to encode is logged and costs only the snapshot."""
+        if not self.rebuilt or self.no_snapshots:
+            return False
+        started, cpu = time.perf_counter(), time.thread_time()
+        self.snapshot_at = time.monotonic()
+        try:
+            state = snapshot.dump(self.engine)
+        except snapshot.SnapshotError as exc:
+            # the engine holds something that is not plain data: no snapshots from this
+            # leader, and none left behind, so the fed log stops growing and the next leader
+            # rebuilds from history as without snapshots
+            log.error("detector %s: cannot save a snapshot, saving none: %s",
+                      self.name or "leader", exc)
+            self.no_snapshots = True
+            async with self.conn.transaction():
+                await drop_snapshot(self.conn)
+            return False
+        async with self.conn.transaction():
+            await save_snapshot(self.conn, snapshot.FORMAT, self.fed, state)
+        self.snapshot_cost_s = time.perf_counter() - started
+        self.snapshot_cpu_s = time.thread_time() - cpu  # this thread's: what it takes from the tick
+        SNAPSHOT_SECONDS.observe(self.snapshot_cost_s)
+        return True
+
     async def _save_state(self) -> None:
         """Who leads, what it fed and its latest step time, in the database, so every
         replica's /metrics (and the operators of a `cutwatch detect` process) can tell."""
         async with self.conn.transaction():
             await save_cursor(self.conn, {"leader": self.name, "fed": self.fed,
-                                          "stored": self.stored, "tick_s": round(self.tick_s, 6)})
+                                          "stored": self.stored, "tick_s": round(self.tick_s, 6),
+                                          "snapshot_s": round(self.snapshot_cost_s, 6),
+                                          "resumed": self.resumed})
 
     async def _quarantine_refused(self) -> None:
         for batch_id, reason in self.refused:
@@ -316,6 +421,8 @@ async def run(dsn: str, stopping: asyncio.Event, params: Params | None = None,
             while not stopping.is_set():
                 await leader.step()
                 await _sleep(stopping, config.poll_s)
+            if config.snapshot_s > 0 and await leader.save_snapshot():
+                log.info("detector %s saved its snapshot on stopping", name or "worker")
         except Stopped:
             log.info("detector %s stopped during its rebuild", name or "worker")
         finally:

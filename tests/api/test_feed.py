@@ -299,7 +299,9 @@ async def test_an_unreadable_batch_is_quarantined_and_detection_goes_on(
     await leader.step()
     assert more[0][0] in fed.ids
     again = Fed()
-    successor = await _leader(database_url, again, OnlineConfig(page=10, settle_s=0))
+    # without snapshots (migration 0008): a successor that rebuilds from history
+    successor = await _leader(database_url, again, OnlineConfig(page=10, settle_s=0,
+                                                                snapshot_s=0))
     await successor.step()
     assert set(again.ids) == {b[0] for b in good + more}
 

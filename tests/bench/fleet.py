@@ -8,8 +8,9 @@ spread over the minute), round-robin over the replicas as a load balancer would,
 when one is gone. After a warm-up, every probe of one province (MM-03) goes silent: the cut.
 A subscriber's webhook receiver on loopback verifies each signature and notes arrival times.
 When the blackout's `opened` webhook arrives, the replica whose detector leads is killed
-(SIGKILL); the other takes over. Then the province returns, each probe uploading its backlog
-(one batch per missed minute) at once, and the run waits for `resolved`.
+(SIGKILL, with its detector child); the other takes over, from the last snapshot. Then the
+province returns, each probe uploading its backlog (one batch per missed minute) at once, and
+the run waits for `resolved`.
 
 Printed: ingest rate and p50/p99 upload latency (client side), leader step time and the share
 of a core it implies, cut -> signed `opened` webhook at the receiver, database growth per day,
@@ -45,6 +46,7 @@ import psycopg
 from standardwebhooks.webhooks import Webhook
 
 from cutwatch.api.auth import hash_secret
+from cutwatch.api.leader import OnlineConfig
 from cutwatch.api.migrate import migrate_url
 from tests.bench.scratch import scratch_database
 
@@ -112,6 +114,59 @@ class Receiver(ThreadingHTTPServer):
         return None
 
 
+class Refused(Exception):
+    """No answer from a replica (connection refused, reset or closed mid-answer)."""
+
+
+class RawClient:
+    """A lean HTTP/1.1 keep-alive client for the uploads: at 10,000 probes httpx's own CPU
+    (about 1 ms per request) took a fifth of a core from the replicas on this 2-core machine.
+    One request per connection at a time, ``size`` connections per replica."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self.idle: dict[str, list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
+        self.slots: dict[str, asyncio.Semaphore] = {}
+
+    async def post(self, base: str, path: str, body: bytes, headers: dict[str, str]) -> int:
+        slot = self.slots.setdefault(base, asyncio.Semaphore(self.size))
+        async with slot:
+            idle = self.idle.setdefault(base, [])
+            conn = idle.pop() if idle else None
+            try:
+                if conn is None:
+                    host, port = base.removeprefix("http://").split(":")
+                    conn = await asyncio.open_connection(host, int(port))
+                reader, writer = conn
+                head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+                writer.write(f"POST {path} HTTP/1.1\r\nhost: {base[7:]}\r\n{head}"
+                             f"content-length: {len(body)}\r\n\r\n".encode() + body)
+                await writer.drain()
+                status = int((await reader.readline()).split()[1])
+                length, close = 0, False
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.decode("latin-1").partition(":")
+                    if name.lower() == "content-length":
+                        length = int(value)
+                    elif name.lower() == "connection" and "close" in value.lower():
+                        close = True
+                await reader.readexactly(length)
+            except (OSError, asyncio.IncompleteReadError, IndexError, ValueError) as exc:
+                if conn is not None:
+                    conn[1].close()
+                raise Refused(str(exc)) from exc
+            if close:
+                writer.close()
+            else:
+                idle.append(conn)
+            return status
+
+    def close(self) -> None:
+        for conns in self.idle.values():
+            for _, writer in conns:
+                writer.close()
+
+
 @dataclass
 class Probe:
     id: str
@@ -154,7 +209,7 @@ class Fleet:
                           "software": "bench/1"},
             "results": results}).encode()
 
-    async def upload(self, client: httpx.AsyncClient, probe: Probe, body: bytes) -> None:
+    async def upload(self, client: RawClient, probe: Probe, body: bytes) -> None:
         headers = {"Authorization": f"Bearer {probe.id}.{SECRET}",
                    "Content-Type": "application/json"}
         for attempt in range(len(self.replicas) * 2):
@@ -162,21 +217,20 @@ class Fleet:
             url = self.replicas[self.turn % len(self.replicas)]
             started = time.perf_counter()
             try:
-                response = await client.post(f"{url}/v1/batches", content=body,
-                                             headers=headers)
-            except httpx.TransportError:
+                status = await client.post(url, "/v1/batches", body, headers)
+            except Refused:
                 self.failovers += 1
                 await asyncio.sleep(0.05 * attempt)
                 continue
             self.latencies.append(time.perf_counter() - started)
-            self.statuses[response.status_code] += 1
+            self.statuses[status] += 1
             return
         self.statuses[0] += 1  # every replica refused the connection
 
     async def run(self, stop: asyncio.Event) -> None:
         """Each probe uploads at its phase of every minute; cut probes miss theirs."""
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        client = RawClient()
+        try:
             in_flight: set[asyncio.Task[None]] = set()
             start = time.monotonic()
             minute = 0
@@ -206,8 +260,10 @@ class Fleet:
                     task.add_done_callback(in_flight.discard)
                 minute += 1
             await asyncio.gather(*in_flight, return_exceptions=True)
+        finally:
+            client.close()
 
-    async def _send_all(self, client: httpx.AsyncClient, probe: Probe,
+    async def _send_all(self, client: RawClient, probe: Probe,
                         bodies: list[bytes]) -> None:
         for body in bodies:  # a backlog goes oldest first, one batch after another
             await self.upload(client, probe, body)
@@ -322,6 +378,41 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def children(ppid: int) -> list[int]:
+    """The processes whose parent is ``ppid`` (a replica's detector child)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == ppid:
+                out.append(int(entry))
+    return out
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def takeover_lines(logs: Path, ports: list[int]) -> list[str]:
+    """The replicas' log lines saying how each leader started (resumed or rebuilt)."""
+    out = []
+    for port in ports:
+        for text in (logs / f"replica-{port}.log").read_text(errors="replace").splitlines():
+            if "resumed from the snapshot" in text or " rebuilt from " in text:
+                out.append(f"replica {port}: {text.strip()}")
+    return out
+
+
+def leader_state(url: str) -> dict[str, Any]:
+    rows = query(url, "SELECT value FROM detector_state WHERE key = 'leader'")
+    return dict(rows[0][0]) if rows else {}
+
+
 async def wait_for(condition: Any, within_s: float, every_s: float = 0.5) -> float | None:
     """Seconds until ``condition()`` is true, None past the deadline."""
     started = time.monotonic()
@@ -361,8 +452,15 @@ async def bench(url: str, count: int, warmup_s: float, resolve_s: float, logs: P
             time.monotonic()
         uploads0, results0 = len(fleet.latencies), fleet.results
         buckets0 = await server_buckets(bases)
+        lead_name = sampler.leader() or ""
+        lead_replica = next((r for r in replicas if lead_name.endswith(f"-{r.pid}")), None)
+        detector_pids = children(lead_replica.pid) if lead_replica is not None else []
+        cpu0 = sum(cpu_s(pid) for pid in detector_pids)
+        cpu_at0 = time.monotonic()
         await asyncio.sleep(max(0.0, warmup_s - (time.monotonic() - t0)))
         buckets1 = await server_buckets(bases)
+        cpu1 = sum(cpu_s(pid) for pid in detector_pids)
+        cpu_at1 = time.monotonic()
         size1, at1 = query(url, "SELECT pg_database_size(current_database())")[0][0], \
             time.monotonic()
         steady = fleet.latencies[uploads0:]
@@ -381,6 +479,19 @@ async def bench(url: str, count: int, warmup_s: float, resolve_s: float, logs: P
               f" {pct(ticks, 0.99) * 1000:.1f} ms, max {max(ticks) * 1000:.1f} ms over"
               f" {len(ticks)} steps; about {statistics.fmean(ticks) / 2.0 * 100:.1f} % of a"
               f" core at one step per 2 s", flush=True)
+        if detector_pids:
+            share = (cpu1 - cpu0) / (cpu_at1 - cpu_at0)
+            print(f"leader process CPU (all it did: steps, snapshots, probe refreshes):"
+                  f" {share * 100:.1f} % of a core over {cpu_at1 - cpu_at0:.0f} s", flush=True)
+        state = leader_state(url)
+        snap = query(url, "SELECT length(state), taken_at FROM detector_snapshots")
+        if snap:
+            print(f"snapshot: {snap[0][0] / 2**20:.2f} MiB, last saved in"
+                  f" {float(state.get('snapshot_s', 0)):.2f} s (every"
+                  f" {OnlineConfig().snapshot_s:.0f} s)", flush=True)
+        load1, load5, _ = os.getloadavg()
+        print(f"machine load average: {load1:.1f} (1 min), {load5:.1f} (5 min) on"
+              f" {os.cpu_count()} cores", flush=True)
         per_day = (size1 - size0) / (at1 - at0) * 86400
         print(f"database: {size1 / 2**20:.0f} MiB now, growing {per_day / 2**30:.2f} GiB/day"
               f" at this fleet ({per_day / count / 2**20:.2f} MiB per probe per day)",
@@ -406,14 +517,22 @@ async def bench(url: str, count: int, warmup_s: float, resolve_s: float, logs: P
         else:
             killed_at = time.time()
             samples_before = len(sampler.samples)
+            # the replica and its detector child at once, as when the machine dies: the
+            # child gets no chance to save a last snapshot on its way out
+            for pid in children(victim.pid):
+                os.kill(pid, signal.SIGKILL)
             victim.send_signal(signal.SIGKILL)
             took = await wait_for(lambda: any(
                 not s[0].endswith(f"-{victim.pid}") for s in sampler.samples[samples_before:]),
                 600, every_s=0.1)
             takeover = took
-            print(f"leader kill -> the other replica's first step (rebuild included):"
-                  f" {took:.1f} s" if took is not None else "leader kill: no takeover in 600 s",
-                  flush=True)
+            how = "resumed from the snapshot" if leader_state(url).get("resumed") else \
+                "rebuilt from history"
+            print(f"leader kill -> the other replica's first step ({how}, standby poll"
+                  f" included): {took:.1f} s" if took is not None else
+                  "leader kill: no takeover in 600 s", flush=True)
+            for text in takeover_lines(logs, ports):
+                print(f"  {text}", flush=True)
             fleet.replicas = [b for b, r in zip(bases, replicas, strict=True) if r is not victim]
             del killed_at
 
@@ -525,6 +644,162 @@ async def bench_leader(url: str, batches: int) -> int:
     return 0
 
 
+def history_rows(probes: int, start_minute: int, minutes: int, end: datetime,
+                 phases: list[float]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Batches (one of 3 results per probe per minute, at its phase) and their results."""
+    batches: list[tuple[Any, ...]] = []
+    results: list[tuple[Any, ...]] = []
+    for minute in range(start_minute, start_minute + minutes):
+        for n in range(probes):
+            at = end - timedelta(seconds=(minutes - (minute - start_minute)) * CADENCE_S
+                                 - phases[n])
+            probe, batch_id = f"h{n:05d}", uuid.uuid4()
+            batches.append((batch_id, probe, minute, at, at, 3, 3, 0, 0))
+            results.extend((uuid.uuid4(), probe, batch_id, "tcp", f"t{k}", "domestic",
+                            "ipv4", at - timedelta(seconds=5 + k), at, 20.0, True, None,
+                            "{}") for k in range(3))
+    return batches, results
+
+
+def copy_rows(conn: psycopg.Connection[Any], batches: list[tuple[Any, ...]],
+              results: list[tuple[Any, ...]]) -> None:
+    """Stored by COPY, batches then results, in one transaction (the queue trigger fires)."""
+    with conn.transaction(), conn.cursor() as cur:
+        with cur.copy("COPY batches (batch_id, probe_id, seq, sent_at, received_at,"
+                      " result_count, accepted_count, spool_depth, dropped_total)"
+                      " FROM STDIN") as copy:
+            for row in batches:
+                copy.write_row(row)
+        with cur.copy("COPY results (id, probe_id, batch_id, kind, target, scope, family,"
+                      " measured_at, received_at, duration_ms, ok, failure, details)"
+                      " FROM STDIN") as copy:
+            for result in results:
+                copy.write_row(result)
+
+
+class LiveLoader:
+    """The fleet's uploads at their real rate, stored by COPY once a second from a thread
+    (far cheaper than HTTP, so the leader's own cost can be measured at full size)."""
+
+    def __init__(self, url: str, probes: int, phases: list[float], seq: int) -> None:
+        self.url, self.probes, self.phases, self.seq = url, probes, phases, seq
+        self.stored = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            last = time.time()
+            while not self.stop.wait(1.0):
+                now = time.time()
+                batches: list[tuple[Any, ...]] = []
+                results: list[tuple[Any, ...]] = []
+                for n in range(self.probes):  # the probes whose phase fell in (last, now]
+                    phase = self.phases[n]
+                    if (now - phase) // CADENCE_S == (last - phase) // CADENCE_S:
+                        continue
+                    at, probe, batch_id = datetime.now(UTC), f"h{n:05d}", uuid.uuid4()
+                    self.seq += 1
+                    batches.append((batch_id, probe, self.seq, at, at, 3, 3, 0, 0))
+                    results.extend((uuid.uuid4(), probe, batch_id, "tcp", f"t{k}", "domestic",
+                                    "ipv4", at - timedelta(seconds=5 + k), at, 20.0, True,
+                                    None, "{}") for k in range(3))
+                last = now
+                if batches:
+                    copy_rows(conn, batches, results)
+                    self.stored += len(batches)
+
+
+async def bench_takeover(url: str, probes: int, minutes: int, live_s: float) -> int:
+    """The leader alone at ``probes`` probes: its rebuild from ``minutes`` of history, its CPU
+    while the fleet uploads at its real rate (stored by COPY, not HTTP), and a successor
+    resuming from the snapshot after the leader dies between two snapshots."""
+    from cutwatch.api.leader import Leader
+    from cutwatch.detectors.params import Params
+
+    await migrate_url(url)
+    rng = random.Random(11)
+    phases = [rng.uniform(0, CADENCE_S) for _ in range(probes)]
+    with psycopg.connect(url) as conn:
+        with conn.cursor() as cur, cur.copy(
+                "COPY probes (id, token_hash, country, subdivision, access, asn, enrolled_by)"
+                " FROM STDIN") as copy:
+            for n in range(probes):
+                copy.write_row((f"h{n:05d}", "x", "MM", PROVINCES[n % len(PROVINCES)],
+                                "fixed", ASNS[n % len(ASNS)], "bench"))
+        conn.commit()
+        started = time.perf_counter()
+        for minute in range(minutes):  # a minute at a time: bounded memory
+            rows = history_rows(probes, minute, 1, datetime.now(UTC) - timedelta(
+                seconds=(minutes - minute - 1) * CADENCE_S), phases)
+            copy_rows(conn, *rows)
+    size = query(url, "SELECT pg_database_size(current_database())")[0][0]
+    print(f"history: {probes * minutes} batches ({probes} probes, {minutes} min) stored in"
+          f" {time.perf_counter() - started:.0f} s; database {size / 2**20:.0f} MiB", flush=True)
+    config = OnlineConfig(settle_s=2.0, rebuild_s=6 * 3600)  # the defaults otherwise
+    conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    first = Leader(conn, Params(), config, name="first")
+    wall = time.perf_counter()
+    await first.step()  # the rebuild, then its first snapshot
+    wall = time.perf_counter() - wall
+    rebuild_s = wall - first.snapshot_cost_s
+    size = query(url, "SELECT length(state) FROM detector_snapshots")[0][0]
+    print(f"rebuild from history: {first.fed} batches in {rebuild_s:.1f} s"
+          f" ({first.fed / max(rebuild_s, 1e-9):.0f} batches/s); snapshot"
+          f" of {len(first.engine.probes)} probes: {size / 2**20:.2f} MiB, saved in"
+          f" {first.snapshot_cost_s:.2f} s", flush=True)
+    # the fleet uploads at its real rate; the leader steps every poll_s, saving every 60 s
+    loader = LiveLoader(url, probes, phases, minutes)
+    ticks: list[float] = []
+    snapshots: list[float] = []
+    snapshot_cpu = 0.0
+    fed0, stored0 = first.fed, loader.stored
+    wall0, cpu0 = time.perf_counter(), time.thread_time()
+    while time.perf_counter() - wall0 < live_s:
+        saved = first.snapshot_at
+        await first.step()
+        ticks.append(first.tick_s)
+        if first.snapshot_at != saved:
+            snapshots.append(first.snapshot_cost_s)
+            snapshot_cpu += first.snapshot_cpu_s
+        await asyncio.sleep(config.poll_s)
+    wall1, cpu1 = time.perf_counter() - wall0, time.thread_time() - cpu0
+    fed_rate = (first.fed - fed0) / wall1
+    stored_rate = (loader.stored - stored0) / wall1
+    # the leader dies between two snapshots: 45 s after the last one
+    wait = 45.0 - (time.monotonic() - first.snapshot_at)
+    if wait < 0:
+        await first.save_snapshot()
+        wait = 45.0
+    end = time.perf_counter() + wait
+    while time.perf_counter() < end:
+        await first.step()
+        await asyncio.sleep(config.poll_s)
+    print(f"live at {probes} probes: {fed_rate:.0f} batches/s fed, {stored_rate:.0f}/s stored"
+          f" (offered {probes / CADENCE_S:.0f}/s) over {wall1:.0f} s; leader CPU"
+          f" {cpu1 / wall1 * 100:.1f} % of a core (its thread), of which steps"
+          f" {(cpu1 - snapshot_cpu) / wall1 * 100:.1f} % and snapshots"
+          f" {snapshot_cpu / wall1 * 100:.1f} %; step mean"
+          f" {statistics.fmean(ticks) * 1000:.0f} ms, p99 {pct(ticks, 0.99) * 1000:.0f} ms"
+          f" (wall); snapshots saved in {', '.join(f'{s:.2f}' for s in snapshots)} s",
+          flush=True)
+    after = query(url, "SELECT count(*) FROM detector_fed")[0][0]
+    await conn.close()  # dies: no last snapshot
+    conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    second = Leader(conn, Params(), config, name="second")
+    wall = time.perf_counter()
+    await second.step()
+    wall = time.perf_counter() - wall
+    loader.stop.set()
+    loader.thread.join()
+    await conn.close()
+    print(f"takeover: the successor {'resumed' if second.resumed else 'REBUILT'}, feeding the"
+          f" {after} batches taken after the snapshot and what was queued, in {wall:.1f} s"
+          f" (a rebuild from {minutes} min of history: {rebuild_s:.1f} s)", flush=True)
+    return 0 if second.resumed else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--probes", type=int, default=10_000)
@@ -536,6 +811,11 @@ def main() -> int:
                         help="seconds to wait for 'resolved' after the province returns")
     parser.add_argument("--leader-only", type=int, metavar="BATCHES",
                         help="only time the leader on a backlog of BATCHES (no servers)")
+    parser.add_argument("--takeover-history", type=int, metavar="MINUTES",
+                        help="only time a leader's rebuild from MINUTES of history at --probes"
+                             " against a successor resuming from its snapshot (no servers)")
+    parser.add_argument("--live", type=float, default=180.0,
+                        help="with --takeover-history: seconds of uploads at the fleet's rate")
     parser.add_argument("--database-url")
     parser.add_argument("--logs", type=Path, default=Path("/tmp"),
                         help="directory for the replicas' logs")
@@ -543,6 +823,10 @@ def main() -> int:
     if args.leader_only:
         with scratch_database(args.database_url) as url:
             return asyncio.run(bench_leader(url, args.leader_only))
+    if args.takeover_history:
+        with scratch_database(args.database_url) as url:
+            return asyncio.run(bench_takeover(url, args.probes, args.takeover_history,
+                                              args.live))
     count = 300 if args.quick else args.probes
     if count < 50 or args.warmup < 120:
         parser.error("at least 50 probes and a 120 s warm-up")
