@@ -230,8 +230,13 @@ def _detect(args: argparse.Namespace) -> int:
         raise CliError("--metrics-port must be between 1 and 65535")
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from api.leader import OnlineConfig, overridden
+    from detectors.params import Params
+
     detect(settings.database_url, metrics_port=args.metrics_port,
-           metrics_host=args.metrics_host)
+           metrics_host=args.metrics_host,
+           params=overridden(Params, settings.detector_params),
+           config=overridden(OnlineConfig, settings.detector_online))
     return 0
 
 
