@@ -54,8 +54,12 @@ def arrival(delivery: Delivery) -> Arrival:
 class Subscriber:
     """The receiver on ``host`` (create it in the namespace it must listen in)."""
 
-    def __init__(self, host: str) -> None:
-        self.receiver = Receiver(host=host, path="/hooks/cutwatch")
+    def __init__(self, host: str, on_arrival: Callable[[Arrival], None] | None = None) -> None:
+        def show(delivery: Delivery) -> None:
+            if on_arrival is not None and delivery.verified is not None:
+                on_arrival(arrival(delivery))
+
+        self.receiver = Receiver(host=host, path="/hooks/cutwatch", on_delivery=show)
 
     @property
     def url(self) -> str:

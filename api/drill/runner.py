@@ -23,7 +23,7 @@ from api.drill.fleet import READY_TIMEOUT, Fleet
 from api.drill.geo import write_geoip
 from api.drill.netns import NsThread, in_ns
 from api.drill.probe_env import probe_python
-from api.drill.receiver import Subscriber
+from api.drill.receiver import Arrival, Subscriber
 from api.drill.scenarios import (
     TBF,
     Action,
@@ -45,8 +45,10 @@ class Drill:
     """The running drill; use as a context manager (everything stops on exit)."""
 
     def __init__(self, cadence: float = 5.0, workdir: Path | None = None,
-                 out: TextIO = sys.stdout, layout: Plan | None = None) -> None:
+                 out: TextIO = sys.stdout, layout: Plan | None = None,
+                 on_arrival: Callable[[Arrival], None] | None = None) -> None:
         self.cadence = cadence
+        self.on_arrival = on_arrival
         self.plan = layout or plan()
         self.out = out
         self._own_dir = workdir is None
@@ -90,7 +92,8 @@ class Drill:
             base_url=self.fleet.collector_url, timeout=10,
             headers={"Authorization": f"Bearer {self.fleet.admin_token}"}))
         # its listening socket is made in the collector's namespace, by that thread
-        self.receiver = self.coll.call(lambda: Subscriber(COLLECTOR_ADDR).start())
+        self.receiver = self.coll.call(
+            lambda: Subscriber(COLLECTOR_ADDR, self.on_arrival).start())
         self.wait_ready()
         self.subscribe()
         token = self.post("/v1/enrollment-tokens", {"max_uses": None, "label": "drill"})["token"]
@@ -315,8 +318,9 @@ def table(outcomes: Sequence[Outcome]) -> str:
 
 
 def run_drill(cadence: float, names: Sequence[str], out: TextIO = sys.stdout,
-              on_ready: Callable[[Drill], None] | None = None) -> list[Outcome]:
-    with Drill(cadence, out=out) as drill:
+              on_ready: Callable[[Drill], None] | None = None,
+              on_arrival: Callable[[Arrival], None] | None = None) -> list[Outcome]:
+    with Drill(cadence, out=out, on_arrival=on_arrival) as drill:
         if on_ready is not None:
             on_ready(drill)
         outcomes = drill.run_all(names)
