@@ -14,8 +14,9 @@ import json
 
 from detectors.params import Params
 
-# Durations of ``Params`` that follow the probes' cadence. Counts, fractions and the
-# time-of-day and level windows (hours to days of history, which a drill never has) stay.
+# Durations of ``Params`` that follow the probes' cadence. Counts (but one, below), fractions
+# and the time-of-day and level windows (hours to days of history, which a drill never has)
+# stay.
 SCALED = ("eval_interval_s", "silence_margin_s", "burst_window_s", "hold_s", "backlog_wait_s",
           "refine_min_shift_s", "settle_s", "live_window_s", "condition_hold_s")
 # Scaled values the detector's own clock cannot go below.
@@ -28,6 +29,11 @@ def drill_params(cadence: float) -> dict[str, float]:
     base = Params()
     out = {name: max(FLOORS.get(name, 0.0), getattr(base, name) * k) for name in SCALED}
     out["default_cadence_s"] = cadence
+    # The one count the drill changes: a probe measures once per cadence, so three
+    # consecutive slow results (production) take two cadences before the third is even
+    # measured, and a throttling event could not open within three cadences of the cut.
+    # Two keep the rule "one slow result is not throttling" (docs/drill.md says so).
+    out["throttle_min_results"] = 2
     return out
 
 
