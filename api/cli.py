@@ -33,6 +33,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="also run a local probe measuring loopback lab targets, so data flows at once",
     )
     serve.add_argument(
+        "--drill", action="store_true",
+        help="with --demo, as root: first the blackout drill in network namespaces (an event "
+        "and its webhooks within a few minutes); without root, one line and the demo",
+    )
+    serve.add_argument(
         "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
     )
     serve.set_defaults(handler=_serve)
@@ -108,14 +113,18 @@ def _serve(args: argparse.Namespace) -> int:
     from cutwatch.api.server import serve
     from cutwatch.api.startup import StartupError, check
 
+    if args.drill and not args.demo:
+        raise CliError("--drill goes with --demo")
     settings = _settings(args, migrate_on_start=False if args.no_migrate else None)
     try:
         check(settings)
     except StartupError as exc:
         raise CliError(str(exc)) from None
     if args.demo:
-        from cutwatch.api.demo import run
+        from cutwatch.api.demo import drill_first, run
 
+        if args.drill:
+            drill_first()
         run(settings, log_level=args.log_level)
         return 0
     serve(settings, log_level=args.log_level)
@@ -230,8 +239,13 @@ def _detect(args: argparse.Namespace) -> int:
         raise CliError("--metrics-port must be between 1 and 65535")
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from cutwatch.api.leader import OnlineConfig, overridden
+    from cutwatch.detectors.params import Params
+
     detect(settings.database_url, metrics_port=args.metrics_port,
-           metrics_host=args.metrics_host)
+           metrics_host=args.metrics_host,
+           params=overridden(Params, settings.detector_params),
+           config=overridden(OnlineConfig, settings.detector_online))
     return 0
 
 

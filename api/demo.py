@@ -246,3 +246,37 @@ def banner(base_url: str) -> str:
         "(webhook_allow_private), so a receiver on this machine can subscribe; never set "
         "that in production.\n"
     )
+
+
+def drill_first(cadence: float = 5.0) -> bool:
+    """``serve --demo --drill``: where namespaces can be made (root), the blackout drill
+    first: a real network cut in namespaces, its signed webhooks shown as they arrive (a few
+    minutes), everything removed again; then the loopback demo. Elsewhere one line says so
+    and the loopback demo starts at once. Returns whether the drill ran and passed."""
+    from cutwatch.api.drill.netns import NetnsUnavailable, check_available
+
+    try:
+        check_available()
+        from cutwatch.api.drill.runner import run_drill
+    except (NetnsUnavailable, ModuleNotFoundError) as exc:
+        why = str(exc) if isinstance(exc, NetnsUnavailable) else \
+            "the drill needs the 'drill' extra: pip install 'cutwatch[service,drill]'"
+        print(f"demo: no drill here ({why}); the loopback demo instead, where "
+              "`cutwatch demo cut MM-07` makes an event happen", flush=True)
+        return False
+    print("demo: the blackout drill first (a few minutes): two countries of ISPs in network "
+          "namespaces, real probes, one country's uplinks cut; the signed webhooks as they "
+          "arrive:", flush=True)
+
+    def show(arrival: Any) -> None:
+        print(f"demo: webhook {arrival.type} {arrival.kind} {arrival.entity} "
+              f"{arrival.status} (signature verified)", flush=True)
+
+    try:
+        outcomes = run_drill(cadence, ["country blackout"], on_arrival=show)
+    except RuntimeError as exc:  # it could not start (its own line says why); the demo can
+        print(f"demo: {exc}; the loopback demo instead", flush=True)
+        return False
+    print("demo: the drill's namespaces and processes are gone; now the loopback demo",
+          flush=True)
+    return all(o.passed for o in outcomes)

@@ -28,6 +28,8 @@ during a burst. ``cutwatch detect`` runs it as a process of its own.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import logging
 import math
 import os
@@ -40,7 +42,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import psycopg
@@ -79,6 +81,7 @@ SNAPSHOT_SECONDS = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0))
 Clock = Callable[[AsyncConnection[Any]], Awaitable[datetime]]
 NO_ID = UUID(int=0)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,26 @@ class OnlineConfig:
     leader always rebuilds from history. A new leader feeds what came after the snapshot, so
     this bounds its catch-up (at 10,000 probes, 2 minutes are 20,000 batches, a few seconds),
     while saving costs about 0.4 ms of CPU per probe."""
+
+
+def overridden(kind: type[T], overrides: Mapping[str, float]) -> T:
+    """``kind()`` (``Params`` or ``OnlineConfig``) with the named fields replaced, from the
+    ``detector_params`` / ``detector_online`` settings; ``ValueError`` names a field that
+    does not exist, a negative value, or a fraction where a count is expected."""
+    fields = {f.name: f for f in dataclasses.fields(kind)}  # type: ignore[arg-type]
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown {kind.__name__} field(s): {', '.join(unknown)}")
+    values: dict[str, float | int] = {}
+    for name, value in overrides.items():
+        if not value >= 0:
+            raise ValueError(f"{kind.__name__}.{name} must not be negative")
+        if isinstance(getattr(kind(), name), int):
+            if value != int(value):
+                raise ValueError(f"{kind.__name__}.{name} is a count: {value} is not whole")
+            value = int(value)
+        values[name] = value
+    return kind(**values)
 
 
 async def database_clock(conn: AsyncConnection[Any]) -> datetime:
@@ -438,10 +461,13 @@ async def worker(state: AppState) -> None:
         raise RuntimeError("the detector needs the service's database URL")
     if settings.detector == "off":
         return  # a `cutwatch detect` process leads instead
+    params = overridden(Params, settings.detector_params)
+    config = overridden(OnlineConfig, settings.detector_online)
     if settings.detector == "thread":
-        await in_thread(lambda stop: run(dsn, stop, name=replica_name()), state.stopping)
+        await in_thread(lambda stop: run(dsn, stop, params=params, config=config,
+                                         name=replica_name()), state.stopping)
     else:
-        await in_child(dsn, state.stopping)
+        await in_child(dsn, state.stopping, settings.detector_params, settings.detector_online)
 
 
 def replica_name() -> str:
@@ -453,13 +479,18 @@ CHILD_NAME_ENV = "CUTWATCH_DETECTOR_NAME"
 CHILD_STOP_GRACE_S = 10.0
 
 
-async def in_child(dsn: str, stopping: asyncio.Event) -> None:
+async def in_child(dsn: str, stopping: asyncio.Event,
+                   params: Mapping[str, float] | None = None,
+                   online: Mapping[str, float] | None = None) -> None:
     """Run the leader election in a child process until ``stopping`` is set (SIGTERM, then
     SIGKILL after a grace period). The child holds a pipe from this process on its stdin and
     stops when it closes, so a service killed outright does not leave a leader behind.
     A child that exits on its own is an error here: the supervisor starts another."""
     env = {**os.environ, "DATABASE_URL": dsn, "CUTWATCH_DATABASE_URL": dsn,
-           CHILD_NAME_ENV: replica_name()}
+           CHILD_NAME_ENV: replica_name(),
+           # the service's overrides, however they were given, as the child's settings
+           "CUTWATCH_DETECTOR_PARAMS": json.dumps(dict(params or {})),
+           "CUTWATCH_DETECTOR_ONLINE": json.dumps(dict(online or {}))}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", "from cutwatch.api.leader import child_main; child_main()",
         stdin=asyncio.subprocess.PIPE, env=env)
@@ -498,7 +529,10 @@ def child_main() -> None:
         # a daemon thread, not the loop's executor, which asyncio.run would wait for
         threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
-    detect(dsn, extra=parent_gone)
+    params = json.loads(os.environ.get("CUTWATCH_DETECTOR_PARAMS") or "{}")
+    online = json.loads(os.environ.get("CUTWATCH_DETECTOR_ONLINE") or "{}")
+    detect(dsn, extra=parent_gone, params=overridden(Params, params),
+           config=overridden(OnlineConfig, online))
 
 
 async def in_thread(main: Callable[[asyncio.Event], Awaitable[None]],
@@ -549,7 +583,8 @@ RESTART_DELAY_S = 5.0
 
 def detect(dsn: str, *, metrics_port: int | None = None, metrics_host: str = "127.0.0.1",
            config: OnlineConfig | None = None,
-           extra: Callable[[asyncio.Event], Coroutine[Any, Any, None]] | None = None) -> None:
+           extra: Callable[[asyncio.Event], Coroutine[Any, Any, None]] | None = None,
+           params: Params | None = None) -> None:
     """``cutwatch detect``: the leader election as a process of its own, until SIGTERM/SIGINT.
 
     For deployments that keep the detector off the API replicas (their ``detector`` setting
@@ -570,7 +605,7 @@ def detect(dsn: str, *, metrics_port: int | None = None, metrics_host: str = "12
         name = replica_name()
         while not stopping.is_set():
             try:
-                await run(dsn, stopping, config=config, name=name)
+                await run(dsn, stopping, params=params, config=config, name=name)
             except Exception:
                 log.exception("detector crashed; restarting in %.0f s", RESTART_DELAY_S)
             await _sleep(stopping, RESTART_DELAY_S)

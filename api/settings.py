@@ -7,9 +7,9 @@ overridden by command-line flags. Nothing here runs at import time.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -88,6 +88,22 @@ class Settings(BaseSettings):
     # process: one process fewer, but the API's latency suffers while it works) or "off" (a
     # separate `cutwatch detect` process leads, as in deploy/compose).
     detector: Literal["child", "thread", "off"] = "child"
+    # The detector's tunables (detectors.params.Params) and its leader's clock (poll, settle,
+    # rebuild: api.leader.OnlineConfig), as JSON objects of field overrides, e.g.
+    # CUTWATCH_DETECTOR_PARAMS='{"hold_s": 30}'. Empty: the published defaults. For labs that
+    # run probes at a short cadence (the drill scales every duration with it); production
+    # keeps the defaults (docs/events.md).
+    detector_params: dict[str, float] = Field(default_factory=dict)
+    detector_online: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("detector_params", "detector_online")
+    @classmethod
+    def _known_fields(cls, value: dict[str, float], info: Any) -> dict[str, float]:
+        from cutwatch.api.leader import OnlineConfig, overridden
+        from cutwatch.detectors.params import Params
+
+        overridden(Params if info.field_name == "detector_params" else OnlineConfig, value)
+        return value
 
     def geoip_paths(self) -> tuple[Path, ...]:
         paths = [p for p in (self.geoip_asn_db, self.geoip_country_db) if p is not None]

@@ -98,7 +98,11 @@ def describe(eng: Engine, ent: Entity, signal: str,
         evidence["method"] = Counter(blocked.values()).most_common(1)[0][0] if blocked else None
     elif signal == "throttling":
         evidence["targets"] = sorted({t for p in members for t in _detail(eng, p, signal)})
-        start = eng.clock - eng.params.throttle_min_results * 60.0
+        # the slow run began that many of the probes' measurement intervals ago (not minutes:
+        # a probe measuring every 5 s put the start minutes before the cut)
+        pace = statistics.median([eng.probes[p].measure_every or eng.probes[p].cadence
+                                  for p in members]) if members else eng.params.default_cadence_s
+        start = eng.clock - eng.params.throttle_min_results * pace
     return start, evidence
 
 

@@ -50,6 +50,8 @@ class Agent:
         self.rng = rng or random.Random()
         self.catalogue: CheckinReply | None = None
         self.plan = Plan(self.schedule, clock, self.rng)
+        self._fresh = asyncio.Event()  # a measurement round has just ended
+        self._measuring = False
 
     @property
     def schedule(self) -> Schedule:
@@ -91,7 +93,12 @@ class Agent:
         while not stop.is_set():
             groups = self.plan.due()
             if groups:
-                results = await self.measure_round(tuple(groups))
+                self._measuring = True
+                try:
+                    results = await self.measure_round(tuple(groups))
+                finally:
+                    self._measuring = False
+                self._fresh.set()
                 log.info("measured %s: %d results, %d failed", "+".join(groups), len(results),
                          sum(not r.ok for r in results))
                 release_memory()
@@ -113,12 +120,38 @@ class Agent:
                 delay = self.schedule.upload * (1 + self.rng.uniform(0, self.schedule.jitter))
                 if done.more:  # a backlog after a cut: keep draining, but let others breathe
                     delay = 1.0
+                else:
+                    await self._until_upload(stop, delay)
+                    continue
             else:
                 attempt += 1
                 delay = 600.0 if done.wait_long else backoff(attempt, self.rng)
                 log.warning("upload failed (attempt %d, next in %.0f s): %s", attempt, delay,
                             done.error)
             await _sleep(stop, delay)
+
+    async def _until_upload(self, stop: asyncio.Event, delay: float) -> None:
+        """Wait ``delay`` for the next upload, except that a measurement round ending within
+        half an interval of it (before or after) moves the upload to the round's end: a
+        round's results then go up at once instead of waiting up to a whole upload interval
+        (which made a live condition open one interval later). Without a round near it the
+        upload goes at its time, a heartbeat."""
+        window = min(self.schedule.pulse, self.schedule.upload) / 2
+        due = self.clock() + delay
+        self._fresh.clear()
+        while not stop.is_set():
+            now = self.clock()
+            if now >= due:
+                coming = self._measuring or self.plan.next_at["pulse"] <= due + window
+                if now >= due + window or not coming:
+                    return
+                until = due + window
+            else:
+                until = due
+            if await _either(self._fresh, stop, until - now):
+                self._fresh.clear()
+                if self.clock() >= due - window:
+                    return
 
     async def checkin_loop(self, stop: asyncio.Event, client: httpx.Client,
                            credentials: Credentials) -> None:
@@ -163,6 +196,17 @@ def release_memory() -> None:
     """Hand the round's freed heap back to the OS (glibc): a Pi Zero has 512 MB for all."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).malloc_trim(0)
+
+
+async def _either(fresh: asyncio.Event, stop: asyncio.Event, seconds: float) -> bool:
+    """Wait until ``fresh`` or ``stop`` is set, or ``seconds``; whether ``fresh`` is set."""
+    waits = [asyncio.ensure_future(fresh.wait()), asyncio.ensure_future(stop.wait())]
+    try:
+        await asyncio.wait(waits, timeout=max(seconds, 0), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+    return fresh.is_set()
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

@@ -1,87 +1,50 @@
-"""The drill's collector: ``cutwatch serve`` with the detector's clock scaled to the cadence.
+"""The drill's collector settings: ``cutwatch serve`` as in production, its clock scaled.
 
-The service's detector worker runs with the production ``Params`` (60 s cadences, minutes of
-hold and backlog wait). The drill's probes report every few seconds, so this entry point runs
-the same app with the same workers, except that the detector gets ``drill_params(cadence)``.
-Settings come from the environment like ``cutwatch serve``.
+The service's detector assumes 60 s cadences (minutes of hold, backlog wait, burst window).
+The drill's probes report every few seconds, so the collector gets the production settings
+``CUTWATCH_DETECTOR_PARAMS`` (every duration of ``cutwatch.detectors.params.Params`` multiplied by
+cadence/60) and ``CUTWATCH_DETECTOR_ONLINE`` (the leader's poll and rebuild window); nothing
+else differs from ``cutwatch serve``. Pure: the drill's fleet puts these into the collector's
+environment.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import contextlib
-import functools
-from pathlib import Path
+import json
 
-from cutwatch.api import leader
-from cutwatch.api.state import AppState
 from cutwatch.detectors.params import Params
 
+# Durations of ``Params`` that follow the probes' cadence. Counts (but one, below), fractions
+# and the time-of-day and level windows (hours to days of history, which a drill never has)
+# stay.
+SCALED = ("eval_interval_s", "silence_margin_s", "burst_window_s", "hold_s", "backlog_wait_s",
+          "refine_min_shift_s", "settle_s", "live_window_s", "condition_hold_s")
+# Scaled values the detector's own clock cannot go below.
+FLOORS = {"eval_interval_s": 0.5, "silence_margin_s": 1.0, "refine_min_shift_s": 1.0}
 
-def drill_params(cadence: float) -> Params:
-    """Every duration of the detector scaled from a 60 s cadence to ``cadence``."""
+
+def drill_params(cadence: float) -> dict[str, float]:
+    """``Params`` overrides: every duration scaled from a 60 s cadence to ``cadence``."""
     k = cadence / 60.0
     base = Params()
-    return Params(
-        eval_interval_s=max(1.0, base.eval_interval_s * k),
-        default_cadence_s=cadence,
-        silence_margin_s=max(1.0, base.silence_margin_s * k),
-        burst_window_s=base.burst_window_s * k,
-        hold_s=base.hold_s * k,
-        backlog_wait_s=base.backlog_wait_s * k,
-        refine_min_shift_s=max(1.0, base.refine_min_shift_s * k),
-        settle_s=base.settle_s * k,
-        live_window_s=base.live_window_s * k,
-    )
+    out = {name: max(FLOORS.get(name, 0.0), getattr(base, name) * k) for name in SCALED}
+    out["default_cadence_s"] = cadence
+    # The one count the drill changes: a probe measures once per cadence, so three
+    # consecutive slow results (production) take two cadences before the third is even
+    # measured, and a throttling event could not open within three cadences of the cut.
+    # Two keep the rule "one slow result is not throttling" (docs/drill.md says so).
+    out["throttle_min_results"] = 2
+    return out
 
 
-def drill_online_config(cadence: float) -> leader.OnlineConfig:
-    # rebuild_s: a leader learns each probe's cadence from the last few steady uploads (see
-    # ``_detector``), not from a probe's start-up burst.
-    return leader.OnlineConfig(poll_s=min(2.0, cadence / 5), settle_s=min(2.0, cadence / 5),
-                               probes_refresh_s=cadence, rebuild_s=4 * cadence)
+def drill_online(cadence: float) -> dict[str, float]:
+    """``OnlineConfig`` overrides: the leader polls ten times per cadence and a new leader
+    rebuilds from the last few cadences (the drill's collector restarts within the run)."""
+    return {"poll_s": cadence / 10, "settle_s": cadence / 10, "probes_refresh_s": cadence / 2,
+            "rebuild_s": 4 * cadence}
 
 
-async def _detector(state: AppState, *, cadence: float, start_file: Path | None) -> None:
-    dsn = state.settings.database_url
-    if not dsn:
-        raise RuntimeError("the detector needs the service's database URL")
-    # A probe that starts uploads three small batches within a second (an empty heartbeat,
-    # then results as its first round finishes); the detector learns a 1 s cadence from them
-    # and learns it again only after three steady uploads, so with the drill's scaled margin
-    # fresh probes flap silent/alive for a few cadences. The drill starts the leader once
-    # the probes are steady, and it rebuilds from recent history only.
-    while start_file is not None and not await asyncio.to_thread(start_file.exists):
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(state.stopping.wait(), 0.5)
-        if state.stopping.is_set():
-            return
-    # On a thread with its own event loop, as `cutwatch serve --detector thread` runs it.
-    await leader.in_thread(
-        lambda stop: leader.run(dsn, stop, params=drill_params(cadence),
-                                config=drill_online_config(cadence), name="drill"),
-        state.stopping)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cutwatch.api.drill.collector")
-    parser.add_argument("--cadence", type=float, required=True)
-    parser.add_argument("--detector-start-file", type=Path,
-                        help="the detector leader starts once this file exists")
-    args = parser.parse_args(argv)
-    from cutwatch.api import app
-    from cutwatch.api.server import serve
-    from cutwatch.api.settings import Settings
-
-    # This process is the drill's collector and nothing else: swapping the one worker here
-    # leaves every other stage of the service exactly as `cutwatch serve` runs it.
-    detector = functools.partial(_detector, cadence=args.cadence,
-                                 start_file=args.detector_start_file)
-    app.WORKERS[:] = [detector if w is leader.worker else w for w in app.WORKERS]
-    serve(Settings(), log_level="warning")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def collector_env(cadence: float) -> dict[str, str]:
+    """The detector's part of the collector's environment."""
+    return {"CUTWATCH_DETECTOR_PARAMS": json.dumps(drill_params(cadence), sort_keys=True),
+            "CUTWATCH_DETECTOR_ONLINE": json.dumps(drill_online(cadence), sort_keys=True)}

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cutwatch.api.drill.collector import collector_env
 from cutwatch.api.drill.topology import COLLECTOR_ADDR, Place, Plan, ProbeHost
 
 COLLECTOR_PORT = 8000
@@ -30,6 +31,8 @@ class Fleet:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.admin_token = "cwa_" + secrets.token_urlsafe(24)
         self.targets: dict[str, dict[str, Any]] = {}
+        # the probes' interpreter: the probe-only install (api/drill/probe_env.py)
+        self.probe_python = sys.executable
 
     @property
     def collector_url(self) -> str:
@@ -102,11 +105,6 @@ class Fleet:
 
     # --- collector ----------------------------------------------------------------------
 
-    @property
-    def detector_go(self) -> Path:
-        """Created by the drill once the probes upload steadily (see api/drill/collector.py)."""
-        return self.workdir / "detector.go"
-
     def start_collector(self, geoip: Path) -> None:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("CUTWATCH_") and k != "DATABASE_URL"}
@@ -121,28 +119,28 @@ class Fleet:
             "CUTWATCH_WEBHOOK_ALLOW_PRIVATE": "true",
             "CUTWATCH_WEBHOOK_RETRY_SCHEDULE": "[0, 1, 2, 5, 10]",
             "CUTWATCH_SILENT_AFTER_SECONDS": str(max(1, int(self.cadence * 3))),
+            **collector_env(self.cadence),
         }
+        # the production command; only its settings (the detector's clock) are the drill's
         self.spawn("collector", self.plan.coll,
-                   [sys.executable, "-m", "cutwatch.api.drill.collector",
-                    "--cadence", str(self.cadence),
-                    "--detector-start-file", str(self.detector_go)],
-                   env)
+                   [sys.executable, "-m", "cutwatch", "serve", "--log-level", "warning"], env)
 
     # --- probes -------------------------------------------------------------------------
 
     def probe_dir(self, host: ProbeHost) -> Path:
         return self.workdir / "probes" / host.ns.removeprefix("cwdrill-")
 
-    def register_probes(self, token: str) -> dict[str, str]:
-        """``cutwatch probe register`` in every probe host at once; probe ids by namespace."""
+    def register_probes(self, tokens: dict[str, str]) -> dict[str, str]:
+        """``cutwatch probe register`` in every probe host at once, each with its enrollment
+        token (by namespace); probe ids by namespace."""
         running = {}
         for host in self.plan.probes:
             state = self.probe_dir(host) / "state"
             state.parent.mkdir(parents=True, exist_ok=True)
             country = host.country
             running[host.ns] = subprocess.Popen(
-                ["ip", "netns", "exec", host.ns, sys.executable, "-m", "cutwatch", "probe",
-                 "register", "--collector", self.collector_url, "--token", token,
+                ["ip", "netns", "exec", host.ns, self.probe_python, "-m", "cutwatch", "probe",
+                 "register", "--collector", self.collector_url, "--token", tokens[host.ns],
                  "--country", country.code, "--subdivision", country.subdivision,
                  "--city", country.city, "--access", "fixed", "--name", host.ns,
                  "--state-dir", str(state)],
@@ -163,7 +161,7 @@ class Fleet:
         config = self.probe_dir(host) / "probe.toml"
         config.write_text(probe_config(self.probe_dir(host) / "state", self.collector_url,
                                        self.cadence, probe_targets(host, place, self.targets)))
-        self.spawn(host.ns, host.ns, [sys.executable, "-m", "cutwatch", "probe", "run",
+        self.spawn(host.ns, host.ns, [self.probe_python, "-m", "cutwatch", "probe", "run",
                                       "--config", str(config), "--log-level", "warning"])
 
 
@@ -180,14 +178,16 @@ def probe_targets(host: ProbeHost, place: Place,
              "allow_private": True, "timeout": 2},
             {"kind": "http", "name": f"{tag}-http", "tag": tag, "group": "pulse",
              "url": f"http://{t['address']}:{t['http']}/", "timeout": 2},
+            # long enough for three round trips over a throttled link (netem adds 600 ms to
+            # each): slow, not failed, is what the throttling scenario must show
             {"kind": "http", "name": f"{tag}-https", "tag": tag, "group": "pulse",
              "url": f"https://{t['address']}:{t['https']}/", "ca_file": t["ca_file"],
-             "timeout": 2},
+             "timeout": 4},
         ]
     # a known-size download, so a slowed link shows as throughput, not only as latency
     out.append({"kind": "http", "name": "international-object", "tag": "international",
                 "group": "pulse", "url": f"http://{intl['address']}:{intl['http']}/object/"
-                f"{OBJECT_SIZE}", "expect_size": OBJECT_SIZE, "timeout": 4})
+                f"{OBJECT_SIZE}", "expect_size": OBJECT_SIZE, "timeout": 8})
     return out
 
 

@@ -1,17 +1,16 @@
-"""The drill's subscriber: a webhook endpoint that verifies every signature and keeps arrivals.
+"""The drill's subscriber: what arrived at the one webhook receiver, as event transitions.
 
-Verification is done by the ``standardwebhooks`` library, as a subscriber would; a delivery
-whose signature does not verify is answered 400 and counted, never recorded as received.
+The receiver (api/lab/receiver.py) verifies every delivery with the ``standardwebhooks``
+library, as a subscriber would: a delivery whose signature does not verify is answered 400
+and counted, never taken as received; redeliveries of one webhook-id count once.
 """
 
 from __future__ import annotations
 
-import json
-import threading
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+
+from cutwatch.api.lab.receiver import Delivery, Receiver
 
 
 @dataclass(frozen=True)
@@ -36,99 +35,58 @@ class Arrival:
         return f"{self.entity_type}:{self.entity_code}"
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: Receiver
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:
-        from standardwebhooks.webhooks import Webhook, WebhookVerificationError
-
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        try:
-            payload = Webhook(self.server.secret).verify(body, dict(self.headers.items()))
-        except WebhookVerificationError:
-            self.server.note_forged()
-            self._answer(400)
-            return
-        self.server.record(str(self.headers.get("webhook-id")), payload)
-        self._answer(204)
-
-    def _answer(self, status: int) -> None:
-        self.send_response(status)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+def arrival(delivery: Delivery) -> Arrival:
+    """One verified delivery of an event transition."""
+    payload = delivery.verified if isinstance(delivery.verified, dict) else {}
+    data = payload.get("data", {})
+    event = data.get("event", {})
+    entity = event.get("entity", {})
+    return Arrival(
+        at=delivery.at, webhook_id=delivery.webhook_id, event_id=str(event.get("id")),
+        type=str(payload.get("type")),
+        action=str(data.get("action")), kind=str(event.get("kind")),
+        entity_type=str(entity.get("type")), entity_code=str(entity.get("code")),
+        status=str(event.get("status")), start=event.get("start"), end=event.get("end"),
+        method=(event.get("evidence") or {}).get("method"),
+    )
 
 
-class Receiver(ThreadingHTTPServer):
-    """Create it in the namespace it must listen in; ``start()`` serves from a thread."""
+class Subscriber:
+    """The receiver on ``host`` (create it in the namespace it must listen in)."""
 
-    daemon_threads = True
+    def __init__(self, host: str, on_arrival: Callable[[Arrival], None] | None = None) -> None:
+        def show(delivery: Delivery) -> None:
+            if on_arrival is not None and delivery.verified is not None:
+                on_arrival(arrival(delivery))
 
-    def __init__(self, host: str, secret: str = "") -> None:
-        super().__init__((host, 0), _Handler)
-        self.secret = secret
-        self.arrivals: list[Arrival] = []
-        self.forged = 0
-        self._seen: set[str] = set()
-        self._changed = threading.Condition()
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.1},
-                                        daemon=True, name="drill-receiver")
+        self.receiver = Receiver(host=host, path="/hooks/cutwatch", on_delivery=show)
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}/hooks/cutwatch"
+        return self.receiver.url
 
-    def start(self) -> Receiver:
-        self._thread.start()
+    @property
+    def forged(self) -> int:
+        """Deliveries refused because their signature did not verify."""
+        return self.receiver.bad
+
+    def set_secret(self, secret: str) -> None:
+        self.receiver.secret = secret
+
+    def start(self) -> Subscriber:
+        self.receiver.start()
         return self
 
     def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-
-    def note_forged(self) -> None:
-        with self._changed:
-            self.forged += 1
-
-    def record(self, webhook_id: str, payload: Any) -> None:
-        data = payload.get("data", {}) if isinstance(payload, dict) else {}
-        event = data.get("event", {})
-        entity = event.get("entity", {})
-        arrival = Arrival(
-            at=time.monotonic(), webhook_id=webhook_id, event_id=str(event.get("id")),
-            type=str(payload.get("type")),
-            action=str(data.get("action")), kind=str(event.get("kind")),
-            entity_type=str(entity.get("type")), entity_code=str(entity.get("code")),
-            status=str(event.get("status")), start=event.get("start"), end=event.get("end"),
-            method=(event.get("evidence") or {}).get("method"),
-        )
-        with self._changed:
-            if webhook_id in self._seen:  # a retried delivery: Standard Webhooks says dedupe
-                return
-            self._seen.add(webhook_id)
-            self.arrivals.append(arrival)
-            self._changed.notify_all()
+        self.receiver.stop()
 
     def since(self, moment: float) -> list[Arrival]:
-        with self._changed:
-            return [a for a in self.arrivals if a.at >= moment]
+        return [arrival(d) for d in self.receiver.messages(since=moment)]
 
-    def wait_for(self, moment: float, predicate: Any, timeout: float) -> list[Arrival]:
+    def wait_for(self, moment: float, predicate: Callable[[list[Arrival]], bool],
+                 timeout: float) -> list[Arrival]:
         """Arrivals since ``moment`` once ``predicate(them)`` holds, or at the deadline."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                got = [a for a in self.arrivals if a.at >= moment]
-                left = deadline - time.monotonic()
-                if predicate(got) or left <= 0:
-                    return got
-                self._changed.wait(min(left, 0.5))
+        got = self.receiver.wait_for(lambda ds: predicate([arrival(d) for d in ds]), timeout,
+                                     since=moment)
+        return [arrival(d) for d in got]
 
-
-def summary(arrival: Arrival) -> str:
-    return json.dumps({"action": arrival.action, "kind": arrival.kind, "entity": arrival.entity,
-                       "status": arrival.status})

@@ -4,9 +4,10 @@
 
 Without a URL it starts a throw-away embedded PostgreSQL. "enqueue" times outbox.enqueue
 (one transition, matched against N active subscriptions, in one transaction). "dispatch"
-sends every queued message to a receiver on loopback (http.server, verifying each signature
-with standardwebhooks) with one and with two dispatchers at once (one process, one event loop: the
-second shows safety, not speed-up), and checks that each webhook-id arrived exactly once.
+sends every queued message to a receiver on loopback (api/lab/receiver.py, verifying
+each signature with standardwebhooks) with one and with two dispatchers at once (one process,
+one event loop: the second shows safety, not speed-up), and checks that each webhook-id
+arrived exactly once.
 Nothing leaves 127.0.0.1.
 """
 
@@ -14,16 +15,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import threading
 import time
-from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
-from standardwebhooks.webhooks import Webhook
 
+from cutwatch.api.lab.receiver import Receiver
 from cutwatch.api.migrate import migrate_url
 from cutwatch.api.webhooks import dispatcher, outbox, signing
 from cutwatch.api.webhooks.config import WebhookConfig
@@ -38,40 +36,6 @@ def transition(n: int) -> dict[str, Any]:
                       "detected_at": "2021-02-15T01:02:30Z", "confidence": 0.97,
                       "probes_affected": 12, "probes_total": 14, "asns_affected": [9988],
                       "evidence": {}}}
-
-
-class Receiver(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, secret: str) -> None:
-        self.webhook = Webhook(secret)
-        self.ids: Counter[str] = Counter()
-        self.bad = 0
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                try:
-                    receiver.webhook.verify(body, dict(self.headers.items()))
-                    ok = True
-                except Exception:
-                    ok = False
-                with receiver.lock:
-                    receiver.ids[self.headers["webhook-id"]] += 1
-                    receiver.bad += 0 if ok else 1
-                self.send_response(204)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
 
 
 async def reset(url: str, subscriptions: int, target: str, secret: str) -> None:
@@ -99,8 +63,8 @@ async def bench_enqueue(url: str, subscriptions: int, transitions: int) -> float
 
 async def bench_dispatch(url: str, messages: int, dispatchers: int) -> tuple[float, int, int]:
     secret = signing.new_secret()
-    receiver = Receiver(secret)
-    target = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+    receiver = Receiver(secret).start()
+    target = receiver.url
     await reset(url, 1, target, secret)
     async with await psycopg.AsyncConnection.connect(url) as conn:
         for n in range(messages):
@@ -113,8 +77,8 @@ async def bench_dispatch(url: str, messages: int, dispatchers: int) -> tuple[flo
         await pool.open()
     started = time.perf_counter()
     tasks = [asyncio.create_task(dispatcher.run(pool, cfg)) for pool in pools]
-    # The receiver is a thread, so polling its counter is the simple way to wait.
-    while sum(receiver.ids.values()) < messages:  # noqa: ASYNC110
+    # The receiver is a thread, so polling its count is the simple way to wait.
+    while len(receiver.requests) < messages:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     elapsed = time.perf_counter() - started
     for task in tasks:
@@ -122,8 +86,8 @@ async def bench_dispatch(url: str, messages: int, dispatchers: int) -> tuple[flo
     await asyncio.gather(*tasks, return_exceptions=True)
     for pool in pools:
         await pool.close()
-    receiver.shutdown()
-    duplicates = sum(count - 1 for count in receiver.ids.values())
+    receiver.stop()
+    duplicates = sum(count - 1 for count in receiver.counts().values())
     return messages / elapsed, duplicates, receiver.bad
 
 

@@ -228,3 +228,20 @@ def test_drill_refuses_a_link_out_of_its_namespaces() -> None:
     while "cwleak1" in ip("-o", "link", "show") and time.monotonic() < deadline:
         time.sleep(0.1)
     assert "cwleak1" not in ip("-o", "link", "show")
+
+
+def test_demo_with_the_drill_without_root_says_so_in_one_line(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`serve --demo --drill` where no namespace can be made: one line, then the loopback
+    demo (which the caller starts: drill_first only decides)."""
+    from cutwatch.api.demo import drill_first
+    from cutwatch.cli import main
+
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    assert drill_first() is False
+    out = capsys.readouterr().out.strip()
+    assert out == ("demo: no drill here (the drill needs root (it creates network namespaces));"
+                   " the loopback demo instead, where `cutwatch demo cut MM-07` makes an event"
+                   " happen")
+    assert main(["serve", "--drill"]) == 2
+    assert capsys.readouterr().err.strip() == "cutwatch: error: --drill goes with --demo"
