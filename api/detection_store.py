@@ -68,7 +68,7 @@ class QueueStats:
     oldest: datetime | None
 
 
-ONCE = ("opened", "resolved", "retracted")
+ONCE = ("opened", "resolved", "retracted", "merged")
 
 
 async def load_probes(conn: AsyncConnection[Any]) -> list[ProbeInfo]:

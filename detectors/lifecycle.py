@@ -225,8 +225,9 @@ class Lifecycle:
     def _merge_inside(self, ev: Event, ent: Entity, now: float,
                       out: list[Transition]) -> None:
         """Other open events inside the widened one (provinces that went dark one after
-        another) become part of it: one shutdown, one event. Each is retracted as a claim of
-        its own, its evidence naming the event it was merged into."""
+        another) become part of it: one shutdown, one event. Each leaves as ``merged`` (not
+        ``retracted``: to a subscriber that means "no shutdown"), its evidence naming the event
+        it was merged into."""
         ents = self.engine.index.entities
         inside = [other for (e, s), other in list(self.open.items())
                   if s == ev.signal and other is not ev and e != ent.idx
@@ -239,11 +240,11 @@ class Lifecycle:
             ev.evidence.setdefault("widened_from", []).append(
                 other.entity.to_json(other.entity_name))
             ev.start = min(ev.start, other.start)
-            other.status = "retracted"
+            other.status = "merged"
             other.evidence["merged_into"] = ev.id
             self._close(other)
             self.returns.pop(other.id, None)
-            out.append(Transition("retracted", now, other.snapshot()))
+            out.append(Transition("merged", now, other.snapshot()))
 
     def _pace(self, probe: int, signal: str) -> float:
         p = self.engine.probes[probe]

@@ -20,8 +20,10 @@ from cutwatch.wire import Batch, Clock, Heartbeat
 EntityType = Literal["country", "subdivision", "city", "asn", "asn_subdivision"]
 Kind = Literal["blackout", "international_cut", "service_block", "throttling", "power_outage",
                "unknown"]
-Status = Literal["suspected", "confirmed", "resolved", "retracted"]
-Action = Literal["opened", "updated", "resolved", "retracted"]
+# ``merged``: the event was absorbed into a wider one (``evidence.merged_into``): its probes
+# are still in an outage, now claimed by that event; ``retracted`` means "not a shutdown".
+Status = Literal["suspected", "confirmed", "resolved", "retracted", "merged"]
+Action = Literal["opened", "updated", "resolved", "retracted", "merged"]
 
 # The order in which candidates are taken: places before networks (a province blackout also
 # silences the ISPs that live there), wider before narrower within each.
