@@ -125,3 +125,47 @@ class Params:
     """Probes outside the area that must reach a target for its failures to be a block."""
     control_ok_fraction: float = 0.8
     """Share of the controls measuring a target that must reach it (else it is down)."""
+
+    # --- edges, brackets and bookkeeping -----------------------------------------------
+    fail_min_results: int = 2
+    """Consecutive failures of one target before it counts as failing (a gateway down, a
+    blocked target, an international cut)."""
+    throttle_onset_period_s: float = 60.0
+    """A throttling event starts this long per ``throttle_min_results`` before it opened:
+    slowness shows only after that many results, about one a minute."""
+    edge_quantile: float = 0.1
+    """Event edges are read between the ``edge_quantile`` and ``1 - edge_quantile`` ranks of
+    the probes' brackets (onsets, ends, returns), so one probe's extreme does not set them."""
+    end_return_quantile: float = 0.2
+    """Without backlogs, a silence event ends half a cadence before this rank of its
+    probes' returns."""
+    silence_jitters: float = 3.0
+    """A probe is silent after ``silence_factor`` x cadence + this many jitters + margin."""
+    silence_gap_cadences: float = 3.0
+    """An inter-arrival gap over this many cadences is a silence, not a cadence sample."""
+    backlog_burst_share: float = 0.25
+    """Arrivals closer than this share of the cadence to the previous one are a backlog
+    burst: they do not teach the cadence."""
+    backlog_edge_cadences: float = 3.0
+    """A backlog is complete when the spool is empty and its newest result lies within this
+    many cadences of the probe's return."""
+    gap_bucket_min_s: float = 60.0
+    """Smallest bucket in which a gap's measurement coverage is counted."""
+    gap_bucket_measures: float = 1.2
+    """A gap's coverage bucket spans at least this many of the probe's measurement periods."""
+    gap_lan_fail_power: float = 0.5
+    """A gap whose gateway checks failed more often than this share was a power (or LAN)
+    outage."""
+    gap_fail_span: float = 0.3
+    """Failures spanning less than this share of a gap are no shutdown (a blip)."""
+    gap_down_share: float = 0.8
+    """A scope failing at least this share of its results over the failure period was down."""
+    gap_up_max_fail: float = 0.5
+    """Domestic targets failing at most this share were up (an international cut)."""
+    churn_window_s: float = 21_600.0
+    """The fleet's churn (new silences per burst window) is learned over this window."""
+    confirm_cadences: float = 0.25
+    """A candidate must keep qualifying for this share of its probes' median cadence (and at
+    least one evaluation more) before it opens."""
+    hold_cadences: float = 2.0
+    """The wait for a wider entity is ``hold_s`` or this many cadences, whichever is longer."""

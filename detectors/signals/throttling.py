@@ -1,0 +1,54 @@
+"""Throttling, live: ``throttle_min_results`` consecutive results of one target at
+``throttle_factor`` x the probe's own baseline; kept only where controls outside the entity
+reach that target at their usual speed (a target slow for everyone raises nothing)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from detectors import conditions as cond
+from detectors.decide import Verdict
+from detectors.entities import Entity
+from detectors.model import Kind
+from detectors.params import Params
+from detectors.signals.base import EngineView
+from detectors.state import TargetState
+
+
+class Throttling:
+    name = "throttling"
+    raises = "throttling"
+    kind: Kind = "throttling"
+    params = ("throttle_min_results", "throttle_factor", "min_probes", "open_fraction",
+              "control_min_probes", "control_ok_fraction", "churn_floor", "max_surprise",
+              "part_fraction", "part_min_probes", "min_asns", "network_surprise")
+
+    def probe_condition(self, targets: Mapping[str, TargetState],
+                        params: Params) -> dict[str, str] | None:
+        slow = sorted(n for n, t in targets.items() if t.slow_run >= params.throttle_min_results)
+        return dict.fromkeys(slow, "") if slow else None
+
+    def judge(self, view: EngineView, ent: Entity, churn: float) -> Verdict | None:
+        affected = ent.conditions.get(self.raises, set())
+        if not cond.enough(view, ent, affected):
+            return None
+        slow = {t for p in affected for t in cond.detail(view, p, self.raises)}
+        fast_elsewhere = {t for t in slow if cond.controlled(view, ent, t, slow=True)}
+        affected = {p for p in affected
+                    if not fast_elsewhere.isdisjoint(cond.detail(view, p, self.raises))}
+        return cond.judge_live(view, ent, self.raises, affected)
+
+    def describe(self, view: EngineView, ent: Entity,
+                 members: set[int]) -> tuple[float, dict[str, Any]]:
+        targets = sorted({t for p in members for t in cond.detail(view, p, self.raises)})
+        # slowness shows only after several results: the onset is that many rounds back
+        params = view.params
+        start = view.clock - params.throttle_min_results * params.throttle_onset_period_s
+        return start, {"signal": self.raises, "targets": targets}
+
+    def ended(self, view: EngineView, members: set[int], start: float, now: float) -> float:
+        return now  # slowness has no failure edges to bracket: when it was seen to stop
+
+
+SIGNAL = Throttling()
