@@ -16,6 +16,7 @@ from typing import Any, Final, Literal, NamedTuple
 from uuid import UUID
 
 from cutwatch.wire import Batch, Clock, Heartbeat
+from detectors import codes
 
 EntityType = Literal["country", "subdivision", "city", "asn", "asn_subdivision"]
 Kind = Literal["blackout", "international_cut", "service_block", "throttling", "power_outage",
@@ -43,15 +44,14 @@ class EntityKey(NamedTuple):
     def to_json(self, name: str) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type, "code": self.code, "name": name}
         # where it lies, spelled out so consumers need not parse codes
-        head, _, tail = self.code.partition("/")
-        if self.type in ("asn", "asn_subdivision"):
-            out["asn"] = int(head[2:])
-        place = {"subdivision": self.code, "city": head, "asn_subdivision": tail}.get(self.type)
-        if place and "-" in place:
-            out["subdivision"] = place
-            out["country"] = place.split("-")[0]
-        elif self.type == "city":
-            out["country"] = head
+        parts = codes.parse(self.type, self.code)
+        if parts.asn is not None:
+            out["asn"] = parts.asn
+        if self.type != "country" and parts.subdivision:
+            out["subdivision"] = parts.subdivision
+            out["country"] = parts.country
+        elif self.type == "city" and parts.country:
+            out["country"] = parts.country
         if self.access is not None:
             out["access"] = self.access
         return out
@@ -77,13 +77,15 @@ class ProbeInfo:
             base.append((EntityKey("subdivision", self.subdivision),
                          place_name(self.subdivision)))
             if self.city:
-                base.append((EntityKey("city", f"{self.subdivision}/{self.city}"), self.city))
+                base.append((EntityKey("city", codes.city_code(self.subdivision, self.city)),
+                             self.city))
         elif self.city and self.country:
-            base.append((EntityKey("city", f"{self.country}/{self.city}"), self.city))
+            base.append((EntityKey("city", codes.city_code(self.country, self.city)), self.city))
         if self.asn is not None:
-            base.append((EntityKey("asn", f"AS{self.asn}"), f"AS{self.asn}"))
+            network = codes.asn_code(self.asn)
+            base.append((EntityKey("asn", network), network))
             if self.subdivision:
-                code = f"AS{self.asn}/{self.subdivision}"
+                code = codes.asn_subdivision_code(self.asn, self.subdivision)
                 base.append((EntityKey("asn_subdivision", code), code))
         if self.access is None:
             return base

@@ -16,8 +16,9 @@ import pytest
 from detectors.params import Params
 
 DETECTORS = Path(__file__).resolve().parents[2] / "detectors"
+SIGNALS = sorted((DETECTORS / "signals").glob("*.py"))
 DECIDING = ["classify.py", "conditions.py", "decide.py", "engine.py", "lifecycle.py",
-            "state.py", *(f"signals/{p.name}" for p in sorted((DETECTORS / "signals").glob("*.py")))]
+            "state.py", *(f"signals/{p.name}" for p in SIGNALS)]
 PLAIN = {0, 1, 2, 0.5}
 
 
