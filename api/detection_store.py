@@ -24,7 +24,7 @@ from psycopg.types.json import Jsonb
 from api import metrics
 from api.webhooks import outbox
 from cutwatch.wire import Batch, Clock, Heartbeat, Result
-from detectors.model import ProbeInfo, Upload
+from detectors.model import ProbeInfo, Transition, Upload
 
 log = logging.getLogger(__name__)
 
@@ -164,14 +164,18 @@ async def load_uploads(conn: AsyncConnection[Any],
     return out
 
 
-async def store_transition(conn: AsyncConnection[Any], transition: Mapping[str, Any]) -> bool:
-    """Store one transition and enqueue its webhooks; False when it was already stored."""
-    event = transition["event"]
-    entity = event["entity"]
+async def store_transition(conn: AsyncConnection[Any],
+                           transition: Transition | Mapping[str, Any]) -> bool:
+    """Store one transition and enqueue its webhooks; False when it was already stored.
+    A mapping is read as a docs/events.md transition first (``TransitionError`` if not)."""
+    typed = transition if isinstance(transition, Transition) else \
+        Transition.from_json(transition)
+    event, wire = typed.event, typed.to_json()
+    entity = event.entity
     async with conn.cursor() as cur:
-        if transition["action"] in ONCE:
+        if typed.action in ONCE:
             await cur.execute("SELECT 1 FROM event_transitions WHERE event_id = %s AND action = %s",
-                              (event["id"], transition["action"]))
+                              (event.id, typed.action))
             if await cur.fetchone() is not None:
                 return False
         await cur.execute(
@@ -182,17 +186,17 @@ async def store_transition(conn: AsyncConnection[Any], transition: Mapping[str, 
             " start_at = EXCLUDED.start_at, end_at = EXCLUDED.end_at,"
             " updated_at = EXCLUDED.updated_at, event = EXCLUDED.event"
             " WHERE events.updated_at <= EXCLUDED.updated_at",
-            (event["id"], entity["type"], entity["code"], entity.get("access"), event["kind"],
-             event["status"], event["start"], event["end"], event["detected_at"],
-             transition["at"], Jsonb(event)))
+            (event.id, entity["type"], entity["code"], entity.get("access"), event.kind,
+             event.status, event.start, event.end, event.detected_at, wire["at"],
+             Jsonb(wire["event"])))
         await cur.execute(
             "INSERT INTO event_transitions (event_id, action, at, transition)"
             " VALUES (%s, %s, %s, %s) ON CONFLICT ON CONSTRAINT event_transitions_once"
             " DO NOTHING RETURNING seq",
-            (event["id"], transition["action"], transition["at"], Jsonb(dict(transition))))
+            (event.id, typed.action, wire["at"], Jsonb(wire)))
         if await cur.fetchone() is None:
             return False
-    await outbox.enqueue(conn, transition)
+    await outbox.enqueue(conn, typed)
     return True
 
 

@@ -58,11 +58,11 @@ def _caught(name: str) -> tuple[Engine, str, str, float]:
     signal = next(s for s in REGISTRY if s.name == name)
     for t in replay(list(lines), engine=engine):
         event = t.event
-        if t.action != "opened" or event["evidence"]["signal"] != signal.raises:
+        if t.action != "opened" or event.evidence["signal"] != signal.raises:
             continue
-        if signal.raises == "silence" and event["evidence"].get("path", "burst") != name:
+        if signal.raises == "silence" and event.evidence.get("path", "burst") != name:
             continue
-        return engine, event["entity"]["type"], event["entity"]["code"], t.at
+        return engine, event.entity["type"], event.entity["code"], t.at
     raise AssertionError(f"{scenario.name}: no event opened by the {name} signal")
 
 
