@@ -69,10 +69,11 @@ class Signal(Protocol):
 class LiveSignal(Signal, Protocol):
     """A condition measured by the probes themselves, live (not a silence)."""
 
-    def probe_condition(self, targets: Mapping[str, TargetState],
+    def probe_condition(self, probe: ProbeState, targets: Mapping[str, TargetState],
                         params: Params) -> dict[str, str] | None:
-        """This probe's condition now: {target: method} (``""`` where no method applies; no
-        targets for an international cut), or None when it does not hold."""
+        """This probe's condition now (``targets``: its live target states): {target: method}
+        (``""`` where no method applies; no targets for an international cut), or None when
+        it does not hold."""
         ...
 
     def describe(self, view: EngineView, ent: Entity,

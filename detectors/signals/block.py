@@ -15,7 +15,7 @@ from detectors.model import Kind
 from detectors.params import Params
 from detectors.signals import international
 from detectors.signals.base import EngineView
-from detectors.state import LAN, TargetState
+from detectors.state import LAN, ProbeState, TargetState
 
 
 class Block:
@@ -26,9 +26,9 @@ class Block:
               "churn_floor", "max_surprise", "part_fraction", "part_min_probes", "min_asns",
               "network_surprise")
 
-    def probe_condition(self, targets: Mapping[str, TargetState],
+    def probe_condition(self, probe: ProbeState, targets: Mapping[str, TargetState],
                         params: Params) -> dict[str, str] | None:
-        if international.holds(targets, params):
+        if international.holds(probe, targets, params):
             return None  # every international target failing is a cut, not blocks
         failing = {name: t for name, t in targets.items()
                    if t.scope != LAN and t.fail_run >= params.fail_min_results}

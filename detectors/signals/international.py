@@ -12,10 +12,10 @@ from detectors.entities import Entity
 from detectors.model import Kind
 from detectors.params import Params
 from detectors.signals.base import EngineView
-from detectors.state import DOMESTIC, INTERNATIONAL, TargetState
+from detectors.state import DOMESTIC, INTERNATIONAL, ProbeState, TargetState
 
 
-def holds(targets: Mapping[str, TargetState], params: Params) -> bool:
+def holds(probe: ProbeState, targets: Mapping[str, TargetState], params: Params) -> bool:
     intl = [t for t in targets.values() if t.scope == INTERNATIONAL]
     dom_ok = any(t.scope == DOMESTIC and t.fail_run == 0 and t.n_ok for t in targets.values())
     return bool(intl) and dom_ok and all(t.fail_run >= params.fail_min_results for t in intl)
@@ -28,9 +28,9 @@ class International:
     params = ("min_probes", "open_fraction", "churn_floor", "max_surprise", "part_fraction",
               "part_min_probes", "min_asns", "network_surprise")
 
-    def probe_condition(self, targets: Mapping[str, TargetState],
+    def probe_condition(self, probe: ProbeState, targets: Mapping[str, TargetState],
                         params: Params) -> dict[str, str] | None:
-        return {} if holds(targets, params) else None
+        return {} if holds(probe, targets, params) else None
 
     def judge(self, view: EngineView, ent: Entity, churn: float) -> Verdict | None:
         affected = ent.conditions.get(self.raises, set())

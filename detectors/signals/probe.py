@@ -103,7 +103,7 @@ def conditions(probe: ProbeState, params: Params) -> dict[str, dict[str, str]]:
         return {}
     out: dict[str, dict[str, str]] = {}
     for signal in LIVE:
-        found = signal.probe_condition(targets, params)
+        found = signal.probe_condition(probe, targets, params)
         if found is not None:
             out[signal.raises] = found
     return out

@@ -13,7 +13,7 @@ from detectors.entities import Entity
 from detectors.model import Kind
 from detectors.params import Params
 from detectors.signals.base import EngineView
-from detectors.state import TargetState
+from detectors.state import ProbeState, TargetState
 
 
 class Throttling:
@@ -24,7 +24,7 @@ class Throttling:
               "control_min_probes", "control_ok_fraction", "churn_floor", "max_surprise",
               "part_fraction", "part_min_probes", "min_asns", "network_surprise")
 
-    def probe_condition(self, targets: Mapping[str, TargetState],
+    def probe_condition(self, probe: ProbeState, targets: Mapping[str, TargetState],
                         params: Params) -> dict[str, str] | None:
         slow = sorted(n for n, t in targets.items() if t.slow_run >= params.throttle_min_results)
         return dict.fromkeys(slow, "") if slow else None

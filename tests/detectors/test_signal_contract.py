@@ -18,12 +18,13 @@ import pytest
 from detector_cases import FLEET, sc
 
 from detectors.engine import Engine
-from detectors.model import Kind, parse_time
+from detectors.model import Kind, ProbeInfo, parse_time
 from detectors.params import Params
 from detectors.replay import replay
 from detectors.scenarios import T0, Scenario, build
 from detectors.signals import LIVE, RAISING, REGISTRY
 from detectors.signals.base import Signal
+from detectors.state import ProbeState
 
 EVENTS_MD = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 
@@ -86,7 +87,8 @@ def test_every_signal_keeps_the_contract(signal: Signal) -> None:
     assert all(f"`{p}`" in documented for p in signal.params)
     if signal in LIVE:
         live = next(s for s in LIVE if s is signal)
-        assert live.probe_condition({}, Params()) is None
+        assert live.probe_condition(ProbeState(0, ProbeInfo("p"), [], Params()), {},
+                                    Params()) is None
 
     quiet = _quiet(signal.name)
     churn = quiet.churn(quiet.clock)
