@@ -65,6 +65,9 @@ class ProbeInfo:
     city: str | None = None
     asn: int | None = None
     access: str | None = None
+    operator: str | None = None
+    """Who vouches for the probe (the enrollment token's holder); None: unknown, and then the
+    probe counts as its own operator (replays of data that names none keep their events)."""
 
     def entities(self) -> list[tuple[EntityKey, str]]:
         """Every entity the probe belongs to, with a display name, unscoped then scoped."""
@@ -129,6 +132,7 @@ class Event:
     closed_at: float | None = None
     refined: bool = False
     silence_bracket: tuple[float, float] | None = None  # the onset as the uploads bound it
+    single_source: bool = False  # evidence from too few operators or networks (Sybil rule)
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -143,6 +147,7 @@ class Event:
             "probes_affected": len(self.members),
             "probes_total": self.probes_total,
             "asns_affected": sorted(self.asns_affected),
+            "single_source": self.single_source,
             # a copy: the event's evidence keeps changing after this transition has left
             "evidence": copy.deepcopy(self.evidence),
         }
