@@ -68,6 +68,9 @@ class ProbeInfo:
     operator: str | None = None
     """Who vouches for the probe (the enrollment token's holder); None: unknown, and then the
     probe counts as its own operator (replays of data that names none keep their events)."""
+    collector_abroad: bool = True
+    """Whether the probe's uploads cross an international link to reach the collector (it is
+    hosted abroad, as designed): then an upload arriving proves international links work."""
 
     def entities(self) -> list[tuple[EntityKey, str]]:
         """Every entity the probe belongs to, with a display name, unscoped then scoped."""

@@ -101,7 +101,10 @@ def conditions(probe: ProbeState, params: Params) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     intl = [t for t in targets.values() if t.scope == INTERNATIONAL]
     dom_ok = any(t.scope == DOMESTIC and t.fail_run == 0 and t.n_ok for t in targets.values())
-    if intl and dom_ok and all(t.fail_run >= 2 for t in intl):
+    # the batch carrying these results reached the collector: from a probe whose uploads
+    # cross an international link, that is an international success newer than any of them
+    uploaded_abroad = probe.info.collector_abroad
+    if intl and dom_ok and not uploaded_abroad and all(t.fail_run >= 2 for t in intl):
         out["international"] = {}
     elif failing and working:
         out["block"] = {n: t.method for n, t in sorted(failing.items())}
