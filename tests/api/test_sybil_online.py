@@ -6,6 +6,7 @@ raises only a ``single_source`` event; with a second operator's probes it is a n
 from __future__ import annotations
 
 import uuid
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -97,6 +98,13 @@ async def test_one_operator_stages_a_blackout(database_url: str) -> None:
     feed = feeds.json_feed(transitions, "http://127.0.0.1", "http://127.0.0.1/v1/feeds/json")
     assert all("single_source" in item["tags"] for item in feed["items"])
     assert all(item["title"].endswith(", single source") for item in feed["items"])
+    body = feeds.atom(transitions, "http://127.0.0.1", "http://127.0.0.1/a")
+    atom = ET.fromstring(body)  # noqa: S314 (our own output)
+    entries = atom.findall(f"{{{feeds.ATOM}}}entry")
+    assert len(entries) == len(transitions)
+    for entry in entries:
+        terms = {c.get("term") for c in entry.findall(f"{{{feeds.ATOM}}}category")}
+        assert "single_source" in terms
 
 
 @pytest.mark.slow
