@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 # Only probes the operator approved count (migration 0005): an unapproved probe's batches are
 # stored, but neither it nor they reach the engine.
-PROBES_SQL = ("SELECT id, country, subdivision, city, asn, access FROM probes"
+PROBES_SQL = ("SELECT id, country, subdivision, city, asn, access, operator FROM probes"
               " WHERE disabled_at IS NULL AND approved_at IS NOT NULL")
 BATCHES_SQL = (
     "SELECT batch_id, probe_id, seq, sent_at, received_at, spool_depth, dropped_total,"
@@ -73,7 +73,7 @@ ONCE = ("opened", "resolved", "retracted", "merged")
 
 async def load_probes(conn: AsyncConnection[Any]) -> list[ProbeInfo]:
     cur = await conn.execute(PROBES_SQL)
-    return [ProbeInfo(r[0], r[1], r[2], r[3], r[4], r[5]) for r in await cur.fetchall()]
+    return [ProbeInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in await cur.fetchall()]
 
 
 async def take_queued(conn: AsyncConnection[Any], until: datetime,

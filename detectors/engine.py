@@ -46,6 +46,7 @@ class Engine:
         self.probes: list[ProbeState] = []
         self.by_id: dict[str, int] = {}
         self.asn_of: list[int | None] = []
+        self.operator_of: list[str | None] = []
         self.heap: list[tuple[float, int, int, int]] = []
         self.alive = 0
         self.burst = 0
@@ -71,6 +72,7 @@ class Engine:
             self.by_id[info.id] = idx
             self.probes.append(ProbeState(idx, info, [], self.params))
             self.asn_of.append(info.asn)
+            self.operator_of.append(info.operator)
         probe = self.probes[idx]
         if probe.entities and probe.info == info:
             return
@@ -79,6 +81,7 @@ class Engine:
         self.index.detach(idx, probe.entities)
         probe.info = info
         self.asn_of[idx] = info.asn
+        self.operator_of[idx] = info.operator
         probe.entities = self.index.attach(idx, info)
         self._set_liveness(probe, state)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from detectors import sources
 from detectors.classify import KIND_OF, EventVerdict, GapVerdict, judge_event, quantile
 from detectors.decide import Verdict, binomial_tail
 from detectors.entities import Entity
@@ -173,6 +174,7 @@ class Lifecycle:
         self.open[(ent.idx, ev.signal)] = ev
         self.ending.pop(ev.id, None)
         self._merge_inside(ev, ent, now, out)
+        self._judge_sources(ev)
         out.append(Transition("updated", now, ev.snapshot()))
 
     def _merge_inside(self, ev: Event, ent: Entity, now: float,
@@ -198,6 +200,16 @@ class Lifecycle:
             self._close(other)
             self.returns.pop(other.id, None)
             out.append(Transition("merged", now, other.snapshot()))
+
+    def _judge_sources(self, ev: Event) -> bool:
+        """Count the operators and networks of the event's probes and flag it when they are
+        too few (``sources``); True when it is flagged."""
+        eng = self.engine
+        operators, networks = sources.count(ev.members, eng.operator_of, eng.asn_of)
+        ev.single_source = sources.single_source(ev.entity.type, operators, networks,
+                                                 eng.params)
+        ev.evidence["sources"] = {"operators": operators, "networks": networks}
+        return ev.single_source
 
     def _pace(self, probe: int, signal: str) -> float:
         p = self.engine.probes[probe]
@@ -260,6 +272,7 @@ class Lifecycle:
             self.member_events.setdefault(p, []).append(ev)
         if signal == "silence":
             self._merge_inside(ev, ent, now, out)
+        self._judge_sources(ev)
         out.append(Transition("opened", now, ev.snapshot()))
 
     # ---- following an event ---------------------------------------------------------
@@ -270,9 +283,13 @@ class Lifecycle:
             joiners = ent.burst if ev.signal == "silence" else \
                 ent.conditions.get(ev.signal, set())
             if ent.idx in eng.dirty or ent.idx in eng.cond_dirty:
-                for p in joiners - ev.members:
+                joined = joiners - ev.members
+                for p in joined:
                     ev.members.add(p)
                     self.member_events.setdefault(p, []).append(ev)
+                if joined and ev.single_source and not self._judge_sources(ev):
+                    # probes of another operator (network) bear it out now: say so
+                    out.append(Transition("updated", now, ev.snapshot()))
             back = self.returns.setdefault(ev.id, {})
             for p in ev.members:
                 if eng.probes[p].liveness == ALIVE:

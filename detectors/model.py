@@ -69,6 +69,12 @@ class ProbeInfo:
     city: str | None = None
     asn: int | None = None
     access: str | None = None
+    operator: str | None = None
+    """Who vouches for the probe (the enrollment token's holder); None: unknown, and then the
+    probe counts as its own operator (replays of data that names none keep their events)."""
+    collector_abroad: bool = True
+    """Whether the probe's uploads cross an international link to reach the collector (it is
+    hosted abroad, as designed): then an upload arriving proves international links work."""
 
     def entities(self) -> list[tuple[EntityKey, str]]:
         """Every entity the probe belongs to, with a display name, unscoped then scoped."""
@@ -135,6 +141,7 @@ class Event:
     closed_at: float | None = None
     refined: bool = False
     silence_bracket: tuple[float, float] | None = None  # the onset as the uploads bound it
+    single_source: bool = False  # evidence from too few operators or networks (Sybil rule)
 
     def snapshot(self) -> EventSnapshot:
         # a copy: the event's evidence keeps changing after this transition has left
@@ -145,7 +152,8 @@ class Event:
             detected_at=iso(self.detected_at), confidence=round(self.confidence, 4),
             probes_affected=len(self.members), probes_total=self.probes_total,
             asns_affected=tuple(sorted(self.asns_affected)),
-            evidence=MappingProxyType(copy.deepcopy(self.evidence)))
+            evidence=MappingProxyType(copy.deepcopy(self.evidence)),
+            single_source=self.single_source)
 
 
 class TransitionError(ValueError):
@@ -169,6 +177,8 @@ class EventSnapshot:
     probes_total: int
     asns_affected: tuple[int, ...]
     evidence: Mapping[str, Any]
+    single_source: bool = False
+    """The evidence comes from too few operators (or, for an area, networks)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -176,7 +186,7 @@ class EventSnapshot:
             "entity": dict(self.entity), "start": self.start, "end": self.end,
             "detected_at": self.detected_at, "confidence": self.confidence,
             "probes_affected": self.probes_affected, "probes_total": self.probes_total,
-            "asns_affected": list(self.asns_affected),
+            "asns_affected": list(self.asns_affected), "single_source": self.single_source,
             "evidence": copy.deepcopy(dict(self.evidence)),
         }
 
@@ -201,7 +211,8 @@ class EventSnapshot:
                 probes_affected=int(data["probes_affected"]),
                 probes_total=int(data["probes_total"]),
                 asns_affected=tuple(int(a) for a in data.get("asns_affected") or ()),
-                evidence=MappingProxyType(copy.deepcopy(dict(evidence))))
+                evidence=MappingProxyType(copy.deepcopy(dict(evidence))),
+                single_source=bool(data.get("single_source", False)))
         except KeyError as exc:
             raise TransitionError(f"event: missing {exc.args[0]}") from None
         except TransitionError:

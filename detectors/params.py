@@ -50,6 +50,13 @@ class Params:
     """An entity-level claim needs at least this many affected probes."""
     min_asns: int = 2
     """Areas wider than one ISP need affected probes in at least this many networks."""
+    min_operators: int = 2
+    """An event whose probes (the ones whose silence or failures make its evidence) belong to
+    fewer operators than this is flagged ``single_source`` (one volunteer group could have
+    staged it); applies to every entity kind."""
+    min_networks: int = 2
+    """An area event (country, province, city) whose probes lie in fewer networks than this
+    is flagged ``single_source``; network events (one ASN) are judged on operators only."""
     network_surprise: float = 0.01
     """Without its most affected network, an area's remaining affected probes must still be
     this unlikely under churn (binomial tail): more than one network is really down."""

@@ -44,6 +44,9 @@ class Event(BaseModel):
     probes_affected: int = Field(ge=0)
     probes_total: int = Field(ge=0)
     asns_affected: list[int]
+    single_source: bool = Field(
+        default=False, description="the evidence comes from too few operators (or, for an "
+        "area, networks) to rule out a staged event: evidence.sources says how many")
     evidence: dict[str, Any] = Field(description="what the decision rested on")
 
 

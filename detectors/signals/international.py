@@ -1,5 +1,7 @@
 """International cut, live: every international target of a probe failing while a domestic
-one works and its gateway answers (the collector still reached: else its backlog tells)."""
+one works and its gateway answers, from a probe whose collector is at home (its uploads still
+arrive without an international link; a probe whose uploads cross one proves, by arriving,
+that international links work, and a cut shows in its backlog instead)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,10 @@ from detectors.state import DOMESTIC, INTERNATIONAL, ProbeState, TargetState
 
 
 def holds(probe: ProbeState, targets: Mapping[str, TargetState], params: Params) -> bool:
+    # the batch carrying these results reached the collector: from a probe whose uploads
+    # cross an international link, that is an international success newer than any of them
+    if probe.info.collector_abroad:
+        return False
     intl = [t for t in targets.values() if t.scope == INTERNATIONAL]
     dom_ok = any(t.scope == DOMESTIC and t.fail_run == 0 and t.n_ok for t in targets.values())
     return bool(intl) and dom_ok and all(t.fail_run >= params.fail_min_results for t in intl)
