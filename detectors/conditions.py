@@ -98,7 +98,10 @@ def describe(eng: Engine, ent: Entity, signal: str,
         evidence["method"] = Counter(blocked.values()).most_common(1)[0][0] if blocked else None
     elif signal == "throttling":
         evidence["targets"] = sorted({t for p in members for t in _detail(eng, p, signal)})
-        start = eng.clock - eng.params.throttle_min_results * 60.0
+        # the slow run began that many of the probes' own measurement rounds ago (not a
+        # fixed minute each: the default schedule measures every 30 s)
+        pace = statistics.median(eng.probes[p].measure_every or 60.0 for p in members)
+        start = eng.clock - eng.params.throttle_min_results * pace
     return start, evidence
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import subprocess
 import sys
@@ -110,3 +111,25 @@ def test_state_files_are_private_and_replace_a_leftover(tmp_path: Path) -> None:
     assert path.read_text() == "two"
     assert path.stat().st_mode & 0o777 == 0o600
     assert not (tmp_path / "catalogue.tmp").exists()
+
+
+def test_offline_pulse_runs_half_as_often_and_resumes_at_once() -> None:
+    clock = FakeClock()
+    plan = Plan(Schedule(pulse=30, service=900, jitter=0), clock)
+    plan.due()
+    plan.set_offline(True)  # uploads failing: the backlog must fit the spool
+    runs = []
+    while clock.now < 1000 + 600:
+        clock.now += plan.wait()
+        if "pulse" in plan.due():
+            runs.append(clock.now)
+    # the first pulse was planned online (30 s), every later one offline (60 s)
+    assert [b - a for a, b in itertools.pairwise(runs)] == [60.0] * (len(runs) - 1)
+    clock.now += 5
+    plan.set_offline(False)  # the collector answers again: full speed within one pulse
+    assert plan.wait() <= 30
+    clock.now += plan.wait()
+    assert plan.due() == ["pulse"]
+    clock.now += plan.wait()
+    assert plan.due() == ["pulse"]
+    assert plan.next_at["pulse"] - clock.now == 30
