@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
-from probes.config import ConfigError, load_config, write_state_file
+from probes.agent import Agent
+from probes.checks.base import Context
+from probes.config import ConfigError, ProbeConfig, load_config, write_state_file
 from probes.scheduler import Plan, backoff
+from probes.spool import Spool
 from probes.targets import Schedule
+from probes.uploader import Uploader
 
 
 class FakeClock:
@@ -133,3 +141,34 @@ def test_offline_pulse_runs_half_as_often_and_resumes_at_once() -> None:
     clock.now += plan.wait()
     assert plan.due() == ["pulse"]
     assert plan.next_at["pulse"] - clock.now == 30
+
+
+def test_the_agent_slows_its_pulse_while_uploads_fail(tmp_path: Path) -> None:
+    # a loopback port nobody listens on: every upload is refused
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    agent = Agent(ProbeConfig(), Context())
+    spool = Spool(tmp_path / "spool.sqlite3")
+
+    async def scenario() -> bool:
+        stop = asyncio.Event()
+        with httpx.Client(timeout=5) as client:
+            uploader = Uploader(spool, client, collectors=(f"http://127.0.0.1:{port}",),
+                                probe_id="p-1", token="p-1.secret")
+            task = asyncio.create_task(agent.upload_loop(stop, uploader))
+            deadline = time.monotonic() + 20  # the first refused upload is at once
+            for _ in range(400):
+                if agent.plan.offline or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.05)
+            stop.set()
+            await task
+        return agent.plan.offline
+
+    assert not agent.plan.offline
+    try:
+        assert asyncio.run(scenario())
+    finally:
+        spool.close()
+    assert agent.plan.interval("pulse") == 2 * Schedule().pulse
