@@ -122,8 +122,11 @@ class Params:
     """Results measured within this window of the clock describe the probe's present."""
     throttle_factor: float = 3.0
     """Latency (or 1/throughput) this many times the probe's own baseline is throttling."""
-    throttle_min_results: int = 3
-    """Consecutive slow results of one target before a probe counts as throttled."""
+    throttle_min_results: int = 1
+    """Consecutive slow results of one target before a probe counts as throttled. One: the
+    corroboration comes from the other probes of the entity in the same round (half of them
+    slow, beyond churn, on targets the controls reach fast), not from more rounds of one
+    probe, which cost a measurement interval each."""
     baseline_alpha: float = 0.05
     """EWMA weight of one result in a per-target latency baseline."""
     baseline_min_results: int = 5
@@ -138,8 +141,8 @@ class Params:
     """Consecutive failures of one target before it counts as failing (a gateway down, a
     blocked target, an international cut)."""
     throttle_onset_period_s: float = 60.0
-    """A throttling event starts this long per ``throttle_min_results`` before it opened:
-    slowness shows only after that many results, about one a minute."""
+    """A throttling event starts ``throttle_min_results`` of its probes' measurement periods
+    before it opened (the median); a probe that has not shown its period yet counts this."""
     edge_quantile: float = 0.1
     """Event edges are read between the ``edge_quantile`` and ``1 - edge_quantile`` ranks of
     the probes' brackets (onsets, ends, returns), so one probe's extreme does not set them."""

@@ -4,6 +4,7 @@ reach that target at their usual speed (a target slow for everyone raises nothin
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,9 +43,12 @@ class Throttling:
     def describe(self, view: EngineView, ent: Entity,
                  members: set[int]) -> tuple[float, dict[str, Any]]:
         targets = sorted({t for p in members for t in cond.detail(view, p, self.raises)})
-        # slowness shows only after several results: the onset is that many rounds back
+        # the slow run began that many of the probes' own measurement rounds ago (not a
+        # fixed minute each: the default schedule measures every 30 s)
         params = view.params
-        start = view.clock - params.throttle_min_results * params.throttle_onset_period_s
+        pace = statistics.median(view.probes[p].measure_every or params.throttle_onset_period_s
+                                 for p in members)
+        start = view.clock - params.throttle_min_results * pace
         return start, {"signal": self.raises, "targets": targets}
 
     def ended(self, view: EngineView, members: set[int], start: float, now: float) -> float:
