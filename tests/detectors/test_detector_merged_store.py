@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
+import pytest
+from live_service import LiveService
 
 from api.detection_store import store_transition
 from api.migrate import apply_migrations
+from api.settings import Settings
 
 
 def _transition(action: str, status: str, event_id: str, at: str,
@@ -24,8 +30,8 @@ def _transition(action: str, status: str, event_id: str, at: str,
         "evidence": evidence}}
 
 
-async def _run(url: str) -> tuple[list[bool], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    province, country = str(uuid.uuid4()), str(uuid.uuid4())
+async def _run(url: str, province: str,
+               country: str) -> tuple[list[bool], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     opened = _transition("opened", "suspected", province, "2021-02-15T01:02:00Z",
                          {"signal": "silence"})
     merged = _transition("merged", "merged", province, "2021-02-15T01:09:00Z",
@@ -46,8 +52,26 @@ async def _run(url: str) -> tuple[list[bool], list[tuple[Any, ...]], list[tuple[
 
 
 def test_a_merged_transition_is_stored_once(database_url: str) -> None:
-    stored, events, actions = asyncio.run(_run(database_url))
+    stored, events, actions = asyncio.run(
+        _run(database_url, str(uuid.uuid4()), str(uuid.uuid4())))
     assert stored == [True, True, False]
     assert events[0][0] == "merged"
     assert events[0][1] is not None
     assert [a[0] for a in actions] == ["opened", "merged"]
+
+
+@pytest.fixture
+def service(database_url: str, tmp_path: Path) -> Iterator[str]:
+    with LiveService(Settings(database_url=database_url, data_dir=tmp_path / "var")) as live:
+        yield live.url
+
+
+def test_the_dashboard_points_a_merged_event_to_the_wider_one(database_url: str,
+                                                               service: str) -> None:
+    province, country = str(uuid.uuid4()), str(uuid.uuid4())
+    asyncio.run(_run(database_url, province, country))
+    with httpx.Client(base_url=service) as client:
+        page = client.get(f"/events/{province}")
+    assert page.status_code == 200
+    assert f'href="/events/{country}" id="merged-into"' in page.text
+    assert "lasted" not in page.text.split('id="event-status"')[1].split("</p>")[0]
