@@ -23,14 +23,18 @@ from psycopg.types.json import Jsonb
 
 from cutwatch.api import metrics
 from cutwatch.api.webhooks import outbox
-from cutwatch.detectors.model import ProbeInfo, Upload
+from cutwatch.detectors.model import ProbeInfo, Transition, Upload
 from cutwatch.wire import Batch, Clock, Heartbeat, Result
 
 log = logging.getLogger(__name__)
 
 # Only probes the operator approved count (migration 0005): an unapproved probe's batches are
-# stored, but neither it nor they reach the engine.
-PROBES_SQL = ("SELECT id, country, subdivision, city, asn, access FROM probes"
+# stored, but neither it nor they reach the engine. A probe the collector's operator registered
+# with the admin token has no operator for the Sybil rule (each counts as its own source): the
+# rule guards against enrollment-token holders, and the operator who runs the collector is
+# the root of that trust, not one more group that could stage a blackout.
+PROBES_SQL = ("SELECT id, country, subdivision, city, asn, access,"
+              " CASE WHEN enrolled_by = 'admin' THEN NULL ELSE operator END FROM probes"
               " WHERE disabled_at IS NULL AND approved_at IS NOT NULL")
 BATCHES_SQL = (
     "SELECT batch_id, probe_id, seq, sent_at, received_at, spool_depth, dropped_total,"
@@ -78,12 +82,12 @@ class QueueStats:
     oldest: datetime | None
 
 
-ONCE = ("opened", "resolved", "retracted")
+ONCE = ("opened", "resolved", "retracted", "merged")
 
 
 async def load_probes(conn: AsyncConnection[Any]) -> list[ProbeInfo]:
     cur = await conn.execute(PROBES_SQL)
-    return [ProbeInfo(r[0], r[1], r[2], r[3], r[4], r[5]) for r in await cur.fetchall()]
+    return [ProbeInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in await cur.fetchall()]
 
 
 async def take_queued(conn: AsyncConnection[Any], until: datetime,
@@ -175,14 +179,18 @@ async def load_uploads(conn: AsyncConnection[Any],
     return out
 
 
-async def store_transition(conn: AsyncConnection[Any], transition: Mapping[str, Any]) -> bool:
-    """Store one transition and enqueue its webhooks; False when it was already stored."""
-    event = transition["event"]
-    entity = event["entity"]
+async def store_transition(conn: AsyncConnection[Any],
+                           transition: Transition | Mapping[str, Any]) -> bool:
+    """Store one transition and enqueue its webhooks; False when it was already stored.
+    A mapping is read as a docs/events.md transition first (``TransitionError`` if not)."""
+    typed = transition if isinstance(transition, Transition) else \
+        Transition.from_json(transition)
+    event, wire = typed.event, typed.to_json()
+    entity = event.entity
     async with conn.cursor() as cur:
-        if transition["action"] in ONCE:
+        if typed.action in ONCE:
             await cur.execute("SELECT 1 FROM event_transitions WHERE event_id = %s AND action = %s",
-                              (event["id"], transition["action"]))
+                              (event.id, typed.action))
             if await cur.fetchone() is not None:
                 return False
         await cur.execute(
@@ -193,17 +201,17 @@ async def store_transition(conn: AsyncConnection[Any], transition: Mapping[str, 
             " start_at = EXCLUDED.start_at, end_at = EXCLUDED.end_at,"
             " updated_at = EXCLUDED.updated_at, event = EXCLUDED.event"
             " WHERE events.updated_at <= EXCLUDED.updated_at",
-            (event["id"], entity["type"], entity["code"], entity.get("access"), event["kind"],
-             event["status"], event["start"], event["end"], event["detected_at"],
-             transition["at"], Jsonb(event)))
+            (event.id, entity["type"], entity["code"], entity.get("access"), event.kind,
+             event.status, event.start, event.end, event.detected_at, wire["at"],
+             Jsonb(wire["event"])))
         await cur.execute(
             "INSERT INTO event_transitions (event_id, action, at, transition)"
             " VALUES (%s, %s, %s, %s) ON CONFLICT ON CONSTRAINT event_transitions_once"
             " DO NOTHING RETURNING seq",
-            (event["id"], transition["action"], transition["at"], Jsonb(dict(transition))))
+            (event.id, typed.action, wire["at"], Jsonb(wire)))
         if await cur.fetchone() is None:
             return False
-    await outbox.enqueue(conn, transition)
+    await outbox.enqueue(conn, typed)
     return True
 
 

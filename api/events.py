@@ -13,6 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import AwareDatetime, BaseModel
 
 from cutwatch.api.state import get_state
+from cutwatch.detectors import codes
 from cutwatch.detectors.model import EntityType, Kind, Status
 
 router = APIRouter(tags=["events"])
@@ -78,9 +79,9 @@ async def get_event(request: Request, event_id: UUID) -> EventDetail:
 def _entity(value: str | None) -> tuple[str | None, str | None]:
     if value is None:
         return None, None
-    entity_type, sep, code = value.partition(":")
-    if not sep:
-        return None, value
+    entity_type, code = codes.parse_ref(value)
+    if entity_type is None:
+        return None, code
     if entity_type not in ENTITY_TYPES or not code:
         raise HTTPException(422, "entity: expected TYPE:CODE with TYPE one of "
                                  + ", ".join(ENTITY_TYPES))

@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from cutwatch.api.db import Conn
 from cutwatch.api.state import get_state
+from cutwatch.detectors import codes
 from cutwatch.detectors.model import EntityType, place_name
 
 router = APIRouter(tags=["signals"])
@@ -212,14 +213,14 @@ def entity_name(entity_type: str, code: str) -> str:
     if entity_type in ("country", "subdivision"):
         return place_name(code)
     if entity_type == "city":
-        return code.partition("/")[2]
+        return codes.parse(entity_type, code).city or ""
     return code
 
 
 def parse_entity(value: str) -> tuple[str, str]:
     """``TYPE:CODE`` (``subdivision:MM-07``, ``city:MM-07/Bago``) -> (type, code)."""
-    entity_type, sep, code = value.partition(":")
-    if not sep or entity_type not in ENTITY_TYPES or not code:
+    entity_type, code = codes.parse_ref(value)
+    if entity_type not in ENTITY_TYPES or not code:
         raise HTTPException(422, "entity: expected TYPE:CODE with TYPE one of "
                                  + ", ".join(ENTITY_TYPES))
     return entity_type, code

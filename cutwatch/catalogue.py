@@ -132,10 +132,10 @@ class Schedule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pulse: float = Field(default=60, ge=5, le=86_400)
+    pulse: float = Field(default=30, ge=5, le=86_400)
     service: float = Field(default=900, ge=30, le=86_400)
     jitter: float = Field(default=0.1, ge=0, le=0.5, description="Fraction of the interval.")
-    upload: float = Field(default=60, ge=5, le=86_400)
+    upload: float = Field(default=15, ge=5, le=86_400)
     checkin: float = Field(default=3600, ge=60, le=7 * 86_400)
 
 

@@ -132,11 +132,34 @@ def _heartbeat_negative(seed: int) -> Run:
     return lines, truth, hours
 
 
+def default_schedule_spec(spec: FleetSpec) -> FleetSpec:
+    """The fleet uploading and measuring at the probe's own default schedule (heartbeat
+    upload every ``upload`` s, the pulse group every ``pulse`` s), so the bench measures
+    the defaults a volunteer runs, not the simulator's (the collector's model of the
+    schedule, held equal to the probe's own by tests/probes/test_catalogue_parity.py)."""
+    from cutwatch.catalogue import Schedule
+
+    schedule = Schedule()
+    return dataclasses.replace(spec, cadence_s=schedule.upload,
+                               measure_every=max(1, round(schedule.pulse / schedule.upload)))
+
+
+def _default_suite(name: str) -> Callable[[int], Run]:
+    def run(seed: int) -> Run:
+        spec, scenarios, hours, churn = SUITES[name]()
+        lines, truth = build(default_schedule_spec(spec), scenarios, hours, seed=seed,
+                             churn_per_day=churn)
+        return lines, truth, hours
+    return run
+
+
 MM = ("country", "MM")
 NIGHT = FleetSpec(night_off_share=0.4, night_countries=("MM",), night_jitter_s=600.0)
 SHAPES: dict[str, Callable[[int], Run]] = {
     "positive suite (every kind)": _suite_shape("positive"),
     "negative suite (must not alarm)": _suite_shape("negative"),
+    "positive suite, probe's default schedule": _default_suite("positive"),
+    "negative suite, probe's default schedule (must not alarm)": _default_suite("negative"),
     "silence kinds, 15 s heartbeat uploads": _heartbeat_suite,
     "negative suite, 15 s heartbeat uploads (must not alarm)": _heartbeat_negative,
     "staggered onset over 15 min": _shape(Scenario(
@@ -155,6 +178,8 @@ SHAPES: dict[str, Callable[[int], Run]] = {
         "night province", "blackout", "blackout", "subdivision", "MM-01", start_h=24 + 5.0,
         minutes=60), 31.0, NIGHT),
 }
+
+BY_KIND = frozenset({"positive suite (every kind)", "positive suite, probe's default schedule"})
 
 
 def iran_shape(data: Path) -> Callable[[int], Run]:
@@ -215,19 +240,36 @@ def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
 
 
 def shape_line(name: str, make: Callable[[int], Run], seeds: int,
-               params: Params | None = None) -> str:
+               params: Params | None = None, by_kind: bool = False) -> str:
     score = Score()
+    kinds: dict[str, Score] = {}
     started = time.perf_counter()
     for seed in range(1, seeds + 1):
         source, truth, hours = make(seed)
         events, entities = _events(source, params)
         score.add(events, truth, entities, hours)
+        for kind in {c["kind"] for c in truth if c["kind"] is not None}:
+            kinds.setdefault(kind, Score()).add(
+                events, [c for c in truth if c["kind"] == kind], entities, hours)
     f = score.figures()
-    return (f"{name:58s} precision {f['precision']:.2f} recall {f['recall']:.2f} "
+    line = (f"{name:58s} precision {f['precision']:.2f} recall {f['recall']:.2f} "
             f"delay {f['delay_median_s']:.0f}/{f['delay_p95_s']:.0f} s "
             f"start err {f['start_error_median_s']:.0f} s end err {f['end_error_median_s']:.0f} s "
             f"kind {f['kind_accuracy']:.2f} negative-case events {f['negative_case_events']:.0f} "
             f"({time.perf_counter() - started:.0f} s)")
+    if by_kind and kinds:
+        line += "\n    delay per kind (median/p95): " + kind_delays(kinds)
+    return line
+
+
+def kind_delays(kinds: dict[str, Score]) -> str:
+    """Onset -> opened per true kind, so one slow kind is not hidden in a suite's median."""
+    parts = []
+    for kind, score in sorted(kinds.items()):
+        f = score.figures()
+        found = f"{score.truth_found}/{score.truth_eligible}"
+        parts.append(f"{kind} {f['delay_median_s']:.0f}/{f['delay_p95_s']:.0f} s ({found})")
+    return ", ".join(parts)
 
 
 def _fleet(engine: Engine, n: int, t0: float, batches: list[Any]) -> None:
@@ -289,8 +331,8 @@ def main(seeds: int = 1, probes: int = 100_000, full: bool = False,
     else:
         print("  (real-data shapes skipped: no --data directory)")
     for name, make in shapes.items():
-        print("  " + shape_line(name, make, seeds if not name.startswith("real") else 1),
-              flush=True)
+        print("  " + shape_line(name, make, seeds if not name.startswith("real") else 1,
+                                by_kind=name in BY_KIND), flush=True)
     if full:
         for name in ("night", *VARIANTS):
             print("  " + shape_line(f"suite: {name}", _suite_shape(name), seeds), flush=True)

@@ -19,6 +19,10 @@ from cutwatch.detectors.state import DOMESTIC, INTERNATIONAL, LAN, GapRecord
 # What a probe's gap says, and what an event of that label becomes.
 KIND_OF: dict[str, Kind] = {"blackout": "blackout", "international_cut": "international_cut",
                             "power": "power_outage"}
+# Fewer probes than this have no inner ranks to trim their extremes to.
+_TRIM_MIN = 3
+# A measurement hole's edges are bracketed to within a quarter of the hole at most.
+_HOLE_STEP = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +73,10 @@ def _read_gap(gap: GapRecord, bucket: float, measured_before: bool,
     covered = len({int((t - gap.start) // bucket) for t in times if t >= gap.start})
     if covered / max(1.0, span // bucket) < params.gap_coverage_power:
         hole_from, hole_to = _largest_hole([gap.start, *times, end])
-        step = min(bucket, (hole_to - hole_from) / 4)
+        step = min(bucket, (hole_to - hole_from) / _HOLE_STEP)
         return GapVerdict("power", hole_from, hole_from + step, hole_to - step, hole_to)
     lan_fail = _fail_share(within, LAN)
-    if lan_fail is not None and lan_fail > 0.5:
+    if lan_fail is not None and lan_fail > params.gap_lan_fail_power:
         fails = [t for t, s, ok in within if s == LAN and not ok]
         return GapVerdict("power", fails[0], fails[0], fails[-1], fails[-1])
     ext = [r for r in within if r[1] != LAN]
@@ -85,13 +89,14 @@ def _read_gap(gap: GapRecord, bucket: float, measured_before: bool,
     last_ok = before[-1] if before else max(gap.prior_ok, gap.start - bucket)
     first_ok = after[0] if after else end
     brackets = (last_ok, first_fail, last_fail, first_ok)
-    if (last_fail - first_fail + bucket) < 0.3 * span:
+    if (last_fail - first_fail + bucket) < params.gap_fail_span * span:
         return GapVerdict("none", *brackets)
     period = [r for r in ext if first_fail <= r[0] <= last_fail]
     intl, dom = _fail_share(period, INTERNATIONAL), _fail_share(period, DOMESTIC)
-    if intl is not None and intl >= 0.8 and dom is not None and dom <= 0.5:
+    down, up = params.gap_down_share, params.gap_up_max_fail
+    if intl is not None and intl >= down and dom is not None and dom <= up:
         return GapVerdict("international_cut", *brackets)
-    if (intl is None or intl >= 0.8) and (dom is None or dom >= 0.8):
+    if (intl is None or intl >= down) and (dom is None or dom >= down):
         return GapVerdict("blackout", *brackets)
     return GapVerdict("unknown", *brackets)
 
@@ -134,18 +139,19 @@ def judge_event(verdicts: list[GapVerdict], members: int, params: Params,
     if agree < params.confirm_share * len(votes) or label == "unknown":
         return None
     chosen = [v for v in votes if v.label == label]
-    lo = quantile([v.onset_lo for v in chosen], 0.9)
-    hi = quantile([v.onset_hi for v in chosen], 0.1)
+    q = params.edge_quantile
+    lo = quantile([v.onset_lo for v in chosen], 1 - q)
+    hi = quantile([v.onset_hi for v in chosen], q)
     if start_within is not None and start_within[0] <= hi and start_within[1] >= lo:
         lo, hi = max(lo, start_within[0]), min(hi, start_within[1])
     # brackets that do not overlap: the probes went dark (came back) at different times, a
     # staggered onset (restoration): the event spans from its first tenth to its last tenth,
     # but never from one probe's extreme (with 3 probes the 90 % rank is the last one, and
     # one probe whose first check after the repair failed would move the end)
-    k = max(1, int(0.1 * (len(chosen) - 1) + 0.5)) if len(chosen) >= 3 else 0
+    k = max(1, int(q * (len(chosen) - 1) + 0.5)) if len(chosen) >= _TRIM_MIN else 0
     start = (lo + hi) / 2 if lo <= hi else sorted(v.onset for v in chosen)[k]
-    lo = quantile([v.end_lo for v in chosen], 0.9)
-    hi = quantile([v.end_hi for v in chosen], 0.1)
+    lo = quantile([v.end_lo for v in chosen], 1 - q)
+    hi = quantile([v.end_hi for v in chosen], q)
     if end_before is not None and end_before >= lo:
         hi = min(hi, end_before)
     end = (lo + hi) / 2 if lo <= hi else sorted(v.end for v in chosen)[-1 - k]

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from cutwatch.detectors.entities import Entity
 from cutwatch.detectors.params import Params
+
+# Terms this small relative to the sum no longer change a float total.
+_EPS = 1e-17
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +56,7 @@ def binomial_tail(n: int, k: int, p: float) -> float:
         for i in range(k - 1, -1, -1):
             term = math.exp(log_term - top)
             total += term
-            if term < 1e-17 * total:
+            if term < _EPS * total:
                 break
             if i:  # pmf(i - 1) / pmf(i) = i / (n - i + 1) / ratio
                 log_term += math.log(i) - math.log(n - i + 1) - log_ratio
@@ -63,7 +66,7 @@ def binomial_tail(n: int, k: int, p: float) -> float:
     for i in range(k, n + 1):
         term = math.exp(log_term - top)
         total += term
-        if term < 1e-17 * total:
+        if term < _EPS * total:
             break
         if i < n:  # pmf(i + 1) / pmf(i) = (n - i) / (i + 1) * ratio
             log_term += math.log(n - i) - math.log(i + 1) + log_ratio
@@ -75,7 +78,7 @@ def confidence(surprise: float) -> float:
 
 
 def network_spread(affected: Iterable[int], unaffected: Iterable[int],
-                   asn_of: list[int | None], churn: float,
+                   asn_of: Sequence[int | None], churn: float,
                    params: Params) -> tuple[tuple[int, ...], bool]:
     """ASNs in which at least ``open_fraction`` of the entity's probes are affected, and
     whether the area stays surprising without its most affected network (else one ISP's
@@ -106,7 +109,7 @@ def whole(entity: Entity, share: Callable[[int], tuple[int, int]], params: Param
 
 def judge(entity: Entity, affected: Collection[int], unaffected: Iterable[int], active: int,
           churn: float, share: Callable[[int], tuple[int, int]],
-          asn_of: list[int | None], params: Params) -> Verdict | None:
+          asn_of: Sequence[int | None], params: Params) -> Verdict | None:
     """The verdict on one entity, or None when the evidence is not enough."""
     k = len(affected)
     if k < params.min_probes or active <= 0 or k / active < params.open_fraction:

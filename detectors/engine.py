@@ -13,12 +13,12 @@ import math
 from collections import deque
 from operator import attrgetter
 
-from cutwatch.detectors import signals
 from cutwatch.detectors.classify import GapVerdict, judge_gap
 from cutwatch.detectors.entities import EntityIndex
 from cutwatch.detectors.lifecycle import Lifecycle
 from cutwatch.detectors.model import ProbeInfo, Transition, Upload
 from cutwatch.detectors.params import Params
+from cutwatch.detectors.signals import probe as signals
 from cutwatch.detectors.state import (
     ALIVE,
     BURST,
@@ -34,7 +34,8 @@ from cutwatch.detectors.state import (
 )
 
 _SILENCE, _AGE, _GONE = 0, 1, 2
-_MAX_GAP_RESULTS = 20_000
+_MAX_GAP_RESULTS = 20_000  # memory bound of one probe's gap record
+_MS = 1000  # offset_ms -> s
 _MEASURED_AT = attrgetter("measured_at")
 
 
@@ -45,6 +46,7 @@ class Engine:
         self.probes: list[ProbeState] = []
         self.by_id: dict[str, int] = {}
         self.asn_of: list[int | None] = []
+        self.operator_of: list[str | None] = []
         self.heap: list[tuple[float, int, int, int]] = []
         self.alive = 0
         self.burst = 0
@@ -70,6 +72,7 @@ class Engine:
             self.by_id[info.id] = idx
             self.probes.append(ProbeState(idx, info, [], self.params))
             self.asn_of.append(info.asn)
+            self.operator_of.append(info.operator)
         probe = self.probes[idx]
         if probe.entities and probe.info == info:
             return
@@ -78,6 +81,7 @@ class Engine:
         self.index.detach(idx, probe.entities)
         probe.info = info
         self.asn_of[idx] = info.asn
+        self.operator_of[idx] = info.operator
         probe.entities = self.index.attach(idx, info)
         self._set_liveness(probe, state)
 
@@ -99,7 +103,7 @@ class Engine:
             p.gap.rebooted = True
         if started_ts is not None:
             p.started_at = started_ts
-        if not p.arrivals or now - p.last_arrival >= 0.25 * p.cadence or \
+        if not p.arrivals or now - p.last_arrival >= params.backlog_burst_share * p.cadence or \
                 p.arrivals < params.learn_arrivals:
             p.learn_arrival(now, params)
         if p.liveness == NEW and p.arrivals >= params.learn_arrivals:
@@ -111,7 +115,7 @@ class Engine:
         gap = p.gap
         newest = 0.0
         # measurement times on the collector's clock (the probe says how far off its own is)
-        skew = (batch.clock.offset_ms or 0.0) / 1000 if batch.clock is not None else 0.0
+        skew = (batch.clock.offset_ms or 0.0) / _MS if batch.clock is not None else 0.0
         # the wire does not order a batch's results; a target's failure run counts in time order
         for r in sorted(batch.results, key=_MEASURED_AT):
             measured = r.measured_at.timestamp() - skew
@@ -132,7 +136,7 @@ class Engine:
         if live:
             self._update_conditions(p)
         if gap is not None and gap.end is not None and batch.heartbeat.spool_depth == 0 and \
-                (not batch.results or newest >= gap.end - 3 * p.cadence):
+                (not batch.results or newest >= gap.end - params.backlog_edge_cadences * p.cadence):
             self.open_gaps[idx] = now  # backlog complete: judge at the next evaluation
 
     # ---- liveness -------------------------------------------------------------------
@@ -233,7 +237,7 @@ class Engine:
 
     def churn(self, now: float) -> float:
         """Share of active probes starting a silence per burst window, over the last 6 h."""
-        window = 6 * 3600.0
+        window = self.params.churn_window_s
         onsets = self.churn_onsets
         while onsets and onsets[0] < now - window:
             onsets.popleft()
@@ -310,7 +314,8 @@ class Engine:
             gap = p.gap
             if gap is None or gap.end is None:
                 continue
-            bucket = max(60.0, p.cadence, 1.2 * p.measure_every)
+            bucket = max(self.params.gap_bucket_min_s, p.cadence,
+                         self.params.gap_bucket_measures * p.measure_every)
             self.verdicts[idx] = judge_gap(gap, bucket, p.last_measured > 0, self.params)
             p.gap = None
             self.life.gap_judged(idx)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from cutwatch.detectors.model import ProbeInfo
+from cutwatch.detectors.model import EntityKey, ProbeInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,16 +69,6 @@ def build_fleet(spec: FleetSpec, rng: random.Random) -> list[SimProbe]:
 def select(probes: list[SimProbe], entity_type: str, code: str,
            access: str | None = None) -> list[SimProbe]:
     """The probes of one entity, as the detector's entity codes name them."""
-    out: list[SimProbe] = []
-    for p in probes:
-        i = p.info
-        codes = {
-            "country": i.country,
-            "subdivision": i.subdivision,
-            "city": f"{i.subdivision}/{i.city}",
-            "asn": f"AS{i.asn}",
-            "asn_subdivision": f"AS{i.asn}/{i.subdivision}",
-        }
-        if codes.get(entity_type) == code and (access is None or i.access == access):
-            out.append(p)
-    return out
+    key = EntityKey(entity_type, code)  # type: ignore[arg-type]
+    return [p for p in probes if key in {k for k, _ in p.info.entities()}
+            and (access is None or p.info.access == access)]

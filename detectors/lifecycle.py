@@ -9,27 +9,23 @@ seconds before its country does not raise both. Backlog verdicts (``classify``) 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
-from cutwatch.detectors import conditions as cond
+from cutwatch.detectors import sources
 from cutwatch.detectors.classify import KIND_OF, EventVerdict, GapVerdict, judge_event, quantile
-from cutwatch.detectors.decide import Verdict, binomial_tail, judge
+from cutwatch.detectors.decide import Verdict, binomial_tail
 from cutwatch.detectors.entities import Entity
-from cutwatch.detectors.model import RANK, Event, Kind, Transition, event_id
+from cutwatch.detectors.model import RANK, Event, Transition, event_id
+from cutwatch.detectors.signals import LIVE_BY, RAISING
+from cutwatch.detectors.signals.base import EngineView
 from cutwatch.detectors.state import ALIVE
 
-if TYPE_CHECKING:
-    from cutwatch.detectors.engine import Engine
-
-SIGNALS = ("silence", "international", "block", "throttling")
-KIND_OF_SIGNAL: dict[str, Kind] = {"silence": "blackout", "international": "international_cut",
-                  "block": "service_block", "throttling": "throttling"}
+# Evaluations fall on a grid: a wait a tenth short of its length ends on the tick it is due.
+_TICK_SLACK = 0.9
 
 
 class Lifecycle:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: EngineView) -> None:
         self.engine = engine
         self.open: dict[tuple[int, str], Event] = {}
         self.closed: list[Event] = []
@@ -77,65 +73,21 @@ class Lifecycle:
             if (e, signal) in seen or (e, signal) in self.open:
                 continue
             seen.add((e, signal))
-            ent = ents[e]
-            if signal == "silence":
-                verdict = self._judge_silence(ent, churn)
-            else:
-                verdict = cond.judge_condition(eng, ent, signal)
+            verdict = self._judge_entity(ents[e], signal, churn)
             if verdict is not None:
-                yield ent, signal, verdict
+                yield ents[e], signal, verdict
 
-    def _judge_silence(self, ent: Entity, churn: float) -> Verdict | None:
-        """The burst signal (many silences beginning together), else the level signal (a
-        share of the entity silent far above its own baseline, however slowly it fell); when
-        both qualify, the one that accounts for more of its probes."""
-        burst, level = self._judge_burst(ent, churn), self._judge_level(ent)
-        if burst is None or level is None:
-            return burst or level
-        return level if len(level.affected) > len(burst.affected) else burst
-
-    def _judge_burst(self, ent: Entity, churn: float) -> Verdict | None:
-        eng, params = self.engine, self.engine.params
-        if len(ent.burst) < params.min_probes:
-            return None
-        ents, probes = eng.index.entities, eng.probes
-        country = eng.index.countries.get(ent.country or "")
-        scope = ents[country] if country is not None else ent
-        out_burst = eng.burst - len(scope.burst)
-        out_active = eng.alive + eng.burst - scope.active
-        out_share = out_burst / out_active if out_active >= params.min_probes else 0.0
-        share = len(ent.burst) / ent.active
-        if out_share >= params.outside_max_fraction or share - out_share < params.outside_margin:
-            return None
-        unaffected = (p for p in ent.members if probes[p].liveness == ALIVE)
-        # the control group's own burst rate is the null: a fleet-wide wave (mass reboot)
-        # makes a burst in one entity unsurprising
-        return judge(ent, ent.burst, unaffected, ent.active, max(churn, out_share),
-                     lambda i: (len(ents[i].burst), ents[i].active), eng.asn_of, params)
-
-    def _judge_level(self, ent: Entity) -> Verdict | None:
-        eng, params = self.engine, self.engine.params
-        silent = len(ent.burst) + len(ent.old)
-        if silent < params.min_probes or not ent.old:
-            return None  # (no old silence: the burst signal has judged it already)
-        share, base = ent.silent_share(), ent.level_base
-        if share - base < params.level_margin:
-            return None
-        ents, probes = eng.index.entities, eng.probes
-        country = eng.index.countries.get(ent.country or "")
-        scope = ents[country] if country is not None else ent
-        out_expected = eng.alive + eng.burst + eng.old - scope.expected
-        out_share = (eng.burst + eng.old - len(scope.burst) - len(scope.old)) / out_expected \
-            if out_expected >= params.min_probes else 0.0
-        if out_share >= params.outside_max_fraction or share - out_share < params.outside_margin:
-            return None
-        unaffected = (p for p in ent.members if probes[p].liveness == ALIVE)
-        # the null: each probe silent as often as the entity's probes usually are
-        verdict = judge(ent, ent.burst | ent.old, unaffected, ent.expected,
-                        max(base, out_share, params.churn_floor),
-                        lambda i: (len(ents[i].burst) + len(ents[i].old), ents[i].expected),
-                        eng.asn_of, params)
-        return None if verdict is None else dataclasses.replace(verdict, path="level")
+    def _judge_entity(self, ent: Entity, signal: str, churn: float) -> Verdict | None:
+        """The registered signals raising ``signal`` judge the entity; when several qualify
+        (burst and level for silence), the one that accounts for more of its probes (the
+        first registered on a tie)."""
+        best: Verdict | None = None
+        for candidate in RAISING.get(signal, ()):
+            verdict = candidate.judge(self.engine, ent, churn)
+            if verdict is not None and (best is None or
+                                        len(verdict.affected) > len(best.affected)):
+                best = verdict
+        return best
 
     def _open_new(self, now: float, out: list[Transition]) -> None:
         found = sorted(self._candidates(now), key=lambda c: (
@@ -169,8 +121,9 @@ class Lifecycle:
             # confirm over a quarter of it, and wait up to two for a wider entity to follow
             cadence = quantile([self._pace(p, signal) for p in verdict.affected], 0.5)
             params = self.engine.params
-            confirm = 0.9 * max(params.eval_interval_s, cadence / 4)
-            hold = max(params.hold_s, 2 * cadence)
+            confirm = _TICK_SLACK * max(params.eval_interval_s,
+                                        cadence * params.confirm_cadences)
+            hold = max(params.hold_s, params.hold_cadences * cadence)
             if first is None or now - first < confirm or \
                     (now - first < hold and self._rising_above(ent, signal)):
                 pending[key] = now if first is None else first
@@ -202,7 +155,8 @@ class Lifecycle:
         ev.entity, ev.entity_name = ent.key, ent.name
         if ev.signal == "silence":
             # a staggered fall: the wider event began with its first parts, not its last
-            first = quantile([eng.probes[p].silent_since for p in verdict.affected], 0.1)
+            first = quantile([eng.probes[p].silent_since for p in verdict.affected],
+                             eng.params.edge_quantile)
             ev.start = min(ev.start, first)
         for p in verdict.affected - ev.members:
             ev.members.add(p)
@@ -220,13 +174,15 @@ class Lifecycle:
         self.open[(ent.idx, ev.signal)] = ev
         self.ending.pop(ev.id, None)
         self._merge_inside(ev, ent, now, out)
+        self._judge_sources(ev)
         out.append(Transition("updated", now, ev.snapshot()))
 
     def _merge_inside(self, ev: Event, ent: Entity, now: float,
                       out: list[Transition]) -> None:
         """Other open events inside the widened one (provinces that went dark one after
-        another) become part of it: one shutdown, one event. Each is retracted as a claim of
-        its own, its evidence naming the event it was merged into."""
+        another) become part of it: one shutdown, one event. Each leaves as ``merged`` (not
+        ``retracted``: to a subscriber that means "no shutdown"), its evidence naming the event
+        it was merged into."""
         ents = self.engine.index.entities
         inside = [other for (e, s), other in list(self.open.items())
                   if s == ev.signal and other is not ev and e != ent.idx
@@ -239,11 +195,21 @@ class Lifecycle:
             ev.evidence.setdefault("widened_from", []).append(
                 other.entity.to_json(other.entity_name))
             ev.start = min(ev.start, other.start)
-            other.status = "retracted"
+            other.status = "merged"
             other.evidence["merged_into"] = ev.id
             self._close(other)
             self.returns.pop(other.id, None)
-            out.append(Transition("retracted", now, other.snapshot()))
+            out.append(Transition("merged", now, other.snapshot()))
+
+    def _judge_sources(self, ev: Event) -> bool:
+        """Count the operators and networks of the event's probes and flag it when they are
+        too few (``sources``); True when it is flagged."""
+        eng = self.engine
+        operators, networks = sources.count(ev.members, eng.operator_of, eng.asn_of)
+        ev.single_source = sources.single_source(ev.entity.type, operators, networks,
+                                                 eng.params)
+        ev.evidence["sources"] = {"operators": operators, "networks": networks}
+        return ev.single_source
 
     def _pace(self, probe: int, signal: str) -> float:
         p = self.engine.probes[probe]
@@ -273,8 +239,9 @@ class Lifecycle:
             # each probe's onset lies between its last arrival and the next one it owed
             last = [eng.probes[p].silent_since for p in members]
             owed = [eng.probes[p].silent_since + eng.probes[p].cadence for p in members]
-            start = quantile(last, 0.9)
-            bracket = (start, max(start, quantile(owed, 0.1)))
+            q = eng.params.edge_quantile
+            start = quantile(last, 1 - q)
+            bracket = (start, max(start, quantile(owed, q)))
             evidence: dict[str, object] = {"signal": "silence"}
             if verdict.path == "level":
                 evidence["path"] = "level"
@@ -286,13 +253,13 @@ class Lifecycle:
                         and eng.probes[p].silent_since >= start - early
                         and (eng.probes[p].gap is not None or p in eng.verdicts)}
         else:
-            start, evidence = cond.describe(eng, ent, signal, members)
+            start, evidence = LIVE_BY[signal].describe(eng, ent, members)
         if ent.key.access is not None:
             evidence["access"] = ent.key.access
         evidence["probes_active"] = verdict.total
         ev = Event(
             id=event_id(ent.key, signal, start), entity=ent.key, entity_name=ent.name,
-            signal=signal, kind=KIND_OF_SIGNAL[signal],
+            signal=signal, kind=RAISING[signal][0].kind,
             status="suspected" if signal == "silence" else "confirmed",
             start=start, end=None, detected_at=now, confidence=verdict.confidence,
             members=members, probes_total=verdict.total, evidence=evidence,
@@ -305,6 +272,7 @@ class Lifecycle:
             self.member_events.setdefault(p, []).append(ev)
         if signal == "silence":
             self._merge_inside(ev, ent, now, out)
+        self._judge_sources(ev)
         out.append(Transition("opened", now, ev.snapshot()))
 
     # ---- following an event ---------------------------------------------------------
@@ -315,9 +283,13 @@ class Lifecycle:
             joiners = ent.burst if ev.signal == "silence" else \
                 ent.conditions.get(ev.signal, set())
             if ent.idx in eng.dirty or ent.idx in eng.cond_dirty:
-                for p in joiners - ev.members:
+                joined = joiners - ev.members
+                for p in joined:
                     ev.members.add(p)
                     self.member_events.setdefault(p, []).append(ev)
+                if joined and ev.single_source and not self._judge_sources(ev):
+                    # probes of another operator (network) bear it out now: say so
+                    out.append(Transition("updated", now, ev.snapshot()))
             back = self.returns.setdefault(ev.id, {})
             for p in ev.members:
                 if eng.probes[p].liveness == ALIVE:
@@ -345,8 +317,7 @@ class Lifecycle:
             # from the measurements then: later successes would move it)
             if ev.id not in self.ending:
                 self.ending[ev.id] = now
-                self.stopped[ev.id] = cond.ended(eng, ev.members, ev.start, now) \
-                    if ev.signal in ("block", "international") else now
+                self.stopped[ev.id] = LIVE_BY[ev.signal].ended(eng, ev.members, ev.start, now)
             if now - self.ending[ev.id] >= eng.params.condition_hold_s:
                 self._resolve(ev, now, out, self.stopped.pop(ev.id, now))
             return
@@ -364,7 +335,8 @@ class Lifecycle:
             back = list(self.returns.get(ev.id, {}).values()) or [now]
             cadence = quantile([eng.probes[p].cadence for p in ev.members], 0.5)
             if ev.signal == "silence":
-                ev.end = max(ev.start, quantile(back, 0.2) - cadence / 2)
+                ev.end = max(ev.start, quantile(back, eng.params.end_return_quantile)
+                             - cadence / 2)
             else:
                 ev.end = max(ev.start, since)
         if ev.signal == "silence":
@@ -391,7 +363,8 @@ class Lifecycle:
         back = list(self.returns.get(ev.id, {}).values())
         return judge_event(self._verdicts(ev), len(ev.members), self.engine.params,
                            start_within=ev.silence_bracket,
-                           end_before=quantile(back, 0.1) if back else None)
+                           end_before=quantile(back, self.engine.params.edge_quantile)
+                           if back else None)
 
     def _verdicts(self, ev: Event) -> list[GapVerdict]:
         verdicts = self.engine.verdicts

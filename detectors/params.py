@@ -50,6 +50,13 @@ class Params:
     """An entity-level claim needs at least this many affected probes."""
     min_asns: int = 2
     """Areas wider than one ISP need affected probes in at least this many networks."""
+    min_operators: int = 2
+    """An event whose probes (the ones whose silence or failures make its evidence) belong to
+    fewer operators than this is flagged ``single_source`` (one volunteer group could have
+    staged it); applies to every entity kind."""
+    min_networks: int = 2
+    """An area event (country, province, city) whose probes lie in fewer networks than this
+    is flagged ``single_source``; network events (one ASN) are judged on operators only."""
     network_surprise: float = 0.01
     """Without its most affected network, an area's remaining affected probes must still be
     this unlikely under churn (binomial tail): more than one network is really down."""
@@ -115,8 +122,11 @@ class Params:
     """Results measured within this window of the clock describe the probe's present."""
     throttle_factor: float = 3.0
     """Latency (or 1/throughput) this many times the probe's own baseline is throttling."""
-    throttle_min_results: int = 3
-    """Consecutive slow results of one target before a probe counts as throttled."""
+    throttle_min_results: int = 1
+    """Consecutive slow results of one target before a probe counts as throttled. One: the
+    corroboration comes from the other probes of the entity in the same round (half of them
+    slow, beyond churn, on targets the controls reach fast), not from more rounds of one
+    probe, which cost a measurement interval each."""
     baseline_alpha: float = 0.05
     """EWMA weight of one result in a per-target latency baseline."""
     baseline_min_results: int = 5
@@ -125,3 +135,47 @@ class Params:
     """Probes outside the area that must reach a target for its failures to be a block."""
     control_ok_fraction: float = 0.8
     """Share of the controls measuring a target that must reach it (else it is down)."""
+
+    # --- edges, brackets and bookkeeping -----------------------------------------------
+    fail_min_results: int = 2
+    """Consecutive failures of one target before it counts as failing (a gateway down, a
+    blocked target, an international cut)."""
+    throttle_onset_period_s: float = 60.0
+    """A throttling event starts ``throttle_min_results`` of its probes' measurement periods
+    before it opened (the median); a probe that has not shown its period yet counts this."""
+    edge_quantile: float = 0.1
+    """Event edges are read between the ``edge_quantile`` and ``1 - edge_quantile`` ranks of
+    the probes' brackets (onsets, ends, returns), so one probe's extreme does not set them."""
+    end_return_quantile: float = 0.2
+    """Without backlogs, a silence event ends half a cadence before this rank of its
+    probes' returns."""
+    silence_jitters: float = 3.0
+    """A probe is silent after ``silence_factor`` x cadence + this many jitters + margin."""
+    silence_gap_cadences: float = 3.0
+    """An inter-arrival gap over this many cadences is a silence, not a cadence sample."""
+    backlog_burst_share: float = 0.25
+    """Arrivals closer than this share of the cadence to the previous one are a backlog
+    burst: they do not teach the cadence."""
+    backlog_edge_cadences: float = 3.0
+    """A backlog is complete when the spool is empty and its newest result lies within this
+    many cadences of the probe's return."""
+    gap_bucket_min_s: float = 60.0
+    """Smallest bucket in which a gap's measurement coverage is counted."""
+    gap_bucket_measures: float = 1.2
+    """A gap's coverage bucket spans at least this many of the probe's measurement periods."""
+    gap_lan_fail_power: float = 0.5
+    """A gap whose gateway checks failed more often than this share was a power (or LAN)
+    outage."""
+    gap_fail_span: float = 0.3
+    """Failures spanning less than this share of a gap are no shutdown (a blip)."""
+    gap_down_share: float = 0.8
+    """A scope failing at least this share of its results over the failure period was down."""
+    gap_up_max_fail: float = 0.5
+    """Domestic targets failing at most this share were up (an international cut)."""
+    churn_window_s: float = 21_600.0
+    """The fleet's churn (new silences per burst window) is learned over this window."""
+    confirm_cadences: float = 0.25
+    """A candidate must keep qualifying for this share of its probes' median cadence (and at
+    least one evaluation more) before it opens."""
+    hold_cadences: float = 2.0
+    """The wait for a wider entity is ``hold_s`` or this many cadences, whichever is longer."""

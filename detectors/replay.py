@@ -38,6 +38,8 @@ class ProbeRecord(BaseModel):
     city: str | None = None
     asn: int | None = None
     access: Access | None = None
+    operator: str | None = Field(default=None, min_length=1, max_length=200)
+    collector_abroad: bool = True
 
 
 class ProbeLine(BaseModel):
@@ -73,7 +75,7 @@ def parse_line(text: str, number: int) -> ProbeLine | UploadLine:
 
 def probe_info(record: ProbeRecord) -> ProbeInfo:
     return ProbeInfo(record.id, record.country, record.subdivision, record.city, record.asn,
-                     record.access)
+                     record.access, record.operator, record.collector_abroad)
 
 
 def replay(lines: Iterable[str], params: Params | None = None, until: float | None = None,

@@ -110,10 +110,15 @@ def build(spec: FleetSpec, scenarios: list[Scenario], hours: float, seed: int = 
     for p in probes:
         effects[p.info.id].extend(churn_effects(rng, T0, t1, churn_per_day))
     truth = [sc.truth(probes) for sc in scenarios]
+    # a probe that keeps uploading through an international cut reaches the collector at
+    # home: its stream says so (elsewhere an arriving upload proves international links work)
+    home = {pid for pid, eff in effects.items()
+            if {(e.start, e.end) for e in eff if e.what == "international_fail"}
+            - {(e.start, e.end) for e in eff if e.what == "upload_fail"}}
 
     def lines() -> Iterator[str]:
         for p in probes:
-            yield probe_line(p)
+            yield probe_line(p, collector_abroad=p.info.id not in home)
         streams = [probe_lines(p, effects[p.info.id], T0, t1, spec.cadence_s,
                                seed * 100_003 + n, spec.measure_every)
                    for n, p in enumerate(probes)]

@@ -1,7 +1,8 @@
 """Scoring: detector transitions against ground truth (the figures of issue 4).
 
 An event matches a truth entry when the entity (type, code, access scope) is the same and
-their times overlap; retracted events count as raised on negative cases but not as claims.
+their times overlap; retracted and merged events count as raised on negative cases but not as
+claims (a merged event's probes are claimed by the wider event it joined).
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ class Score:
     def add(self, events: Events, truth: list[dict[str, Any]], entities: int,
             hours: float) -> None:
         self.entity_months += entities * hours / (24 * 30)
-        claims = {i: e for i, e in events.final.items() if e["status"] != "retracted"}
+        claims = {i: e for i, e in events.final.items()
+                  if e["status"] not in ("retracted", "merged")}
         matched: set[str] = set()
         for case in truth:
             start, end = parse_time(case["start"]), parse_time(case["end"])

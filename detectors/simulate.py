@@ -136,11 +136,14 @@ def _night(sp: SimProbe, t: float) -> bool:
     return sec >= off or sec < on - 86_400 if on > 86_400 else off <= sec < on
 
 
-def probe_line(sp: SimProbe) -> str:
+def probe_line(sp: SimProbe, collector_abroad: bool = True) -> str:
     i = sp.info
-    return json.dumps({"type": "probe", "probe": {
+    probe: dict[str, object] = {
         "id": i.id, "country": i.country, "subdivision": i.subdivision, "city": i.city,
-        "asn": i.asn, "access": i.access}}, separators=(",", ":"))
+        "asn": i.asn, "access": i.access}
+    if not collector_abroad:
+        probe["collector_abroad"] = False
+    return json.dumps({"type": "probe", "probe": probe}, separators=(",", ":"))
 
 
 def churn_effects(rng: random.Random, t0: float, t1: float, per_day: float) -> list[Effect]:

@@ -19,6 +19,9 @@ OLD: Final = 3  # silent for longer than a burst window: out of the burst, still
 EXCUSED: Final = 4  # silent at its usual off time
 GLOBAL: Final = 5  # silent inside a global arrival gap (collector down, mass reboot)
 GONE: Final = 6  # silent for longer than the level window: out of every denominator
+
+_DAY: Final = 86_400  # seconds: the time-of-day profile's period
+_SEEN_MAX: Final = 255  # days a slot counts (one byte), and the day marker's cycle
 SILENT: Final = (BURST, OLD, EXCUSED, GLOBAL, GONE)  # states a returning probe leaves
 
 # Scopes of a result, as small ints (gap records keep many of them).
@@ -90,7 +93,7 @@ class ProbeState:
         self.gap: GapRecord | None = None
         self.targets: dict[str, TargetState] | None = None
         self.conditions: dict[str, dict[str, str]] | None = None  # signal -> {target: method}
-        slots = 86_400 // params.tod_slot_s
+        slots = _DAY // params.tod_slot_s
         self.seen_slots = bytearray(slots)
         self.seen_day = bytearray(slots)
 
@@ -100,7 +103,7 @@ class ProbeState:
             gap = now - self.last_arrival
             if self.arrivals < params.learn_arrivals:
                 self.cadence = gap if self.arrivals == 1 else (self.cadence + gap) / 2
-            elif gap <= 3 * self.cadence:
+            elif gap <= params.silence_gap_cadences * self.cadence:
                 self.long_gaps, self.long_sum = 0, 0.0
                 a = params.cadence_alpha
                 self.jitter = (1 - a) * self.jitter + a * abs(gap - self.cadence)
@@ -120,20 +123,21 @@ class ProbeState:
             self.first_seen = now
         self.arrivals += 1
         self.last_arrival = max(self.last_arrival, now)
-        slot = int(now % 86_400) // params.tod_slot_s
-        day = int(now // 86_400) % 255 + 1
+        slot = int(now % _DAY) // params.tod_slot_s
+        day = int(now // _DAY) % _SEEN_MAX + 1
         if self.seen_day[slot] != day:
             self.seen_day[slot] = day
-            if self.seen_slots[slot] < 255:
+            if self.seen_slots[slot] < _SEEN_MAX:
                 self.seen_slots[slot] += 1
 
     def silence_after(self, params: Params) -> float:
-        return params.silence_factor * self.cadence + 3 * self.jitter + params.silence_margin_s
+        return params.silence_factor * self.cadence + params.silence_jitters * self.jitter + \
+            params.silence_margin_s
 
     def usually_off(self, at: float, params: Params) -> bool:
         """Whether the probe is usually absent at this time of day (switched off at night)."""
-        days = int((at - self.first_seen) // 86_400)
+        days = int((at - self.first_seen) // _DAY)
         if days < params.tod_min_days:
             return False
-        slot = int((at + params.tod_slot_s) % 86_400) // params.tod_slot_s
-        return self.seen_slots[slot] / min(days, 255) < params.tod_presence
+        slot = int((at + params.tod_slot_s) % _DAY) // params.tod_slot_s
+        return self.seen_slots[slot] / min(days, _SEEN_MAX) < params.tod_presence

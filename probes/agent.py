@@ -115,6 +115,7 @@ class Agent:
             except Exception as exc:  # e.g. a full disk: keep measuring, try again later
                 log.exception("upload round failed")
                 done = Round(error=f"{type(exc).__name__}: {exc}")
+            self.plan.set_offline(done.error is not None)
             if done.error is None:
                 attempt = 0
                 delay = self.schedule.upload * (1 + self.rng.uniform(0, self.schedule.jitter))

@@ -3,7 +3,9 @@
 The pulse group (light reachability checks) runs every ``schedule.pulse`` seconds, the
 service group (heavier checks) every ``schedule.service``; each next run is pushed by a random
 fraction of the interval (``jitter``), so thousands of probes rebooted by one power cut do
-not measure and upload in lockstep. Both groups run once at start.
+not measure and upload in lockstep. Both groups run once at start. While uploads fail
+(``offline``), the pulse runs ``OFFLINE_STRETCH`` times less often: the backlog of a long
+cut then fits the spool's cap, and every result still reaches the collector afterwards.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from dataclasses import dataclass, field
 
 from cutwatch.probes.targets import Group, Schedule
 
+# The default pulse (30 s) is for speed while the collector listens; offline, a result a
+# minute (the pulse of earlier releases) keeps 7 days of backlog under the 20 MB spool cap.
+OFFLINE_STRETCH = 2.0
+
 
 @dataclass
 class Plan:
@@ -21,13 +27,26 @@ class Plan:
     clock: Callable[[], float]
     rng: random.Random = field(default_factory=random.Random)
     next_at: dict[Group, float] = field(init=False)  # both groups due at once, from __post_init__
+    offline: bool = False  # uploads are failing: see set_offline
 
     def __post_init__(self) -> None:
         now = self.clock()
         self.next_at = {"pulse": now, "service": now}
 
     def interval(self, group: Group) -> float:
-        return self.schedule.pulse if group == "pulse" else self.schedule.service
+        if group == "service":
+            return self.schedule.service
+        return self.schedule.pulse * (OFFLINE_STRETCH if self.offline else 1.0)
+
+    def set_offline(self, offline: bool) -> None:
+        """Uploads fail (or work again): back online, the next pulse is due within one
+        ordinary interval, so live conditions are measured at full speed at once."""
+        if offline == self.offline:
+            return
+        self.offline = offline
+        if not offline:
+            self.next_at["pulse"] = min(self.next_at["pulse"],
+                                        self.clock() + self.interval("pulse"))
 
     def due(self) -> list[Group]:
         """The groups due now; each is rescheduled one jittered interval later."""

@@ -18,7 +18,8 @@ from cutwatch.detectors.params import Params
 # and the time-of-day and level windows (hours to days of history, which a drill never has)
 # stay.
 SCALED = ("eval_interval_s", "silence_margin_s", "burst_window_s", "hold_s", "backlog_wait_s",
-          "refine_min_shift_s", "settle_s", "live_window_s", "condition_hold_s")
+          "refine_min_shift_s", "settle_s", "live_window_s", "condition_hold_s",
+          "throttle_onset_period_s", "gap_bucket_min_s")
 # Scaled values the detector's own clock cannot go below.
 FLOORS = {"eval_interval_s": 0.5, "silence_margin_s": 1.0, "refine_min_shift_s": 1.0}
 
@@ -29,11 +30,6 @@ def drill_params(cadence: float) -> dict[str, float]:
     base = Params()
     out = {name: max(FLOORS.get(name, 0.0), getattr(base, name) * k) for name in SCALED}
     out["default_cadence_s"] = cadence
-    # The one count the drill changes: a probe measures once per cadence, so three
-    # consecutive slow results (production) take two cadences before the third is even
-    # measured, and a throttling event could not open within three cadences of the cut.
-    # Two keep the rule "one slow result is not throttling" (docs/drill.md says so).
-    out["throttle_min_results"] = 2
     return out
 
 

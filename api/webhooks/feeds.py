@@ -79,7 +79,8 @@ def title(transition: Mapping[str, Any]) -> str:
     kind = str(event.get("kind", "event")).replace("_", " ").capitalize()
     place = entity.get("name") or entity.get("code", "?")
     return (f"{kind} {transition['action']}: {place} ({entity.get('type', '?')} "
-            f"{entity.get('code', '?')}), {event.get('status')}")
+            f"{entity.get('code', '?')}), {event.get('status')}"
+            + (", single source" if event.get("single_source") else ""))
 
 
 def summary(transition: Mapping[str, Any]) -> str:
@@ -87,6 +88,14 @@ def summary(transition: Mapping[str, Any]) -> str:
     return (f"Status {event.get('status')}, confidence {event.get('confidence')}, "
             f"{event.get('probes_affected')} of {event.get('probes_total')} probes affected, "
             f"since {event.get('start')}" + (f" until {event['end']}" if event.get("end") else ""))
+
+
+def terms(transition: Mapping[str, Any]) -> list[str]:
+    """Categories (Atom) and tags (JSON Feed): kind, status, and ``single_source`` when the
+    event is flagged so (a reader can filter staged-looking events out)."""
+    event = transition["event"]
+    out = [str(t) for t in (event.get("kind"), event.get("status")) if t]
+    return [*out, "single_source"] if event.get("single_source") else out
 
 
 def entry_id(base: str, transition: Mapping[str, Any]) -> str:
@@ -117,9 +126,8 @@ def atom(transitions: list[dict[str, Any]], base: str, self_url: str) -> bytes:
         sub(entry, "updated", transition["at"])
         sub(entry, "link", rel="alternate", href=links["dashboard"], type="text/html")
         sub(entry, "link", rel="related", href=links["api"], type="application/json")
-        for term in (transition["event"].get("kind"), transition["event"].get("status")):
-            if term:
-                sub(entry, "category", term=str(term))
+        for term in terms(transition):
+            sub(entry, "category", term=term)
         sub(entry, "summary", summary(transition))
     document: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return document
@@ -136,8 +144,7 @@ def json_feed(transitions: list[dict[str, Any]], base: str, self_url: str) -> di
             "title": title(transition),
             "content_text": summary(transition),
             "date_published": transition["at"],
-            "tags": [str(t) for t in (transition["event"].get("kind"),
-                                      transition["event"].get("status")) if t],
+            "tags": terms(transition),
             "_cutwatch": transition,
         })
     return {"version": "https://jsonfeed.org/version/1.1",

@@ -13,11 +13,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cutwatch.detectors import codes
 from cutwatch.detectors.model import EntityType, Kind
 
 _SUBDIVISION = re.compile(r"[A-Za-z]{2}-[A-Za-z0-9]{1,3}")
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
-_ASN = re.compile(r"^(?:AS)?(\d+)$", re.IGNORECASE)
 
 
 class EntityFilter(BaseModel):
@@ -60,8 +60,7 @@ class EntityPlace:
 def _asn(value: Any) -> int | None:
     if isinstance(value, int):
         return value
-    match = _ASN.match(str(value or "").strip())
-    return int(match.group(1)) if match else None
+    return codes.parse_asn(str(value or ""))
 
 
 def place_of(entity: Mapping[str, Any]) -> EntityPlace:
@@ -72,7 +71,8 @@ def place_of(entity: Mapping[str, Any]) -> EntityPlace:
     """
     etype = str(entity.get("type", ""))
     code = str(entity.get("code", ""))
-    parts = code.split("/")
+    parts = codes.parse(etype, code)
+    head = parts.place or ""
     subdivision = entity.get("subdivision")
     country = entity.get("country")
     asn = entity.get("asn")
@@ -81,15 +81,15 @@ def place_of(entity: Mapping[str, Any]) -> EntityPlace:
     elif etype == "subdivision":
         subdivision = subdivision or code
     elif etype == "city":
-        if subdivision is None and _SUBDIVISION.fullmatch(parts[0]):
-            subdivision = parts[0]
-        elif country is None and len(parts) > 1 and _COUNTRY.fullmatch(parts[0]):
-            country = parts[0]
+        if subdivision is None and _SUBDIVISION.fullmatch(head):
+            subdivision = head
+        elif country is None and parts.city is not None and _COUNTRY.fullmatch(head):
+            country = head
     elif etype in ("asn", "asn_subdivision"):
-        asn = asn if asn is not None else parts[0]
-        if etype == "asn_subdivision" and subdivision is None and len(parts) > 1 and (
-                _SUBDIVISION.fullmatch(parts[1])):
-            subdivision = parts[1]
+        asn = asn if asn is not None else parts.asn
+        if etype == "asn_subdivision" and subdivision is None and parts.place is not None and (
+                _SUBDIVISION.fullmatch(parts.place)):
+            subdivision = parts.place
     if country is None and subdivision:
         country = str(subdivision)[:2]
     return EntityPlace(

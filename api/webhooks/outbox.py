@@ -16,6 +16,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from cutwatch.api.webhooks import filters, payloads
+from cutwatch.detectors.model import Transition, TransitionError
 
 _dumps = partial(json.dumps, default=str)
 
@@ -25,20 +26,27 @@ def new_delivery_id() -> str:
     return f"msg_{uuid.uuid4().hex}"
 
 
-async def enqueue(conn: psycopg.AsyncConnection[Any], transition: Mapping[str, Any]) -> int:
+async def enqueue(conn: psycopg.AsyncConnection[Any],
+                  typed: Transition | Mapping[str, Any]) -> int:
     """Insert one delivery per matching active subscription; return how many.
 
     Runs in the caller's transaction. Raises ``payloads.PayloadError`` when the object is not
     an event transition (docs/events.md). Every transition is also recorded for the feeds.
     """
-    kind = payloads.event_type(transition)
-    event_id = str(transition["event"]["id"])
-    payload = Jsonb(dict(transition), dumps=_dumps)
+    if not isinstance(typed, Transition):
+        try:
+            typed = Transition.from_json(typed)
+        except TransitionError as exc:
+            raise payloads.PayloadError(str(exc)) from None
+    transition = typed.to_json()
+    kind = f"outage.{typed.action}"
+    event_id = typed.event.id
+    payload = Jsonb(transition, dumps=_dumps)
     async with conn.cursor() as cur:
         await cur.execute(
             "INSERT INTO feed_entries (event_id, action, at, transition)"
             " VALUES (%s, %s, %s, %s)",
-            (event_id, transition["action"], transition.get("at") or payloads.now_rfc3339(),
+            (event_id, typed.action, transition["at"],
              payload),
         )
         await cur.execute(

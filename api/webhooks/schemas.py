@@ -44,6 +44,9 @@ class Event(BaseModel):
     probes_affected: int = Field(ge=0)
     probes_total: int = Field(ge=0)
     asns_affected: list[int]
+    single_source: bool = Field(
+        default=False, description="the evidence comes from too few operators (or, for an "
+        "area, networks) to rule out a staged event: evidence.sources says how many")
     evidence: dict[str, Any] = Field(description="what the decision rested on")
 
 
@@ -57,6 +60,17 @@ class ResolvedEvent(Event):
 
 class RetractedEvent(Event):
     status: Literal["retracted"]
+
+
+class MergedEvidence(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    merged_into: str = Field(description="id of the wider event that now covers its probes")
+
+
+class MergedEvent(Event):
+    status: Literal["merged"]
+    evidence: MergedEvidence  # type: ignore[assignment]
 
 
 class Links(BaseModel):
@@ -87,6 +101,11 @@ class Resolved(_Transition):
 class Retracted(_Transition):
     action: Literal["retracted"]
     event: RetractedEvent
+
+
+class Merged(_Transition):
+    action: Literal["merged"]
+    event: MergedEvent
 
 
 class _Envelope(BaseModel):
@@ -123,6 +142,14 @@ class OutageRetracted(_Envelope):
     data: Retracted
 
 
+class OutageMerged(_Envelope):
+    """The outage goes on as part of a wider one (``evidence.merged_into``): its probes are
+    now that event's; not a retraction."""
+
+    type: Literal["outage.merged"]
+    data: Merged
+
+
 class WebhookTest(_Envelope):
     """Sent by POST /v1/subscriptions/{id}/test; its event is a placeholder (country ZZ)."""
 
@@ -133,6 +160,7 @@ class WebhookTest(_Envelope):
 MODELS: dict[str, type[BaseModel]] = {
     "outage.opened": OutageOpened, "outage.updated": OutageUpdated,
     "outage.resolved": OutageResolved, "outage.retracted": OutageRetracted,
+    "outage.merged": OutageMerged,
     "webhook.test": WebhookTest,
 }
 

@@ -5,10 +5,12 @@
 
 A lab process serves 20 loopback targets (DNS, TCP, HTTP, a "gateway") and a minimal
 collector that acknowledges batches and counts the bytes it receives. The real probe
-(`cutwatch probe run`) runs against them at the default schedule (pulse 60 s, service 900 s,
-upload 60 s) for ``--window`` seconds after ``--warmup``, sampled from /proc. The service
-group runs only every 15 minutes, so its CPU and traffic share is measured on its own (one
-round in this process) and added pro rata. The 7-day spool is filled with copies of real
+(`cutwatch probe run`) runs against them at the probe's default schedule (``Schedule()``:
+pulse, service and upload intervals, read from the code) for ``--window`` seconds after
+``--warmup``, sampled from /proc. The service group runs only every 15 minutes, so its CPU and
+traffic share is measured on its own (one round in this process) and added pro rata. Every
+upload round sends a batch even with no result ready (the heartbeat): its bytes are counted
+and printed apart. The 7-day spool is filled with copies of real
 results at the schedule's rate and measured on disk. Nothing leaves 127.0.0.1.
 """
 
@@ -31,7 +33,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
-PULSE_S, SERVICE_S = 60, 900
+from cutwatch.probes.scheduler import OFFLINE_STRETCH
+from cutwatch.probes.targets import Schedule
+
+PULSE_S, SERVICE_S, UPLOAD_S = int(Schedule().pulse), int(Schedule().service), Schedule().upload
+OFFLINE_PULSE_S = int(PULSE_S * OFFLINE_STRETCH)  # the pulse while uploads fail
 
 
 def targets_toml(dns: int, tcp: int, web: str, collector: str, state: Path) -> str:
@@ -64,7 +70,8 @@ def targets_toml(dns: int, tcp: int, web: str, collector: str, state: Path) -> s
 
 
 class _Collector(BaseHTTPRequestHandler):
-    stats: ClassVar[dict[str, int]] = {"requests": 0, "bytes": 0, "results": 0}
+    stats: ClassVar[dict[str, int]] = {"requests": 0, "bytes": 0, "results": 0,
+                                       "heartbeats": 0, "heartbeat_bytes": 0}
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -73,6 +80,9 @@ class _Collector(BaseHTTPRequestHandler):
         self.stats["requests"] += 1
         self.stats["bytes"] += len(body) + head
         self.stats["results"] += len(batch["results"])
+        if not batch["results"]:  # a heartbeat: nothing measured since the last upload
+            self.stats["heartbeats"] += 1
+            self.stats["heartbeat_bytes"] += len(body) + head
         reply = json.dumps({"batch_id": batch["batch_id"], "accepted": len(batch["results"]),
                             "duplicates": 0, "server_time": datetime.now(UTC).isoformat()})
         self._send(reply.encode())
@@ -143,16 +153,17 @@ def service_round(config_path: Path) -> tuple[float, list[Any], list[Any]]:
 
 
 def week_spool(pulse: list[Any], service: list[Any], path: Path) -> tuple[int, int]:
-    """Seven days of results at the schedule's rate, stored as the probe stores them."""
+    """Seven days of results at the offline schedule's rate (uploads failing all along),
+    stored as the probe stores them."""
     from cutwatch.probes.spool import Spool, SpoolLimits
     from cutwatch.probes.spool_codec import encode
 
     spool = Spool(path, SpoolLimits(max_bytes=10**10, max_age_s=10**9))
     start = datetime.now(UTC) - timedelta(days=7)
     rows = []
-    for round_no in range(7 * 86_400 // PULSE_S):
-        at = start + timedelta(seconds=round_no * PULSE_S)
-        batch = pulse + (service if round_no % (SERVICE_S // PULSE_S) == 0 else [])
+    for round_no in range(7 * 86_400 // OFFLINE_PULSE_S):
+        at = start + timedelta(seconds=round_no * OFFLINE_PULSE_S)
+        batch = pulse + (service if round_no % (SERVICE_S // OFFLINE_PULSE_S) == 0 else [])
         for offset, result in enumerate(batch):
             moment = at + timedelta(milliseconds=offset * 37)
             copy = dataclasses.replace(result, id=uuid.uuid4(), measured_at=moment)
@@ -274,9 +285,15 @@ def run(work: Path, window: float, warmup: float, python: str) -> None:
           f"median {sorted(rss)[len(rss) // 2] / 2**20:.1f} MiB   (limit 40 MB)")
     print(f"CPU: {window_cpu:.2f} s in window + service round {service_cpu:.3f} s per "
           f"{SERVICE_S} s -> {cpu_share:.2f}% of one core   (limit 1%)")
-    print(f"upload: {sent1['requests'] - sent0['requests']} batches, "
-          f"{per_result:.0f} B/result on the wire -> {upload_h / 1e6:.3f} MB/h   (limit 0.5)")
-    print(f"spool, 7 days offline: {count} results -> {week / 1e6:.1f} MB on disk, "
+    requests = sent1["requests"] - sent0["requests"]
+    beats = sent1["heartbeats"] - sent0["heartbeats"]
+    beat_bytes = (sent1["heartbeat_bytes"] - sent0["heartbeat_bytes"]) / max(beats, 1)
+    print(f"upload: {requests} batches every {UPLOAD_S:.0f} s ({requests * 3600 / window:.0f}/h), "
+          f"{beats} of them empty heartbeats of {beat_bytes:.0f} B; "
+          f"{per_result:.0f} B/result on the wire (heartbeats included) -> "
+          f"{upload_h / 1e6:.3f} MB/h   (limit 0.5)")
+    print(f"spool, 7 days offline (pulse every {OFFLINE_PULSE_S} s): {count} results -> "
+          f"{week / 1e6:.1f} MB on disk, "
           f"{week / count:.0f} B/result   (limit 20 MB)")
 
 

@@ -37,6 +37,7 @@ def test_replay_prints_design_shaped_transitions(stream_file: Path,
     assert isinstance(event, dict)
     assert set(event) == {"id", "status", "kind", "entity", "start", "end", "detected_at",
                           "confidence", "probes_affected", "probes_total", "asns_affected",
+                          "single_source",
                           "evidence"}
     assert event["entity"] == {"type": "subdivision", "code": "MM-01", "name": "Sagaing",
                                "subdivision": "MM-01", "country": "MM"}

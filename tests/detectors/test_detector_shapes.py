@@ -86,8 +86,12 @@ def test_provinces_going_dark_one_after_another_become_one_country_event() -> No
     lines, _ = build(FleetSpec(), [scenario], 3.0, seed=1)
     transitions = run(list(lines))
     final = {t["event"]["id"]: t["event"] for t in transitions}
-    claims = [e for e in final.values() if e["status"] != "retracted"]
-    merged = [e for e in final.values() if e["status"] == "retracted"]
+    claims = [e for e in final.values() if e["status"] != "merged"]
+    merged = [e for e in final.values() if e["status"] == "merged"]
+    # merged, never retracted: to a subscriber a retraction says "not a shutdown"
+    assert [t["action"] for t in transitions if t["event"]["id"] == merged[0]["id"]][-1] \
+        == "merged"
+    assert not [t for t in transitions if t["action"] == "retracted"]
     assert [(e["entity"]["type"], e["entity"]["code"], e["kind"]) for e in claims] == [
         ("country", "MM", "blackout")]
     assert len(merged) == 1

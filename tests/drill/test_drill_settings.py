@@ -28,11 +28,11 @@ def test_the_collector_settings_carry_the_scaled_detector() -> None:
     assert params.condition_hold_s == Params().condition_hold_s / 12
     assert params.default_cadence_s == CADENCE
     assert params.eval_interval_s >= 0.5  # the floor of the scaled clock
-    # counts and fractions are not durations: they stay the production ones, except the
-    # slow results throttling needs (one per cadence: three could not open in three)
+    assert params.throttle_onset_period_s == CADENCE
+    # counts and fractions are not durations: they stay the production ones, all of them
     assert params.min_probes == Params().min_probes
     assert params.open_fraction == Params().open_fraction
-    assert params.throttle_min_results == 2 < Params().throttle_min_results
+    assert params.throttle_min_results == Params().throttle_min_results
     assert online.poll_s == CADENCE / 10
     assert online.rebuild_s == 4 * CADENCE
     assert online.page == OnlineConfig().page

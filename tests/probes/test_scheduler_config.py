@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import random
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
-from cutwatch.probes.config import ConfigError, load_config, write_state_file
+from cutwatch.probes.agent import Agent
+from cutwatch.probes.checks.base import Context
+from cutwatch.probes.config import ConfigError, ProbeConfig, load_config, write_state_file
 from cutwatch.probes.scheduler import Plan, backoff
+from cutwatch.probes.spool import Spool
 from cutwatch.probes.targets import Schedule
+from cutwatch.probes.uploader import Uploader
 
 
 class FakeClock:
@@ -110,3 +119,56 @@ def test_state_files_are_private_and_replace_a_leftover(tmp_path: Path) -> None:
     assert path.read_text() == "two"
     assert path.stat().st_mode & 0o777 == 0o600
     assert not (tmp_path / "catalogue.tmp").exists()
+
+
+def test_offline_pulse_runs_half_as_often_and_resumes_at_once() -> None:
+    clock = FakeClock()
+    plan = Plan(Schedule(pulse=30, service=900, jitter=0), clock)
+    plan.due()
+    plan.set_offline(True)  # uploads failing: the backlog must fit the spool
+    runs = []
+    while clock.now < 1000 + 600:
+        clock.now += plan.wait()
+        if "pulse" in plan.due():
+            runs.append(clock.now)
+    # the first pulse was planned online (30 s), every later one offline (60 s)
+    assert [b - a for a, b in itertools.pairwise(runs)] == [60.0] * (len(runs) - 1)
+    clock.now += 5
+    plan.set_offline(False)  # the collector answers again: full speed within one pulse
+    assert plan.wait() <= 30
+    clock.now += plan.wait()
+    assert plan.due() == ["pulse"]
+    clock.now += plan.wait()
+    assert plan.due() == ["pulse"]
+    assert plan.next_at["pulse"] - clock.now == 30
+
+
+def test_the_agent_slows_its_pulse_while_uploads_fail(tmp_path: Path) -> None:
+    # a loopback port nobody listens on: every upload is refused
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    agent = Agent(ProbeConfig(), Context())
+    spool = Spool(tmp_path / "spool.sqlite3")
+
+    async def scenario() -> bool:
+        stop = asyncio.Event()
+        with httpx.Client(timeout=5) as client:
+            uploader = Uploader(spool, client, collectors=(f"http://127.0.0.1:{port}",),
+                                probe_id="p-1", token="p-1.secret")
+            task = asyncio.create_task(agent.upload_loop(stop, uploader))
+            deadline = time.monotonic() + 20  # the first refused upload is at once
+            for _ in range(400):
+                if agent.plan.offline or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.05)
+            stop.set()
+            await task
+        return agent.plan.offline
+
+    assert not agent.plan.offline
+    try:
+        assert asyncio.run(scenario())
+    finally:
+        spool.close()
+    assert agent.plan.interval("pulse") == 2 * Schedule().pulse

@@ -21,7 +21,7 @@ def transition(action: str = "opened", *, status: str = "suspected", confidence:
                   "start": "2021-02-15T01:00:00Z", "end": None,
                   "detected_at": "2021-02-15T01:02:30Z", "confidence": confidence,
                   "probes_affected": 12, "probes_total": 14, "asns_affected": [9988],
-                  "evidence": {"silent": 12}},
+                  "single_source": False, "evidence": {"silent": 12}},
     }
 
 

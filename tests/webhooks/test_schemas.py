@@ -32,9 +32,12 @@ def test_every_outage_type_has_a_schema() -> None:
 @pytest.mark.parametrize(("action", "status"), [
     ("opened", "suspected"), ("opened", "confirmed"), ("updated", "confirmed"),
     ("updated", "resolved"), ("resolved", "resolved"), ("retracted", "retracted"),
+    ("merged", "merged"),
 ])
 def test_bodies_validate(action: str, status: str) -> None:
     item = transition(action, status=status)
+    if action == "merged":
+        item["event"]["evidence"]["merged_into"] = "ev-wider"
     body = payloads.build(payloads.event_type(item), item, "https://c.example",
                           datetime.now(UTC))
     parsed = schemas.validate(body)
@@ -50,3 +53,13 @@ def test_schema_rejects_what_it_should() -> None:
     test_body["type"] = "webhook.test"
     test_body["data"] = payloads.sample_transition()
     schemas.validate(json.dumps(test_body))
+
+
+def test_a_merged_event_must_name_the_event_it_joined() -> None:
+    item = transition("merged", status="merged")  # no evidence.merged_into
+    body = payloads.build("outage.merged", item, "https://c.example", datetime.now(UTC))
+    with pytest.raises(ValidationError):
+        schemas.validate(body)
+    item["event"]["evidence"]["merged_into"] = "ev-wider"
+    schemas.validate(payloads.build("outage.merged", item, "https://c.example",
+                                    datetime.now(UTC)))

@@ -1,4 +1,4 @@
-"""In-probe signals: what one probe's own results say, against its own baselines.
+"""What one probe's own results say, against its own baselines.
 
 A result either describes the probe's present (measured within ``live_window_s`` of the
 clock: it feeds live conditions: ``international`` cut, ``block`` of targets, ``throttling``)
@@ -10,11 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from cutwatch.detectors.params import Params
+from cutwatch.detectors.signals import LIVE
 from cutwatch.detectors.state import DOMESTIC, INTERNATIONAL, LAN, ProbeState, TargetState
 from cutwatch.failures import NOT_NETWORK
 from cutwatch.wire import Result
 
 SCOPES = {"lan": LAN, "domestic": DOMESTIC, "international": INTERNATIONAL}
+_KILO = 1000.0  # kbps -> bps
+_NS = 1e9  # 1/throughput in ns per bit: a number that grows like a latency
 
 
 def scope_of(result: Result) -> int:
@@ -38,10 +41,10 @@ def method_of(result: Result) -> str:
 def slowness(result: Result) -> float | None:
     """One number that grows when the path gets slower: 1/throughput, TTFB or duration."""
     details: dict[str, Any] = result.details
-    for key, scale in (("throughput_bps", 1.0), ("throughput_kbps", 1000.0)):
+    for key, scale in (("throughput_bps", 1.0), ("throughput_kbps", _KILO)):
         value = details.get(key)
         if isinstance(value, int | float) and value > 0:
-            return 1e9 / (float(value) * scale)
+            return _NS / (float(value) * scale)
     timings = details.get("timings")
     nested = timings if isinstance(timings, dict) else {}
     for value in (nested.get("ttfb_ms"), details.get("ttfb_ms"), details.get("rtt_ms"),
@@ -62,9 +65,10 @@ def observe(probe: ProbeState, result: Result, measured: float, params: Params) 
         state = probe.targets[result.target] = TargetState(scope_of(result))
     elif measured > state.last_at:
         # how often the probe measures (gap coverage is judged against it, not uploads)
-        gap = min(measured - state.last_at, 3600.0)
+        gap = min(measured - state.last_at, params.max_cadence_s)
+        a = params.cadence_alpha
         probe.measure_every = gap if not probe.measure_every else \
-            0.9 * probe.measure_every + 0.1 * gap
+            (1 - a) * probe.measure_every + a * gap
     state.last_at = max(state.last_at, measured)
     if not result.ok:
         if not state.fail_run:
@@ -89,23 +93,17 @@ def observe(probe: ProbeState, result: Result, measured: float, params: Params) 
 
 def conditions(probe: ProbeState, params: Params) -> dict[str, dict[str, str]]:
     """The probe's live conditions now: signal -> {target: method} (``""`` where no method
-    applies; no targets for an international cut)."""
+    applies; no targets for an international cut), each as its registered signal says."""
     targets = probe.targets
     if not targets:
         return {}
-    gateway_down = any(t.scope == LAN and t.fail_run >= 2 for t in targets.values())
+    gateway_down = any(t.scope == LAN and t.fail_run >= params.fail_min_results
+                       for t in targets.values())
     if gateway_down:
         return {}
-    failing = {name: t for name, t in targets.items() if t.scope != LAN and t.fail_run >= 2}
-    working = [t for t in targets.values() if t.scope != LAN and t.fail_run == 0 and t.n_ok]
     out: dict[str, dict[str, str]] = {}
-    intl = [t for t in targets.values() if t.scope == INTERNATIONAL]
-    dom_ok = any(t.scope == DOMESTIC and t.fail_run == 0 and t.n_ok for t in targets.values())
-    if intl and dom_ok and all(t.fail_run >= 2 for t in intl):
-        out["international"] = {}
-    elif failing and working:
-        out["block"] = {n: t.method for n, t in sorted(failing.items())}
-    slow = sorted(n for n, t in targets.items() if t.slow_run >= params.throttle_min_results)
-    if slow:
-        out["throttling"] = dict.fromkeys(slow, "")
+    for signal in LIVE:
+        found = signal.probe_condition(probe, targets, params)
+        if found is not None:
+            out[signal.raises] = found
     return out

@@ -1,0 +1,58 @@
+"""Throttling, live: ``throttle_min_results`` consecutive results of one target at
+``throttle_factor`` x the probe's own baseline; kept only where controls outside the entity
+reach that target at their usual speed (a target slow for everyone raises nothing)."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping
+from typing import Any
+
+from cutwatch.detectors import conditions as cond
+from cutwatch.detectors.decide import Verdict
+from cutwatch.detectors.entities import Entity
+from cutwatch.detectors.model import Kind
+from cutwatch.detectors.params import Params
+from cutwatch.detectors.signals.base import EngineView
+from cutwatch.detectors.state import ProbeState, TargetState
+
+
+class Throttling:
+    name = "throttling"
+    raises = "throttling"
+    kind: Kind = "throttling"
+    params = ("throttle_min_results", "throttle_factor", "min_probes", "open_fraction",
+              "control_min_probes", "control_ok_fraction", "churn_floor", "max_surprise",
+              "part_fraction", "part_min_probes", "min_asns", "network_surprise")
+
+    def probe_condition(self, probe: ProbeState, targets: Mapping[str, TargetState],
+                        params: Params) -> dict[str, str] | None:
+        slow = sorted(n for n, t in targets.items() if t.slow_run >= params.throttle_min_results)
+        return dict.fromkeys(slow, "") if slow else None
+
+    def judge(self, view: EngineView, ent: Entity, churn: float) -> Verdict | None:
+        affected = ent.conditions.get(self.raises, set())
+        if not cond.enough(view, ent, affected):
+            return None
+        slow = {t for p in affected for t in cond.detail(view, p, self.raises)}
+        fast_elsewhere = {t for t in slow if cond.controlled(view, ent, t, slow=True)}
+        affected = {p for p in affected
+                    if not fast_elsewhere.isdisjoint(cond.detail(view, p, self.raises))}
+        return cond.judge_live(view, ent, self.raises, affected)
+
+    def describe(self, view: EngineView, ent: Entity,
+                 members: set[int]) -> tuple[float, dict[str, Any]]:
+        targets = sorted({t for p in members for t in cond.detail(view, p, self.raises)})
+        # the slow run began that many of the probes' own measurement rounds ago (not a
+        # fixed minute each: the default schedule measures every 30 s)
+        params = view.params
+        pace = statistics.median(view.probes[p].measure_every or params.throttle_onset_period_s
+                                 for p in members)
+        start = view.clock - params.throttle_min_results * pace
+        return start, {"signal": self.raises, "targets": targets}
+
+    def ended(self, view: EngineView, members: set[int], start: float, now: float) -> float:
+        return now  # slowness has no failure edges to bracket: when it was seen to stop
+
+
+SIGNAL = Throttling()
