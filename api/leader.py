@@ -67,7 +67,7 @@ from cutwatch.api.detection_store import (
 )
 from cutwatch.detectors import snapshot
 from cutwatch.detectors.engine import Engine
-from cutwatch.detectors.model import Upload
+from cutwatch.detectors.model import Transition, Upload
 from cutwatch.detectors.params import Params
 
 if TYPE_CHECKING:
@@ -200,7 +200,7 @@ class Leader:
         """Replay recent history and empty the queue of it, in one snapshot."""
         config, conn = self.config, self.conn
         started = time.perf_counter()
-        transitions: list[Mapping[str, Any]] = []
+        transitions: list[Transition] = []
         async with conn.transaction():
             await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             now = await self.clock(conn)
@@ -272,7 +272,7 @@ class Leader:
                         self.name or "leader", stored_snapshot.taken_at, exc)
             return None
         self.engine = engine
-        transitions: list[Mapping[str, Any]] = []
+        transitions: list[Transition] = []
         after, replayed = 0, 0
         async with conn.transaction():
             now = await self.clock(conn)
@@ -343,14 +343,14 @@ class Leader:
             self.probes_at = now.timestamp()
 
     def _feed(self, uploads: list[Upload], until: float,
-              last: bool = True) -> list[Mapping[str, Any]]:
+              last: bool = True) -> list[Transition]:
         """Feed ``uploads`` in order, evaluating up to each; then up to ``until`` only when
         this is the ``last`` page: evaluating ahead of a page still to come would judge its
         probes silent before their batches are read."""
         engine = self.engine
-        out: list[Mapping[str, Any]] = []
+        out: list[Transition] = []
         for upload in uploads:
-            out.extend(t.to_json() for t in engine.evaluate_until(min(upload.received_at, until)))
+            out.extend(engine.evaluate_until(min(upload.received_at, until)))
             try:
                 engine.upload(upload)
             except Exception as exc:
@@ -362,10 +362,10 @@ class Leader:
             if self.on_upload is not None:
                 self.on_upload(upload)
         if last:
-            out.extend(t.to_json() for t in engine.evaluate_until(until))
+            out.extend(engine.evaluate_until(until))
         return out
 
-    async def _store(self, transitions: list[Mapping[str, Any]]) -> int:
+    async def _store(self, transitions: list[Transition]) -> int:
         conn = self.conn
         stored = 0
         for transition in transitions:
@@ -378,7 +378,7 @@ class Leader:
                 # one transition the outbox refuses must not stop detection (a restart
                 # would replay it and fail again); it is logged, the others go on
                 log.exception("detector: could not store %s of event %s",
-                              transition.get("action"), transition["event"].get("id"))
+                              transition.action, transition.event.id)
         return stored
 
     async def _report(self, elapsed: float) -> None:
