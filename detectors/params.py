@@ -122,11 +122,12 @@ class Params:
     """Results measured within this window of the clock describe the probe's present."""
     throttle_factor: float = 3.0
     """Latency (or 1/throughput) this many times the probe's own baseline is throttling."""
-    throttle_min_results: int = 1
-    """Consecutive slow results of one target before a probe counts as throttled. One: the
-    corroboration comes from the other probes of the entity in the same round (half of them
-    slow, beyond churn, on targets the controls reach fast), not from more rounds of one
-    probe, which cost a measurement interval each."""
+    throttle_min_results: int = 2
+    """Consecutive slow results of one target before a probe counts as throttled. Two: one
+    slow round is too common (a loaded link, a busy resolver, a probe's own CPU) when half an
+    area's probes can blip together, as the blackout drill showed with one (false country
+    throttling beside a DNS injection); the other probes of the entity, slow in the same
+    rounds, still corroborate it. Each further result costs a measurement interval."""
     baseline_alpha: float = 0.05
     """EWMA weight of one result in a per-target latency baseline."""
     baseline_min_results: int = 5
