@@ -30,6 +30,11 @@ class Block:
                         params: Params) -> dict[str, str] | None:
         if international.holds(probe, targets, params):
             return None  # every international target failing is a cut, not blocks
+        if probe.gap is not None and international.cut_pattern(targets, params):
+            # A backlog after a silence, every international target failing in it: what kept
+            # the probe from uploading to its collector abroad (an international cut, which
+            # the gap's verdict names), not blocks; fresh results decide once it is judged.
+            return None
         failing = {name: t for name, t in targets.items()
                    if t.scope != LAN and t.fail_run >= params.fail_min_results}
         working = any(t.scope != LAN and t.fail_run == 0 and t.n_ok for t in targets.values())

@@ -22,6 +22,12 @@ def holds(probe: ProbeState, targets: Mapping[str, TargetState], params: Params)
     # cross an international link, that is an international success newer than any of them
     if probe.info.collector_abroad:
         return False
+    return cut_pattern(targets, params)
+
+
+def cut_pattern(targets: Mapping[str, TargetState], params: Params) -> bool:
+    """Every international target failing while a domestic one works: what a cut of the
+    international links looks like from one probe, wherever its collector is."""
     intl = [t for t in targets.values() if t.scope == INTERNATIONAL]
     dom_ok = any(t.scope == DOMESTIC and t.fail_run == 0 and t.n_ok for t in targets.values())
     return bool(intl) and dom_ok and all(t.fail_run >= params.fail_min_results for t in intl)

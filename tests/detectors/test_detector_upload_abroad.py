@@ -66,3 +66,53 @@ def test_uploads_reaching_a_collector_abroad_rule_it_out(
         down_for: set[str], expected: list[tuple[str, str]]) -> None:
     opened = [t["event"] for t in _run(True, down_for) if t["action"] == "opened"]
     assert [(e["kind"], e["entity"]["code"]) for e in opened] == expected
+
+
+def test_the_backlog_of_an_international_cut_is_not_a_block() -> None:
+    """AA's international link is cut for five minutes: its probes, uploading abroad, fall
+    silent, then deliver a backlog in which every international target failed, and the round
+    measured after the repair half a minute later. That is the cut the gap's verdict names,
+    not a block of those targets (the blackout drill raised a false service_block for an ISP
+    after its international-cut scenario)."""
+    engine = Engine()
+    probes = [ProbeInfo(f"a{i}", "AA", "AA-01", asn=1 + i % 2) for i in range(6)]
+    probes += [ProbeInfo(f"b{i}", "BB", "BB-01", asn=3) for i in range(3)]
+    for p in probes:
+        engine.register(p)
+    out: list[dict[str, Any]] = []
+    held: dict[str, list[Result]] = {p.id: [] for p in probes}
+
+    def send(p: ProbeInfo, results: list[Result], at: float, seq: int) -> None:
+        batch = Batch(schema_version=1, batch_id=uuid.uuid4(), probe_id=p.id,
+                      sent_at=datetime.fromtimestamp(at, UTC),
+                      heartbeat=Heartbeat(seq=seq, spool_depth=0, dropped_total=0),
+                      results=results)
+        engine.upload(Upload(at, batch))
+
+    for k in range(50):
+        now = T0 + 60 * k
+        out += [t.to_json() for t in engine.evaluate_until(now)]
+        later = []
+        for n, p in enumerate(probes):
+            cut = 20 <= k < 25 and p.country == "AA"
+            this_round = [_result("gov", "domestic", now - 10, True),
+                          _result("search", "international", now - 5, not cut),
+                          _result("news", "international", now - 4, not cut)]
+            if cut:
+                held[p.id] += this_round  # the upload crosses the cut link: spooled
+            elif held[p.id]:
+                # the link is back: the spool goes first; the next round comes after
+                send(p, held[p.id], now + n * 0.5, 2 * k)
+                held[p.id] = []
+                later.append((p, n, this_round))
+            else:
+                send(p, this_round, now + n * 0.5, 2 * k)
+        if later:
+            out += [t.to_json() for t in engine.evaluate_until(now + 30)]
+            for p, n, results in later:
+                send(p, results, now + 30 + n * 0.5, 2 * k + 1)
+    out += [t.to_json() for t in engine.evaluate_until(T0 + 60 * 60)]
+    kinds = [(t["event"]["kind"], t["event"]["entity"]["code"]) for t in out
+             if t["action"] == "opened"]
+    assert kinds, "the silence of AA's probes raises an event (positive control)"
+    assert not [k for k in kinds if k[0] == "service_block"], kinds
