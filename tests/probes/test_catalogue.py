@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cutwatch.api.catalogue import CatalogueError, CatalogueFile, parse
+from cutwatch.probes.targets import Schedule
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "catalogue.example.toml"
 
@@ -25,7 +26,10 @@ def test_example_catalogue_is_valid_and_cut_per_country() -> None:
     assert not any(t.name.startswith("mm-") for t in th.targets)
     assert len(th.targets) == len(mm.targets) - 3
     assert catalogue.schedule is not None
-    assert (catalogue.schedule.pulse, catalogue.schedule.service) == (60, 900)
+    # the example shows the defaults a probe runs without it (docs/probe.md)
+    default = Schedule()
+    assert (catalogue.schedule.pulse, catalogue.schedule.service, catalogue.schedule.upload) \
+        == (default.pulse, default.service, default.upload) == (30, 900, 15)
     assert {p.name for p in mm.block_pages} == {"mm-directive", "ir-peyvandha"}
 
 
