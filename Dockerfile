@@ -4,7 +4,7 @@
 # tools: DATABASE_URL must point at a real server.
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
-COPY pyproject.toml constraints.txt README.md ./
+COPY pyproject.toml setup.py constraints.txt README.md ./
 COPY cutwatch ./cutwatch
 COPY probes ./probes
 COPY api ./api

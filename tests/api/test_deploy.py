@@ -28,3 +28,16 @@ def test_dockerfile_env_uses_real_setting_names() -> None:
     names = set(re.findall(r"\b(CUTWATCH_[A-Z_]+)=", text))
     assert names == {"CUTWATCH_HOST", "CUTWATCH_PORT", "CUTWATCH_DATA_DIR"}
     assert names <= _setting_names()
+
+
+def test_dockerfile_copies_everything_the_wheel_is_built_from() -> None:
+    """The image builds the project from what its COPY lines bring in: the files
+    tests/test_wheels.py builds both wheels from (setup.py chooses the packages)."""
+    sources = {"pyproject.toml", "setup.py", "README.md", "constraints.txt",
+               "cutwatch", "probes", "api", "detectors"}
+    text = (ROOT / "Dockerfile").read_text()
+    build_stage = text.split("\nFROM ", 2)[1]
+    copied = {word.rstrip("/").removeprefix("./") for line in build_stage.splitlines()
+              if line.startswith("COPY ") and "--from" not in line
+              for word in line.split()[1:-1]}
+    assert sources <= copied, sources - copied
