@@ -607,16 +607,7 @@ def load_backlog(url: str, batches: int, per_batch: int = 4, probes: int = 500) 
                             measured + timedelta(seconds=k), now, 20.0, k % 2 == 0,
                             None if k % 2 == 0 else "generic_timeout_error", "{}")
                            for k in range(per_batch))
-        with cur.copy("COPY batches (batch_id, probe_id, seq, sent_at, received_at,"
-                      " result_count, accepted_count, spool_depth, dropped_total)"
-                      " FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        with cur.copy("COPY results (id, probe_id, batch_id, kind, target, scope, family,"
-                      " measured_at, received_at, duration_ms, ok, failure, details)"
-                      " FROM STDIN") as copy:
-            for result in results:
-                copy.write_row(result)
+        copy_rows(conn, rows, results)
 
 
 async def bench_leader(url: str, batches: int) -> int:
