@@ -83,7 +83,8 @@ def observe(probe: ProbeState, result: Result, measured: float, params: Params) 
     value = slowness(result)
     if value is None or state.scope == LAN:
         return
-    if state.n_ok > params.baseline_min_results and value >= params.throttle_factor * state.base:
+    if state.n_ok > params.baseline_min_results and value >= params.throttle_factor * state.base \
+            and value - state.base >= params.throttle_min_extra_ms:
         state.slow_run += 1
         return
     state.slow_run = 0

@@ -1,6 +1,7 @@
 """Throttling, live: ``throttle_min_results`` consecutive results of one target at
-``throttle_factor`` x the probe's own baseline; kept only where controls outside the entity
-reach that target at their usual speed (a target slow for everyone raises nothing)."""
+``throttle_factor`` x the probe's own baseline and ``throttle_min_extra_ms`` above it; kept
+only where controls outside the entity reach that target at their usual speed (a target slow
+for everyone raises nothing)."""
 
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ class Throttling:
     name = "throttling"
     raises = "throttling"
     kind: Kind = "throttling"
-    params = ("throttle_min_results", "throttle_factor", "min_probes", "open_fraction",
-              "control_min_probes", "control_ok_fraction", "churn_floor", "max_surprise",
-              "part_fraction", "part_min_probes", "min_asns", "network_surprise")
+    params = ("throttle_min_results", "throttle_factor", "throttle_min_extra_ms", "min_probes",
+              "open_fraction", "control_min_probes", "control_ok_fraction", "churn_floor",
+              "max_surprise", "part_fraction", "part_min_probes", "min_asns", "network_surprise")
 
     def probe_condition(self, probe: ProbeState, targets: Mapping[str, TargetState],
                         params: Params) -> dict[str, str] | None:

@@ -1,0 +1,62 @@
+"""A slow result is slow against the probe's baseline by a factor *and* by a margin.
+
+Three times a few milliseconds is a busy CPU or a household's own traffic: the blackout
+drill's probes, a few ms from their targets, kept a throttling event open (and widened it to
+the country) a minute after the link was restored until ``throttle_min_extra_ms`` was added.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from cutwatch.detectors.model import ProbeInfo
+from cutwatch.detectors.params import Params
+from cutwatch.detectors.signals import probe as signals
+from cutwatch.detectors.state import ProbeState
+from cutwatch.wire import Result
+
+PARAMS = Params()
+T0 = 1_800_000_000.0
+
+
+def result(at: float, duration_ms: float, **details: float) -> Result:
+    return Result(id=uuid.uuid4(), kind="http", target="news", scope="international",
+                  measured_at=datetime.fromtimestamp(at, UTC), duration_ms=duration_ms,
+                  ok=True, details=dict(details))
+
+
+def slow_run(baseline_ms: float, then_ms: float, *, throughput: bool = False) -> int:
+    """The target's slow run after 10 results at the baseline and 3 at ``then_ms``."""
+    probe = ProbeState(0, ProbeInfo("p"), [], PARAMS)
+
+    def one(at: float, ms: float) -> Result:
+        # a 1 Mbit (125 kB) object fetched in ``ms``: 1/throughput in ns per bit = ms per Mbit
+        return result(at, ms, throughput_bps=1e6 / (ms / 1000)) if throughput else \
+            result(at, ms)
+
+    for n in range(10):
+        signals.observe(probe, one(T0 + 30 * n, baseline_ms), T0 + 30 * n, PARAMS)
+    for n in range(10, 13):
+        signals.observe(probe, one(T0 + 30 * n, then_ms), T0 + 30 * n, PARAMS)
+    assert probe.targets is not None
+    return probe.targets["news"].slow_run
+
+
+@pytest.mark.parametrize("throughput", [False, True], ids=["latency", "throughput"])
+def test_a_few_milliseconds_more_is_not_throttling(throughput: bool) -> None:
+    # 5 -> 40 ms is eight times slower, and still only 35 ms more
+    assert slow_run(5.0, 40.0, throughput=throughput) == 0
+
+
+@pytest.mark.parametrize("throughput", [False, True], ids=["latency", "throughput"])
+def test_slower_by_factor_and_margin_is_throttling(throughput: bool) -> None:
+    assert slow_run(5.0, 450.0, throughput=throughput) == 3
+    assert slow_run(200.0, 900.0, throughput=throughput) == 3
+
+
+def test_a_large_baseline_still_needs_the_factor() -> None:
+    # 400 -> 600 ms is 200 ms more but only 1.5 times: congestion, not throttling
+    assert slow_run(400.0, 600.0) == 0
