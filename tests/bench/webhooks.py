@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -25,17 +24,19 @@ from cutwatch.api.lab.receiver import Receiver
 from cutwatch.api.migrate import migrate_url
 from cutwatch.api.webhooks import dispatcher, outbox, signing
 from cutwatch.api.webhooks.config import WebhookConfig
+from cutwatch.detectors.model import Transition
 from tests.bench.scratch import scratch_database
 
 
-def transition(n: int) -> dict[str, Any]:
-    return {"type": "event", "action": "opened", "at": "2021-02-15T01:02:30Z",
-            "event": {"id": f"ev-{n}", "status": "confirmed", "kind": "blackout",
-                      "entity": {"type": "subdivision", "code": "MM-07", "name": "Bago"},
-                      "start": "2021-02-15T01:00:00Z", "end": None,
-                      "detected_at": "2021-02-15T01:02:30Z", "confidence": 0.97,
-                      "probes_affected": 12, "probes_total": 14, "asns_affected": [9988],
-                      "evidence": {}}}
+def transition(n: int) -> Transition:
+    return Transition.from_json({
+        "type": "event", "action": "opened", "at": "2021-02-15T01:02:30Z",
+        "event": {"id": f"ev-{n}", "status": "confirmed", "kind": "blackout",
+                  "entity": {"type": "subdivision", "code": "MM-07", "name": "Bago"},
+                  "start": "2021-02-15T01:00:00Z", "end": None,
+                  "detected_at": "2021-02-15T01:02:30Z", "confidence": 0.97,
+                  "probes_affected": 12, "probes_total": 14, "asns_affected": [9988],
+                  "evidence": {}}})
 
 
 async def reset(url: str, subscriptions: int, target: str, secret: str) -> None:
