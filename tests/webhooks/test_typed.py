@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 from live_service import LiveService
+from prometheus_client import REGISTRY
 from psycopg_pool import AsyncConnectionPool
 
 from cutwatch.api.webhooks import dispatcher, outbox, payloads, schemas, signing
@@ -132,6 +133,11 @@ async def test_a_test_delivery_is_a_typed_placeholder_transition(
 async def test_an_unreadable_stored_payload_fails_once_and_blames_no_endpoint(
     pool: AsyncConnectionPool[Any], fast: WebhookConfig,
 ) -> None:
+    def unreadable() -> float:
+        return REGISTRY.get_sample_value("cutwatch_webhook_deliveries_total",
+                                         {"outcome": "unreadable"}) or 0.0
+
+    counted_before = unreadable()
     async with subscribed(pool) as receiver:
         await enqueue(pool, transition(event_id="broken"))
         async with pool.connection() as conn:  # an old or damaged row, as a repair might leave
@@ -151,6 +157,7 @@ async def test_an_unreadable_stored_payload_fails_once_and_blames_no_endpoint(
     assert error == ("stored payload unreadable, not sent: event: status 'lost' or kind "
                      "'blackout' is not of docs/events.md")
     assert "\n" not in error
+    assert unreadable() == counted_before + 1
     # The endpoint was never called for it, so it is not counted against the subscription.
     assert await rows(pool, "SELECT DISTINCT status, consecutive_failures FROM subscriptions"
                       ) == [("active", 0)]
