@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from cutwatch.api.webhooks import dispatcher, outbox, payloads, schemas, signing
 from cutwatch.api.webhooks.config import WebhookConfig
 from cutwatch.api.webhooks.deliveries import claim
-from cutwatch.api.webhooks.feeds import parse_rows
+from cutwatch.api.webhooks.feeds import read
 from cutwatch.detectors.model import Transition
 
 from .factory import add_subscription, transition, transition_json
@@ -163,18 +163,17 @@ async def test_an_unreadable_stored_payload_fails_once_and_blames_no_endpoint(
                       ) == [("active", 0)]
 
 
-def test_feed_rows_are_read_once_and_unreadable_ones_reported() -> None:
+def test_a_stored_row_reads_as_a_transition_or_one_line_saying_why() -> None:
     good = transition_json(event_id="good")
-    old = {**transition_json(event_id="old"), "type": "alert"}
-    truncated = {"type": "event", "action": "opened", "at": "2021-02-15T01:02:30Z",
-                 "event": {"id": "cut"}}
-    typed, bad = parse_rows([(1, good), (2, old), (3, truncated), (4, "not an object")])
-    assert typed == [Transition.from_json(good)]
-    assert [row_id for row_id, _ in bad] == [2, 3, 4]
-    assert bad[1][1] == "event: missing entity"
+    assert read(good) == Transition.from_json(good)
+    assert read({**good, "type": "alert"}) == (
+        "not an event transition: type='alert' action='opened'")
+    assert read({"type": "event", "action": "opened", "at": "2021-02-15T01:02:30Z",
+                 "event": {"id": "cut"}}) == "event: missing entity"
+    assert read("not an object") == "expected an event transition object"
 
 
-def test_a_corrupt_feed_row_is_skipped_with_one_log_line(
+def test_a_corrupt_feed_row_is_left_out_and_logged_once(
     database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture,
 ) -> None:
     with LiveService(settings_for(database_url, tmp_path)) as service:
@@ -185,22 +184,36 @@ def test_a_corrupt_feed_row_is_skipped_with_one_log_line(
             for broken in ({"type": "event", "action": "opened", "at": "2021-02-15T01:03:00Z"},
                            transition_json(event_id="y", kind="volcano")):
                 conn.execute("INSERT INTO feed_entries (event_id, action, at, transition)"
-                             " VALUES ('x', 'opened', '2021-02-15T01:03:00Z', %s)",
+                             " VALUES ('y', 'opened', '2021-02-15T01:03:00Z', %s)",
                              (json.dumps(broken),))
         enqueue_sync(database_url, transition("resolved", event_id="before", status="resolved",
                                               at="2021-02-15T02:00:00Z"))
+
+        def ids() -> list[tuple[str, str]]:
+            doc = client.get("/v1/feeds/events.json")
+            assert doc.status_code == 200
+            return [(i["_cutwatch"]["event"]["id"], i["_cutwatch"]["action"])
+                    for i in doc.json()["items"]]
+
         feeds_log = "cutwatch.api.webhooks.feeds"
         with caplog.at_level(logging.WARNING, logger=feeds_log), service.client() as client:
-            doc = client.get("/v1/feeds/events.json")
+            assert ids() == [("before", "resolved"), ("before", "opened")]
             atom = client.get("/v1/feeds/events.atom")
-        assert doc.status_code == atom.status_code == 200
-        assert [(i["_cutwatch"]["event"]["id"], i["_cutwatch"]["action"])
-                for i in doc.json()["items"]] == [("before", "resolved"), ("before", "opened")]
-        assert atom.content.count(b"<entry>") == 2
-        lines = [r.getMessage() for r in caplog.records
-                 if r.name == "cutwatch.api.webhooks.feeds"]
-        assert len(lines) == 2  # one per request, however many rows
-        assert lines[0].startswith("feed: 2 stored transition(s) skipped, unreadable")
+            assert atom.status_code == 200
+            assert atom.content.count(b"<entry>") == 2
+            # Read once: a later request neither parses nor logs them again...
+            assert ids() == [("before", "resolved"), ("before", "opened")]
+            lines = [r.getMessage() for r in caplog.records if r.name == feeds_log]
+            assert len(lines) == 1, lines
+            assert lines[0].startswith("feed: 2 stored transition(s) unreadable, left out")
+            assert lines[0].endswith(": event transition without event.id)")
+            # ...but a row repaired in place is read again (its version changed).
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                repaired = transition_json(event_id="y", at="2021-02-15T01:03:00Z")
+                conn.execute("UPDATE feed_entries SET transition = %s"
+                             " WHERE transition->'event'->>'kind' = 'volcano'",
+                             (json.dumps(repaired),))
+            assert ids() == [("before", "resolved"), ("y", "opened"), ("before", "opened")]
 
 
 def test_json_feed_carries_the_stored_transition_byte_for_byte(
