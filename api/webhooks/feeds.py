@@ -88,6 +88,9 @@ _WINDOW = ("SELECT id, xmin::text || '/' || recorded_at::text FROM feed_entries"
            " ORDER BY at DESC, id DESC LIMIT %s")
 _ROWS = ("SELECT id, xmin::text || '/' || recorded_at::text, transition FROM feed_entries"
          " WHERE id = ANY(%s)")
+# After a start, when most of the window is new: one ordered scan beats looking up each id.
+_WINDOW_ROWS = ("SELECT id, xmin::text || '/' || recorded_at::text, transition"
+                " FROM feed_entries ORDER BY at DESC, id DESC LIMIT %s")
 
 
 @dataclass
@@ -109,9 +112,11 @@ class StoredRows:
         fresh: dict[RowKey, Transition | str] = {}
         missing = [key[0] for key in keys if key not in self.known]
         if missing:
-            cur = await conn.execute(_ROWS, (missing,))
+            cur = await (conn.execute(_WINDOW_ROWS, (limit,)) if len(missing) > len(keys) // 2
+                         else conn.execute(_ROWS, (missing,)))
             fresh = {(row_id, version): read(stored)
-                     for row_id, version, stored in await cur.fetchall()}
+                     for row_id, version, stored in await cur.fetchall()
+                     if (row_id, version) not in self.known}
             unreadable = [(key[0], got) for key, got in fresh.items() if isinstance(got, str)]
             if unreadable:
                 log.warning("feed: %d stored transition(s) unreadable, left out of the feeds "
