@@ -63,8 +63,8 @@ async def attempt(client: httpx.AsyncClient, cfg: WebhookConfig, item: Claimed) 
         body = body_of(cfg, item)
     except TransitionError as exc:
         log.warning("delivery %s not sent: its stored payload is unreadable: %s", item.id, exc)
-        return Outcome(status_code=None, error=f"stored payload unreadable, not sent: {exc}",
-                       unreadable=True)
+        return Outcome(status_code=None, unreadable=True,
+                       error=f"stored payload unreadable, not sent: {exc}"[:300])
     now = datetime.now(UTC)
     headers = signing.headers(item.id, now, body, item.secrets(now))
     headers.update({"content-type": "application/json", "user-agent": USER_AGENT})
