@@ -27,7 +27,7 @@ class Claimed:
     id: str
     subscription_id: str
     event_type: str
-    payload: dict[str, Any]
+    payload: Any  # the stored JSON, read into a Transition by the dispatcher
     created_at: datetime
     attempts: int
     url: str
@@ -49,6 +49,9 @@ class Outcome:
     error: str | None
     gone: bool = False
     retry_after: float | None = None
+    unreadable: bool = False
+    """The stored payload is not a transition any more (nothing was sent): retrying cannot
+    help and the receiver is not to blame."""
 
     @property
     def ok(self) -> bool:
@@ -92,6 +95,14 @@ async def record(conn: psycopg.AsyncConnection[Any], cfg: WebhookConfig, item: C
     ``attempts = %s`` guards against a late writer whose lease already expired.
     """
     async with conn.transaction():
+        if outcome.unreadable:
+            # Failed at once, kept for the log (and a redeliver after a repair); the
+            # subscription's failure count is about its endpoint, which was never called.
+            await conn.execute(
+                "UPDATE deliveries SET status = 'failed', last_status_code = NULL,"
+                " last_error = %s WHERE id = %s AND attempts = %s AND status = 'pending'",
+                (outcome.error, item.id, item.attempts))
+            return
         if outcome.ok:
             await conn.execute(
                 "UPDATE deliveries SET status = 'succeeded', delivered_at = now(),"

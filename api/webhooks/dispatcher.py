@@ -21,6 +21,7 @@ from cutwatch.api.webhooks import config, payloads, signing
 from cutwatch.api.webhooks.config import WebhookConfig
 from cutwatch.api.webhooks.deliveries import Claimed, Outcome, claim, record
 from cutwatch.api.webhooks.ssrf import PinnedTransport, UnsafeTarget
+from cutwatch.detectors.model import Transition, TransitionError
 
 if TYPE_CHECKING:
     from cutwatch.api.state import AppState
@@ -47,9 +48,23 @@ def retry_after(response: httpx.Response, limit: float) -> float | None:
     return min(max(seconds, 0.0), limit)
 
 
+def body_of(cfg: WebhookConfig, item: Claimed) -> str:
+    """The signed body, from the stored transition read back into the typed model once;
+    ``TransitionError`` when the stored payload is not a transition (any more)."""
+    transition = Transition.from_json(item.payload)
+    return payloads.build(transition, cfg.base_url, item.created_at,
+                          test=item.event_type == payloads.TEST_TYPE)
+
+
 async def attempt(client: httpx.AsyncClient, cfg: WebhookConfig, item: Claimed) -> Outcome:
-    """One signed POST; never raises for what the network or the receiver does."""
-    body = payloads.build(item.event_type, item.payload, cfg.base_url, item.created_at)
+    """One signed POST; never raises for what the network, the receiver or the stored
+    payload does."""
+    try:
+        body = body_of(cfg, item)
+    except TransitionError as exc:
+        log.warning("delivery %s not sent: its stored payload is unreadable: %s", item.id, exc)
+        return Outcome(status_code=None, unreadable=True,
+                       error=f"stored payload unreadable, not sent: {exc}"[:300])
     now = datetime.now(UTC)
     headers = signing.headers(item.id, now, body, item.secrets(now))
     headers.update({"content-type": "application/json", "user-agent": USER_AGENT})
@@ -78,9 +93,12 @@ def make_client(cfg: WebhookConfig) -> httpx.AsyncClient:
 
 
 def delivery_outcome(outcome: Outcome) -> str:
-    """The metrics label of one attempt: succeeded, gone (410), http_error or unreachable."""
+    """The metrics label of one attempt: succeeded, gone (410), http_error, unreachable, or
+    unreadable (the stored payload; nothing sent)."""
     if outcome.ok:
         return "succeeded"
+    if outcome.unreadable:
+        return "unreadable"
     if outcome.gone:
         return "gone"
     return "http_error" if outcome.status_code is not None else "unreachable"

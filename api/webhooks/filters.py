@@ -1,7 +1,7 @@
 """Which event transitions a subscription (or a feed query) wants: entities, kinds, status.
 
 The same vocabulary serves webhook subscriptions (stored as JSON) and feed query parameters.
-Matching is a pure function of the filter and the transition object of docs/events.md.
+Matching is a pure function of the filter and the typed transition (``detectors.model``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cutwatch.detectors import codes
-from cutwatch.detectors.model import EntityType, Kind
+from cutwatch.detectors.model import EntityType, EventSnapshot, Kind, Transition
 
 _SUBDIVISION = re.compile(r"[A-Za-z]{2}-[A-Za-z0-9]{1,3}")
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
@@ -122,32 +122,30 @@ def entity_matches(wanted: EntityFilter, place: EntityPlace) -> bool:
     return False
 
 
-def where_matches(filters: Filters, event: Mapping[str, Any]) -> bool:
+def where_matches(filters: Filters, event: EventSnapshot) -> bool:
     """Entity and kind part of the filter: does this event concern what the subscriber follows?"""
-    if filters.kinds and event.get("kind") not in filters.kinds:
+    if filters.kinds and event.kind not in filters.kinds:
         return False
     if not filters.entities:
         return True
-    place = place_of(event.get("entity") or {})
+    place = place_of(event.entity)
     return any(entity_matches(wanted, place) for wanted in filters.entities)
 
 
-def severity_matches(filters: Filters, event: Mapping[str, Any]) -> bool:
+def severity_matches(filters: Filters, event: EventSnapshot) -> bool:
     """Status and confidence part: is this transition strong enough to be told on its own?
 
     A subscriber already told about an event hears every later transition of it (see
     ``matches``), so ``resolved``/``retracted`` need not pass this test.
     """
-    status = event.get("status")
-    if status not in ("suspected", "confirmed"):
+    if event.status not in ("suspected", "confirmed"):
         return False
-    if filters.min_status == "confirmed" and status != "confirmed":
+    if filters.min_status == "confirmed" and event.status != "confirmed":
         return False
-    confidence = event.get("confidence")
-    return isinstance(confidence, int | float) and float(confidence) >= filters.min_confidence
+    return event.confidence >= filters.min_confidence
 
 
-def matches(filters: Filters, transition: Mapping[str, Any], *, already_told: bool) -> bool:
+def matches(filters: Filters, transition: Transition, *, already_told: bool) -> bool:
     """The whole rule: right entity and kind, strong enough, or an event already being followed.
 
     Once told about an event, a subscriber hears all its later transitions, even if its kind
@@ -155,5 +153,5 @@ def matches(filters: Filters, transition: Mapping[str, Any], *, already_told: bo
     """
     if already_told:
         return True
-    event = transition.get("event") or {}
-    return where_matches(filters, event) and severity_matches(filters, event)
+    return (where_matches(filters, transition.event)
+            and severity_matches(filters, transition.event))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
@@ -16,7 +15,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from cutwatch.api.webhooks import filters, payloads
-from cutwatch.detectors.model import Transition, TransitionError
+from cutwatch.detectors.model import Transition
 
 _dumps = partial(json.dumps, default=str)
 
@@ -26,20 +25,15 @@ def new_delivery_id() -> str:
     return f"msg_{uuid.uuid4().hex}"
 
 
-async def enqueue(conn: psycopg.AsyncConnection[Any],
-                  typed: Transition | Mapping[str, Any]) -> int:
+async def enqueue(conn: psycopg.AsyncConnection[Any], typed: Transition) -> int:
     """Insert one delivery per matching active subscription; return how many.
 
-    Runs in the caller's transaction. Raises ``payloads.PayloadError`` when the object is not
-    an event transition (docs/events.md). Every transition is also recorded for the feeds.
+    Runs in the caller's transaction. Every transition is also recorded for the feeds. Both
+    store ``typed.to_json()``, which the feeds and the dispatcher read back with
+    ``Transition.from_json``.
     """
-    if not isinstance(typed, Transition):
-        try:
-            typed = Transition.from_json(typed)
-        except TransitionError as exc:
-            raise payloads.PayloadError(str(exc)) from None
     transition = typed.to_json()
-    kind = f"outage.{typed.action}"
+    kind = payloads.event_type(typed)
     event_id = typed.event.id
     payload = Jsonb(transition, dumps=_dumps)
     async with conn.cursor() as cur:
@@ -62,7 +56,7 @@ async def enqueue(conn: psycopg.AsyncConnection[Any],
         rows = await cur.fetchall()
         wanted = [
             sub_id for sub_id, stored, told in rows
-            if filters.matches(filters.Filters.model_validate(stored), transition,
+            if filters.matches(filters.Filters.model_validate(stored), typed,
                                already_told=bool(told))
         ]
         if wanted:
@@ -81,6 +75,6 @@ async def enqueue_test(conn: psycopg.AsyncConnection[Any], subscription_id: str)
         "INSERT INTO deliveries (id, subscription_id, event_type, event_id, payload)"
         " VALUES (%s, %s, %s, NULL, %s)",
         (delivery_id, subscription_id, payloads.TEST_TYPE,
-         Jsonb(payloads.sample_transition(), dumps=_dumps)),
+         Jsonb(payloads.sample_transition().to_json(), dumps=_dumps)),
     )
     return delivery_id

@@ -17,6 +17,7 @@ from cutwatch.api.leader import Leader, OnlineConfig
 from cutwatch.api.migrate import apply_migrations
 from cutwatch.api.registration import approve, create_enrollment_token
 from cutwatch.api.webhooks import feeds
+from cutwatch.detectors.model import Transition
 from cutwatch.detectors.params import Params
 
 T0 = 1_700_000_000.0
@@ -66,6 +67,11 @@ async def _admin_probes(conn: psycopg.AsyncConnection[Any], n: int, country: str
     return ids
 
 
+def typed(transitions: list[dict[str, Any]]) -> list[Transition]:
+    """The feed-entry rows as the feeds read them."""
+    return [Transition.from_json(t) for t in transitions]
+
+
 async def _run(database_url: str, silent_operators: set[str]) -> list[dict[str, Any]]:
     """Two hours at a 60 s cadence; the probes of ``silent_operators`` stop uploading at
     CUT_AT. Returns the feed entries' transitions, oldest first."""
@@ -110,10 +116,10 @@ async def test_one_operator_stages_a_blackout(database_url: str) -> None:
     opened = [t["event"] for t in transitions if t["action"] == "opened"]
     assert [(e["entity"]["code"], e["evidence"]["sources"]) for e in opened] == [
         ("ZZ-01", {"operators": 1, "networks": 2})]
-    feed = feeds.json_feed(transitions, "http://127.0.0.1", "http://127.0.0.1/v1/feeds/json")
+    feed = feeds.json_feed(typed(transitions), "http://127.0.0.1", "http://127.0.0.1/v1/feeds/json")
     assert all("single_source" in item["tags"] for item in feed["items"])
     assert all(item["title"].endswith(", single source") for item in feed["items"])
-    body = feeds.atom(transitions, "http://127.0.0.1", "http://127.0.0.1/a")
+    body = feeds.atom(typed(transitions), "http://127.0.0.1", "http://127.0.0.1/a")
     atom = ET.fromstring(body)  # noqa: S314 (our own output)
     entries = atom.findall(f"{{{feeds.ATOM}}}entry")
     assert len(entries) == len(transitions)
@@ -129,7 +135,7 @@ async def test_two_operators_raise_a_normal_event(database_url: str) -> None:
     opened = [t["event"] for t in transitions if t["action"] == "opened"]
     assert [(e["entity"]["code"], e["single_source"], e["evidence"]["sources"])
             for e in opened] == [("ZZ-01", False, {"operators": 2, "networks": 2})]
-    feed = feeds.json_feed(transitions, "http://127.0.0.1", "http://127.0.0.1/v1/feeds/json")
+    feed = feeds.json_feed(typed(transitions), "http://127.0.0.1", "http://127.0.0.1/v1/feeds/json")
     assert not any("single_source" in item["tags"] for item in feed["items"])
 
 

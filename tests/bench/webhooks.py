@@ -7,7 +7,8 @@ Without a URL it starts a throw-away embedded PostgreSQL. "enqueue" times outbox
 sends every queued message to a receiver on loopback (api/lab/receiver.py, verifying
 each signature with standardwebhooks) with one and with two dispatchers at once (one process,
 one event loop: the second shows safety, not speed-up), and checks that each webhook-id
-arrived exactly once.
+arrived exactly once. "feed" times the scan behind one feed request over 5000 stored
+transitions (each with evidence the size the detector writes).
 Nothing leaves 127.0.0.1.
 """
 
@@ -16,26 +17,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from cutwatch.api.lab.receiver import Receiver
 from cutwatch.api.migrate import migrate_url
-from cutwatch.api.webhooks import dispatcher, outbox, signing
+from cutwatch.api.webhooks import dispatcher, feeds, outbox, signing
 from cutwatch.api.webhooks.config import WebhookConfig
+from cutwatch.detectors.model import Transition
 from tests.bench.scratch import scratch_database
 
 
-def transition(n: int) -> dict[str, Any]:
-    return {"type": "event", "action": "opened", "at": "2021-02-15T01:02:30Z",
-            "event": {"id": f"ev-{n}", "status": "confirmed", "kind": "blackout",
-                      "entity": {"type": "subdivision", "code": "MM-07", "name": "Bago"},
-                      "start": "2021-02-15T01:00:00Z", "end": None,
-                      "detected_at": "2021-02-15T01:02:30Z", "confidence": 0.97,
-                      "probes_affected": 12, "probes_total": 14, "asns_affected": [9988],
-                      "evidence": {}}}
+def transition(n: int) -> Transition:
+    return Transition.from_json({
+        "type": "event", "action": "opened", "at": "2021-02-15T01:02:30Z",
+        "event": {"id": f"ev-{n}", "status": "confirmed", "kind": "blackout",
+                  "entity": {"type": "subdivision", "code": "MM-07", "name": "Bago"},
+                  "start": "2021-02-15T01:00:00Z", "end": None,
+                  "detected_at": "2021-02-15T01:02:30Z", "confidence": 0.97,
+                  "probes_affected": 12, "probes_total": 14, "asns_affected": [9988],
+                  "evidence": {}}})
 
 
 async def reset(url: str, subscriptions: int, target: str, secret: str) -> None:
@@ -91,6 +96,56 @@ async def bench_dispatch(url: str, messages: int, dispatchers: int) -> tuple[flo
     return messages / elapsed, duplicates, receiver.bad
 
 
+def stored(n: int) -> dict[str, Any]:
+    """A transition as the outbox stores it, with evidence like the detector's."""
+    data = transition(n).to_json()
+    data["event"]["evidence"] = {
+        "probes_active": 14, "path": "level", "sources": {"operators": 3, "networks": 2},
+        "backlogs": {"probes": 5, "agree": 4, "verdict": "blackout"},
+        "probes_still_silent": 9}
+    return data
+
+
+async def bench_feed(url: str, rows: int, rounds: int = 5) -> dict[str, float]:
+    """ms per feed scan over ``rows`` stored transitions (best of ``rounds``): the stored JSON
+    fetched only (the dict code's cost before filtering), fetched and read into Transitions
+    on every request, and through the feeds' StoredRows, cold (first request) and warm."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute("TRUNCATE feed_entries")
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO feed_entries (event_id, action, at, transition)"
+                " VALUES (%s, 'opened', %s, %s)",
+                [(f"ev-{n}", "2021-02-15T01:02:30Z", Jsonb(stored(n))) for n in range(rows)])
+
+        async def fetch() -> list[Any]:
+            cur = await conn.execute("SELECT id, transition FROM feed_entries"
+                                     " ORDER BY at DESC, id DESC LIMIT %s", (rows,))
+            return await cur.fetchall()
+
+        async def fetch_and_read() -> None:
+            for _, row in await fetch():
+                feeds.read(row)
+
+        async def best(step: Callable[[], Awaitable[Any]]) -> float:
+            times = []
+            for _ in range(rounds):
+                started = time.perf_counter()
+                await step()
+                times.append(time.perf_counter() - started)
+            return min(times) * 1000
+
+        figures = {"fetched, not read (dict code)": await best(fetch),
+                   "fetched and read every request": await best(fetch_and_read)}
+        # first request: a fresh window each round (a process that just started)
+        figures["StoredRows, first request"] = await best(
+            lambda: feeds.StoredRows().scan(conn, rows))
+        window = feeds.StoredRows()
+        assert len(await window.scan(conn, rows)) == rows
+        figures["StoredRows, later requests"] = await best(lambda: window.scan(conn, rows))
+        return figures
+
+
 def run(url: str, messages: int) -> None:
     asyncio.run(migrate_url(url))
     print(f"{'enqueue: active subscriptions':<34}{'ms per transition':>18}")
@@ -101,6 +156,9 @@ def run(url: str, messages: int) -> None:
     for dispatchers in (1, 2):
         rate, duplicates, bad = asyncio.run(bench_dispatch(url, messages, dispatchers))
         print(f"{dispatchers:<34}{rate:>18.0f}{duplicates:>12}{bad:>9}")
+    print(f"\n{'feed scan of 5000 stored transitions':<40}{'ms':>12}")
+    for label, ms in asyncio.run(bench_feed(url, 5000)).items():
+        print(f"{label:<40}{ms:>12.1f}")
 
 
 def main() -> None:

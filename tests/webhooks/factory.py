@@ -9,20 +9,34 @@ from typing import Any
 import psycopg
 
 from cutwatch.api.webhooks import signing
+from cutwatch.detectors.model import Transition
 
 
-def transition(action: str = "opened", *, status: str = "suspected", confidence: float = 0.9,
-               event_id: str = "ev-1", entity: dict[str, Any] | None = None,
-               kind: str = "blackout") -> dict[str, Any]:
+def transition_json(action: str = "opened", *, status: str = "suspected",
+                    confidence: float = 0.9, event_id: str = "ev-1",
+                    entity: dict[str, Any] | None = None, kind: str = "blackout",
+                    at: str = "2021-02-15T01:02:30Z",
+                    evidence: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A transition as docs/events.md writes it (and the outbox stores it)."""
     return {
-        "type": "event", "action": action, "at": "2021-02-15T01:02:30Z",
+        "type": "event", "action": action, "at": at,
         "event": {"id": event_id, "status": status, "kind": kind,
                   "entity": entity or {"type": "subdivision", "code": "MM-07", "name": "Bago"},
                   "start": "2021-02-15T01:00:00Z", "end": None,
                   "detected_at": "2021-02-15T01:02:30Z", "confidence": confidence,
                   "probes_affected": 12, "probes_total": 14, "asns_affected": [9988],
-                  "single_source": False, "evidence": {"silent": 12}},
+                  "single_source": False, "evidence": evidence or {"silent": 12}},
     }
+
+
+def transition(action: str = "opened", *, status: str = "suspected", confidence: float = 0.9,
+               event_id: str = "ev-1", entity: dict[str, Any] | None = None,
+               kind: str = "blackout", at: str = "2021-02-15T01:02:30Z",
+               evidence: dict[str, Any] | None = None) -> Transition:
+    """The same transition, typed, as the detector hands it to the outbox."""
+    return Transition.from_json(transition_json(
+        action, status=status, confidence=confidence, event_id=event_id, entity=entity,
+        kind=kind, at=at, evidence=evidence))
 
 
 async def add_subscription(conn: psycopg.AsyncConnection[Any], url: str, *,

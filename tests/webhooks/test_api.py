@@ -14,6 +14,7 @@ from live_service import LiveService
 from standardwebhooks.webhooks import Webhook
 
 from cutwatch.api.webhooks import outbox
+from cutwatch.detectors.model import Transition
 
 from .factory import transition
 from .receiver import Receiver
@@ -41,7 +42,7 @@ def wait_until(check: Callable[[], bool], within: float = 15.0) -> None:
         time.sleep(0.05)
 
 
-def enqueue(database_url: str, item: dict[str, Any]) -> int:
+def enqueue(database_url: str, item: Transition) -> int:
     async def go() -> int:
         async with await psycopg.AsyncConnection.connect(database_url) as conn:
             count = await outbox.enqueue(conn, item)

@@ -18,6 +18,7 @@ from standardwebhooks.webhooks import Webhook
 from cutwatch.api.webhooks import dispatcher, outbox, schemas, signing
 from cutwatch.api.webhooks.config import WebhookConfig
 from cutwatch.api.webhooks.deliveries import claim
+from cutwatch.detectors.model import Transition
 
 from .factory import add_subscription, transition
 from .receiver import Receiver, Respond, ok
@@ -94,7 +95,7 @@ async def subscribed(pool: AsyncConnectionPool[Any],
         receiver.stop()
 
 
-async def enqueue(pool: AsyncConnectionPool[Any], *transitions: dict[str, Any]) -> None:
+async def enqueue(pool: AsyncConnectionPool[Any], *transitions: Transition) -> None:
     async with pool.connection() as conn, conn.transaction():
         for item in transitions:
             await outbox.enqueue(conn, item)
@@ -127,7 +128,7 @@ async def test_every_delivery_verifies_with_standardwebhooks_and_svix(
         bodies = sorted((r.verified for r in receiver.requests), key=lambda b: b["type"])
         assert [b["type"] for b in bodies] == ["outage.opened", "outage.resolved",
                                                "outage.updated"]
-        assert bodies[0]["data"] == transition("opened", event_id="ev-7")
+        assert bodies[0]["data"] == transition("opened", event_id="ev-7").to_json()
         assert bodies[0]["links"] == {"api": "https://cutwatch.example/v1/events/ev-7",
                                       "dashboard": "https://cutwatch.example/events/ev-7"}
         # A tampered body or a foreign secret does not verify.
@@ -296,7 +297,7 @@ def test_payload_is_json_with_sorted_keys() -> None:
 
     from cutwatch.api.webhooks import payloads
 
-    body = payloads.build("outage.opened", transition(), "https://x.example/",
+    body = payloads.build(transition(), "https://x.example/",
                           datetime(2021, 2, 15, 1, 2, 30, tzinfo=UTC))
     # The exact bytes: keys sorted at every level, compact separators, no ASCII escaping.
     assert body == json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"),

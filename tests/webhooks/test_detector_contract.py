@@ -24,19 +24,17 @@ def test_detector_transitions_are_valid_payloads_and_filter_by_place() -> None:
         (s.entity_type, s.code) in {("subdivision", "MM-01"), ("asn", "AS64500")})]
     assert len(chosen) == 2
     lines, _truth = build(FleetSpec(), chosen, hours=5.0)
-    transitions = [t.to_json() for t in replay(lines)]
+    transitions = list(replay(lines))
     assert transitions, "the detector raised nothing for two positive scenarios"
     for item in transitions:
-        body = payloads.build(payloads.event_type(item), item, "https://c.example",
-                              datetime.now(UTC))
-        schemas.validate(body)
+        schemas.validate(payloads.build(item, "https://c.example", datetime.now(UTC)))
 
     def delivered(wanted: dict[str, object]) -> set[str]:
         filters = Filters.model_validate(wanted)
-        return {t["event"]["entity"]["code"] for t in transitions
+        return {t.event.entity["code"] for t in transitions
                 if matches(filters, t, already_told=False)}
 
-    assert {t["event"]["entity"]["code"] for t in transitions} >= {"MM-01", "AS64500"}
+    assert {t.event.entity["code"] for t in transitions} >= {"MM-01", "AS64500"}
     # An ISP may span countries, so a country filter does not take a whole-ASN event.
     assert delivered({"entities": [{"type": "country", "code": "MM", "children": True}]}) == {
         "MM-01"}

@@ -25,9 +25,8 @@ def test_feeds_parse_and_filter(database_url: str, tmp_path: Path) -> None:
                                          kind="throttling", confidence=0.4))
         enqueue(database_url, transition("opened", event_id="iran", entity=IR,
                                          status="confirmed"))
-        later = transition("resolved", event_id="bago", entity=MM07, status="resolved")
-        later["at"] = "2021-02-15T09:00:00Z"
-        enqueue(database_url, later)
+        enqueue(database_url, transition("resolved", event_id="bago", entity=MM07,
+                                         status="resolved", at="2021-02-15T09:00:00Z"))
 
         with service.client() as client:
             atom = client.get("/v1/feeds/events.atom")

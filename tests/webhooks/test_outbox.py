@@ -9,21 +9,16 @@ import psycopg
 import pytest
 
 from cutwatch.api.webhooks import outbox
-from cutwatch.api.webhooks.payloads import PayloadError
+from cutwatch.detectors.model import Transition
+
+from .factory import transition_json
 
 
 def transition(action: str = "opened", *, status: str = "suspected", confidence: float = 0.9,
-               event_id: str = "ev-1", code: str = "MM-07") -> dict[str, Any]:
-    return {
-        "type": "event", "action": action, "at": "2021-02-15T01:02:30Z",
-        "event": {"id": event_id, "status": status, "kind": "blackout",
-                  "entity": {"type": "subdivision", "code": code, "name": "Bago"},
-                  "start": "2021-02-15T01:00:00Z", "end": None,
-                  "detected_at": "2021-02-15T01:02:30Z", "confidence": confidence,
-                  "probes_affected": 12, "probes_total": 14, "asns_affected": [9988],
-                  "single_source": False,
-                  "evidence": {}},
-    }
+               event_id: str = "ev-1", code: str = "MM-07") -> Transition:
+    return Transition.from_json(transition_json(
+        action, status=status, confidence=confidence, event_id=event_id,
+        entity={"type": "subdivision", "code": code, "name": "Bago"}, evidence={}))
 
 
 async def add_subscription(conn: psycopg.AsyncConnection[Any], sub_id: str,
@@ -59,7 +54,7 @@ async def test_enqueue_matches_and_rolls_back_with_the_caller(
         ("sub_all", "outage.opened", "ev-1", "pending"),
         ("sub_mm", "outage.opened", "ev-1", "pending"),
     ]
-    assert rows[0][4] == transition()
+    assert rows[0][4] == transition().to_json()
 
     # The caller's rollback takes the deliveries with it: one transaction, both or neither.
     async def fail_after_enqueue() -> None:
@@ -79,10 +74,24 @@ async def test_enqueue_matches_and_rolls_back_with_the_caller(
 
 
 @pytest.mark.anyio
-async def test_enqueue_refuses_what_is_not_a_transition(
+async def test_what_enqueue_stores_reads_back_as_the_same_transition(
     conn: psycopg.AsyncConnection[Any],
 ) -> None:
-    with pytest.raises(PayloadError, match="not an event transition"):
-        await outbox.enqueue(conn, {"type": "event", "action": "exploded", "event": {"id": "x"}})
-    with pytest.raises(PayloadError, match=r"without event\.id"):
-        await outbox.enqueue(conn, {"type": "event", "action": "opened", "event": {}})
+    """The feeds and the dispatcher read the stored JSON back with ``Transition.from_json``;
+    it must give the transition the detector handed over, and the same JSON text again."""
+    await add_subscription(conn, "sub_all", {})
+    typed = Transition.from_json(transition_json(
+        "updated", status="confirmed", confidence=1.0,
+        entity={"type": "asn_subdivision", "code": "AS9988/MM-07", "name": "x", "asn": 9988,
+                "subdivision": "MM-07", "country": "MM"},
+        evidence={"merged_into": "ev-wider", "sources": {"operators": 3, "networks": 2},
+                  "ratio": 0.125, "probes": ["p1", "p2"]}))
+    async with conn.transaction():
+        assert await outbox.enqueue(conn, typed) == 1
+    cur = await conn.execute("SELECT d.payload, f.transition FROM deliveries d"
+                             " JOIN feed_entries f USING (event_id)")
+    [(delivered, fed)] = await cur.fetchall()
+    for stored in (delivered, fed):
+        assert Transition.from_json(stored) == typed
+        assert json.dumps(Transition.from_json(stored).to_json(), sort_keys=True) == (
+            json.dumps(stored, sort_keys=True))
