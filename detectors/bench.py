@@ -202,26 +202,53 @@ def iran_shape(data: Path) -> Callable[[int], Run]:
 
 
 def atlas_shape(data: Path) -> Callable[[int], Run]:
-    """The RIPE Atlas log of 2014-08-27, US networks declaring US: TWC's outage."""
-    from cutwatch.detectors.atlas import connlog_items
+    """The RIPE Atlas log of 2014-08-27, US networks declaring US. The truth is every
+    network outage the log itself shows (``atlas.network_outages``: TWC's, and the short
+    outages of small networks elsewhere), each an AS-level blackout."""
+    from cutwatch.detectors.atlas import connlog_items, network_outages, read_connlog
 
-    twc = {10796: 12, 11351: 9, 11426: 10, 11427: 5, 12271: 6, 20001: 24}
-    us = set(twc) | {7843, 7922, 6939, 20115, 701, 7018, 22773, 209, 5650, 33363, 3549}
+    us = ATLAS_TWC | {7922, 6939, 20115, 701, 7018, 22773, 209, 5650, 33363, 3549}
 
     def run(seed: int) -> Run:
-        with (data / "ripe-atlas-connlog-2014-08-27" / "connlog.csv").open(
-                encoding="utf-8") as f:
+        path = data / "ripe-atlas-connlog-2014-08-27" / "connlog.csv"
+        with path.open(encoding="utf-8") as f:
             items = list(connlog_items(f, countries=dict.fromkeys(us, "US")))
-        truth = [{"name": f"AS{a}", "kind": "blackout", "start": "2014-08-27T09:30:00Z",
-                  "end": "2014-08-27T10:58:00Z", "minutes": 88, "probes": n,
-                  "entity": {"type": "asn", "code": f"AS{a}", "access": None}}
-                 for a, n in twc.items()]
+        with path.open(encoding="utf-8") as f:
+            outages = network_outages(read_connlog(f))
+        truth = [{"name": f"AS{o.asn} {iso(o.start)}", "kind": "blackout",
+                  "start": iso(o.start), "end": iso(o.end),
+                  "minutes": (o.end - o.start) / 60, "probes": o.probes,
+                  "entity": {"type": "asn", "code": f"AS{o.asn}", "access": None}}
+                 for o in outages]
         return items, truth, 24.0
     return run
 
 
-def _events(source: Iterable[str] | Iterable[ProbeInfo | Upload],
+def atlas_shuffled_shape(data: Path) -> Callable[[int], Run]:
+    """The same log with each probe moved to another probe's network at random (seeded):
+    churn without shared causes, a negative control on real disconnections."""
+    from cutwatch.detectors.atlas import connlog_items_of, read_connlog, shuffle_networks
+
+    us = ATLAS_TWC | {7922, 6939, 20115, 701, 7018, 22773, 209, 5650, 33363, 3549}
+
+    def run(seed: int) -> Run:
+        path = data / "ripe-atlas-connlog-2014-08-27" / "connlog.csv"
+        with path.open(encoding="utf-8") as f:
+            probes = shuffle_networks(read_connlog(f), seed)
+        items = list(connlog_items_of(probes, countries=dict.fromkeys(us, "US")))
+        truth = [{"name": "churn only", "kind": None, "start": "2014-08-27T00:00:00Z",
+                  "end": "2014-08-28T00:00:00Z", "minutes": 1440, "probes": len(probes),
+                  "entity": {"type": "asn", "code": "", "access": None}}]
+        return items, truth, 24.0
+    return run
+
+
+ATLAS_TWC = frozenset({7843, 10796, 11351, 11426, 11427, 12271, 20001})
+
+
+def events_of(source: Iterable[str] | Iterable[ProbeInfo | Upload],
             params: Params | None) -> tuple[Events, int]:
+    """The events of one replay (stream lines or probe items) and the entities it had."""
     engine = Engine(params)
     items: Iterator[Any] = iter(source)
     first = next(items, None)
@@ -246,7 +273,7 @@ def shape_line(name: str, make: Callable[[int], Run], seeds: int,
     started = time.perf_counter()
     for seed in range(1, seeds + 1):
         source, truth, hours = make(seed)
-        events, entities = _events(source, params)
+        events, entities = events_of(source, params)
         score.add(events, truth, entities, hours)
         for kind in {c["kind"] for c in truth if c["kind"] is not None}:
             kinds.setdefault(kind, Score()).add(
@@ -328,6 +355,8 @@ def main(seeds: int = 1, probes: int = 100_000, full: bool = False,
     if data is not None:
         shapes["real: IODA Iran 2026-01-08 (staggered national shutdown)"] = iran_shape(data)
         shapes["real: RIPE Atlas 2014-08-27, TWC (probes declare US)"] = atlas_shape(data)
+        shapes["real: RIPE Atlas 2014-08-27, networks shuffled (must not alarm)"] = \
+            atlas_shuffled_shape(data)
     else:
         print("  (real-data shapes skipped: no --data directory)")
     for name, make in shapes.items():
