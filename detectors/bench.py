@@ -201,6 +201,44 @@ def iran_shape(data: Path) -> Callable[[int], Run]:
     return run
 
 
+IRAN_ONSET = "2026-01-08T16:00:00Z"  # active probing's last ordinary point before the fall
+
+
+def iran_restoration_run(data: Path, first: str, last: str, probes: int, cadence_s: float,
+                         ) -> Callable[[int], Run]:
+    """IODA's Iran signals from ``first`` (ordinary days: must not alarm) through the drop
+    of 8 January 2026 and the staged restoration to ``last``. Truth: one country-level
+    ``international_cut`` from the onset until the curve is back at ``ioda.CEILING`` of its
+    normal (the end of the last restoration stage, when every simulated probe is back);
+    before the onset, a negative case."""
+    from cutwatch.detectors.ioda import (
+        CEILING,
+        ioda_stream,
+        normal_level,
+        read_signal,
+        restored_at,
+    )
+
+    start, end, onset = parse_time(first), parse_time(last), parse_time(IRAN_ONSET)
+
+    def run(seed: int) -> Run:
+        with (data / "ioda-iran-2026-01" / "signals.csv").open(encoding="utf-8") as f:
+            curve = read_signal(f)
+        back = restored_at(curve, onset + 86_400, normal_level(curve, start), CEILING) or end
+        lines = ioda_stream(curve, start, end, order="province", seed=seed, probes=probes,
+                            cadence_s=cadence_s)
+        country = {"type": "country", "code": "IR", "access": None}
+        truth = [{"name": "iran", "kind": "international_cut", "start": IRAN_ONSET,
+                  "end": iso(back), "minutes": (back - onset) / 60, "probes": probes,
+                  "entity": country}]
+        if onset - start > 3600:
+            truth.append({"name": "ordinary days", "kind": None, "start": first,
+                          "end": iso(onset - 1800), "minutes": (onset - 1800 - start) / 60,
+                          "probes": probes, "entity": country})
+        return lines, truth, (end - start) / 3600
+    return run
+
+
 def atlas_shape(data: Path) -> Callable[[int], Run]:
     """The RIPE Atlas log of 2014-08-27, US networks declaring US. The truth is every
     network outage the log itself shows (``atlas.network_outages``: TWC's, and the short
@@ -354,6 +392,9 @@ def main(seeds: int = 1, probes: int = 100_000, full: bool = False,
     shapes = dict(SHAPES)
     if data is not None:
         shapes["real: IODA Iran 2026-01-08 (staggered national shutdown)"] = iran_shape(data)
+        shapes["real: IODA Iran 2025-12-25 to 2026-01-28, 5-min uploads (restoration)"] = \
+            iran_restoration_run(data, "2025-12-25T00:00:00Z", "2026-01-28T12:00:00Z", 40,
+                                 300.0)
         shapes["real: RIPE Atlas 2014-08-27, TWC (probes declare US)"] = atlas_shape(data)
         shapes["real: RIPE Atlas 2014-08-27, networks shuffled (must not alarm)"] = \
             atlas_shuffled_shape(data)
