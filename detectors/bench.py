@@ -386,21 +386,26 @@ def engine_cost(n: int) -> dict[str, float]:
 
 
 def main(seeds: int = 1, probes: int = 100_000, full: bool = False,
-         data: Path | None = None) -> None:
+         data: Path | None = None, only: str = "") -> None:
+    """Every shape's line (those whose name contains ``only``, when given), then the cost."""
     print(f"detector quality per shape, {seeds} seed(s) each "
           "(delay: onset -> opened, median/p95; errors: median):")
     shapes = dict(SHAPES)
     if data is not None:
-        shapes["real: IODA Iran 2026-01-08 (staggered national shutdown)"] = iran_shape(data)
+        shapes["real: IODA Iran 2026-01-08, first hours (staggered national shutdown)"] = \
+            iran_shape(data)
         shapes["real: IODA Iran 2025-12-25 to 2026-01-28, 5-min uploads (restoration)"] = \
             iran_restoration_run(data, "2025-12-25T00:00:00Z", "2026-01-28T12:00:00Z", 40,
                                  300.0)
-        shapes["real: RIPE Atlas 2014-08-27, TWC (probes declare US)"] = atlas_shape(data)
+        shapes["real: RIPE Atlas 2014-08-27, every outage the log shows (US declare US)"] = \
+            atlas_shape(data)
         shapes["real: RIPE Atlas 2014-08-27, networks shuffled (must not alarm)"] = \
             atlas_shuffled_shape(data)
     else:
         print("  (real-data shapes skipped: no --data directory)")
     for name, make in shapes.items():
+        if only not in name:
+            continue
         print("  " + shape_line(name, make, seeds if not name.startswith("real") else 1,
                                 by_kind=name in BY_KIND), flush=True)
     if full:
