@@ -201,27 +201,92 @@ def iran_shape(data: Path) -> Callable[[int], Run]:
     return run
 
 
-def atlas_shape(data: Path) -> Callable[[int], Run]:
-    """The RIPE Atlas log of 2014-08-27, US networks declaring US: TWC's outage."""
-    from cutwatch.detectors.atlas import connlog_items
+IRAN_ONSET = "2026-01-08T16:00:00Z"  # active probing's last ordinary point before the fall
 
-    twc = {10796: 12, 11351: 9, 11426: 10, 11427: 5, 12271: 6, 20001: 24}
-    us = set(twc) | {7843, 7922, 6939, 20115, 701, 7018, 22773, 209, 5650, 33363, 3549}
+
+def iran_restoration_run(data: Path, first: str, last: str, probes: int, cadence_s: float,
+                         ) -> Callable[[int], Run]:
+    """IODA's Iran signals from ``first`` (ordinary days: must not alarm) through the drop
+    of 8 January 2026 and the staged restoration to ``last``. Truth: one country-level
+    ``international_cut`` from the onset until the curve is back at ``ioda.CEILING`` of its
+    normal (the end of the last restoration stage, when every simulated probe is back);
+    before the onset, a negative case."""
+    from cutwatch.detectors.ioda import (
+        CEILING,
+        ioda_stream,
+        normal_level,
+        read_signal,
+        restored_at,
+    )
+
+    start, end, onset = parse_time(first), parse_time(last), parse_time(IRAN_ONSET)
 
     def run(seed: int) -> Run:
-        with (data / "ripe-atlas-connlog-2014-08-27" / "connlog.csv").open(
-                encoding="utf-8") as f:
+        with (data / "ioda-iran-2026-01" / "signals.csv").open(encoding="utf-8") as f:
+            curve = read_signal(f)
+        back = restored_at(curve, onset + 86_400, normal_level(curve, start), CEILING) or end
+        lines = ioda_stream(curve, start, end, order="province", seed=seed, probes=probes,
+                            cadence_s=cadence_s)
+        country = {"type": "country", "code": "IR", "access": None}
+        truth = [{"name": "iran", "kind": "international_cut", "start": IRAN_ONSET,
+                  "end": iso(back), "minutes": (back - onset) / 60, "probes": probes,
+                  "entity": country}]
+        if onset - start > 3600:
+            truth.append({"name": "ordinary days", "kind": None, "start": first,
+                          "end": iso(onset - 1800), "minutes": (onset - 1800 - start) / 60,
+                          "probes": probes, "entity": country})
+        return lines, truth, (end - start) / 3600
+    return run
+
+
+def atlas_shape(data: Path) -> Callable[[int], Run]:
+    """The RIPE Atlas log of 2014-08-27, US networks declaring US. The truth is every
+    network outage the log itself shows (``atlas.network_outages``: TWC's, and the short
+    outages of small networks elsewhere), each an AS-level blackout."""
+    from cutwatch.detectors.atlas import connlog_items, network_outages, read_connlog
+
+    us = ATLAS_TWC | {7922, 6939, 20115, 701, 7018, 22773, 209, 5650, 33363, 3549}
+
+    def run(seed: int) -> Run:
+        path = data / "ripe-atlas-connlog-2014-08-27" / "connlog.csv"
+        with path.open(encoding="utf-8") as f:
             items = list(connlog_items(f, countries=dict.fromkeys(us, "US")))
-        truth = [{"name": f"AS{a}", "kind": "blackout", "start": "2014-08-27T09:30:00Z",
-                  "end": "2014-08-27T10:58:00Z", "minutes": 88, "probes": n,
-                  "entity": {"type": "asn", "code": f"AS{a}", "access": None}}
-                 for a, n in twc.items()]
+        with path.open(encoding="utf-8") as f:
+            outages = network_outages(read_connlog(f))
+        truth = [{"name": f"AS{o.asn} {iso(o.start)}", "kind": "blackout",
+                  "start": iso(o.start), "end": iso(o.end),
+                  "minutes": (o.end - o.start) / 60, "probes": o.probes,
+                  "entity": {"type": "asn", "code": f"AS{o.asn}", "access": None}}
+                 for o in outages]
         return items, truth, 24.0
     return run
 
 
-def _events(source: Iterable[str] | Iterable[ProbeInfo | Upload],
+def atlas_shuffled_shape(data: Path) -> Callable[[int], Run]:
+    """The same log with each probe moved to another probe's network at random (seeded):
+    churn without shared causes, a negative control on real disconnections."""
+    from cutwatch.detectors.atlas import connlog_items_of, read_connlog, shuffle_networks
+
+    us = ATLAS_TWC | {7922, 6939, 20115, 701, 7018, 22773, 209, 5650, 33363, 3549}
+
+    def run(seed: int) -> Run:
+        path = data / "ripe-atlas-connlog-2014-08-27" / "connlog.csv"
+        with path.open(encoding="utf-8") as f:
+            probes = shuffle_networks(read_connlog(f), seed)
+        items = list(connlog_items_of(probes, countries=dict.fromkeys(us, "US")))
+        truth = [{"name": "churn only", "kind": None, "start": "2014-08-27T00:00:00Z",
+                  "end": "2014-08-28T00:00:00Z", "minutes": 1440, "probes": len(probes),
+                  "entity": {"type": "asn", "code": "", "access": None}}]
+        return items, truth, 24.0
+    return run
+
+
+ATLAS_TWC = frozenset({7843, 10796, 11351, 11426, 11427, 12271, 20001})
+
+
+def events_of(source: Iterable[str] | Iterable[ProbeInfo | Upload],
             params: Params | None) -> tuple[Events, int]:
+    """The events of one replay (stream lines or probe items) and the entities it had."""
     engine = Engine(params)
     items: Iterator[Any] = iter(source)
     first = next(items, None)
@@ -246,7 +311,7 @@ def shape_line(name: str, make: Callable[[int], Run], seeds: int,
     started = time.perf_counter()
     for seed in range(1, seeds + 1):
         source, truth, hours = make(seed)
-        events, entities = _events(source, params)
+        events, entities = events_of(source, params)
         score.add(events, truth, entities, hours)
         for kind in {c["kind"] for c in truth if c["kind"] is not None}:
             kinds.setdefault(kind, Score()).add(
@@ -321,16 +386,26 @@ def engine_cost(n: int) -> dict[str, float]:
 
 
 def main(seeds: int = 1, probes: int = 100_000, full: bool = False,
-         data: Path | None = None) -> None:
+         data: Path | None = None, only: str = "") -> None:
+    """Every shape's line (those whose name contains ``only``, when given), then the cost."""
     print(f"detector quality per shape, {seeds} seed(s) each "
           "(delay: onset -> opened, median/p95; errors: median):")
     shapes = dict(SHAPES)
     if data is not None:
-        shapes["real: IODA Iran 2026-01-08 (staggered national shutdown)"] = iran_shape(data)
-        shapes["real: RIPE Atlas 2014-08-27, TWC (probes declare US)"] = atlas_shape(data)
+        shapes["real: IODA Iran 2026-01-08, first hours (staggered national shutdown)"] = \
+            iran_shape(data)
+        shapes["real: IODA Iran 2025-12-25 to 2026-01-28, 5-min uploads (restoration)"] = \
+            iran_restoration_run(data, "2025-12-25T00:00:00Z", "2026-01-28T12:00:00Z", 40,
+                                 300.0)
+        shapes["real: RIPE Atlas 2014-08-27, every outage the log shows (US declare US)"] = \
+            atlas_shape(data)
+        shapes["real: RIPE Atlas 2014-08-27, networks shuffled (must not alarm)"] = \
+            atlas_shuffled_shape(data)
     else:
         print("  (real-data shapes skipped: no --data directory)")
     for name, make in shapes.items():
+        if only not in name:
+            continue
         print("  " + shape_line(name, make, seeds if not name.startswith("real") else 1,
                                 by_kind=name in BY_KIND), flush=True)
     if full:

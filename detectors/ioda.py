@@ -25,6 +25,9 @@ from cutwatch.detectors.simulate import Effect, churn_effects, probe_line, probe
 ACTIVE_PROBING = "Active Probing (#/24s Up)"
 Order = Literal["network", "province", "random"]
 Curve = tuple[list[float], list[float]]  # times, values (blank rows left out)
+CEILING = 0.9
+"""Highest rank of a probe: the curve's ordinary wobble (a few percent under its normal)
+darkens no one, and a curve back at this share of normal has every probe back."""
 
 
 def read_signal(source: TextIO, column: str = ACTIVE_PROBING) -> Curve:
@@ -79,8 +82,24 @@ def dark_spans(curve: Curve, rank: float, start: float, end: float, normal: floa
     return spans
 
 
+def normal_level(curve: Curve, before: float) -> float:
+    """The curve's normal: the median of its values before ``before`` (its own past)."""
+    past = [v for t, v in zip(*curve, strict=True) if t < before] or curve[1]
+    return statistics.median(past)
+
+
+def restored_at(curve: Curve, after: float, normal: float,
+                share: float = CEILING) -> float | None:
+    """The first point at or after ``after`` at which the curve is back at ``share`` of
+    ``normal``: the end of a staged restoration, when its last stage is done."""
+    for t, v in zip(*curve, strict=True):
+        if t >= after and v >= share * normal:
+            return t
+    return None
+
+
 def ranks(probes: list[SimProbe], order: Order, rng: random.Random,
-          ceiling: float = 0.9) -> dict[str, float]:
+          ceiling: float = CEILING) -> dict[str, float]:
     """Each probe's rank in (0, ``ceiling``]: the first to go dark have the highest. Below
     ``ceiling`` so that the curve's ordinary wobble (a few percent) darkens no one."""
     def key(p: SimProbe) -> tuple[object, ...]:
@@ -107,8 +126,7 @@ def ioda_stream(curve: Curve, start: float, end: float, country: str = "IR",
                      probes_per_country=(probes,), fixed_asns=3, mobile_asns=2,
                      night_off_share=0.0, cadence_s=cadence_s)
     fleet = build_fleet(spec, rng)
-    past = [v for t, v in zip(*curve, strict=True) if t < start] or curve[1]
-    normal = statistics.median(past)
+    normal = normal_level(curve, start)
     rank = ranks(fleet, order, rng)
     effects: dict[str, list[Effect]] = {}
     for p in fleet:

@@ -112,7 +112,7 @@ def probe_lines(sp: SimProbe, effects: list[Effect], t0: float, t1: float, caden
             if up.failing_since is None:
                 up.failing_since = attempt
             up.failures += 1
-            up.next_attempt = attempt + min(300.0, 15.0 * 2 ** up.failures) * rng.uniform(
+            up.next_attempt = attempt + min(300.0, 15.0 * 2 ** min(up.failures, 5)) * rng.uniform(
                 0.8, 1.2)
         else:
             sent = up.failing_since if up.failing_since is not None else attempt

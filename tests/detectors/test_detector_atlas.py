@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
-from cutwatch.detectors.atlas import connlog_items
+from cutwatch.detectors.atlas import (
+    Outage,
+    connlog_items,
+    network_outages,
+    read_connlog,
+    shuffle_networks,
+)
+from cutwatch.detectors.bench import atlas_shape, events_of
 from cutwatch.detectors.engine import Engine
 from cutwatch.detectors.model import Upload, parse_time
 from cutwatch.detectors.replay import drive
+from cutwatch.detectors.score import Score
 
 TWC = {7843, 10796, 11351, 11426, 11427, 12271, 20001}
 # The outage as the log shows it: TWC probes disconnect 09:24-09:36 UTC and reconnect
@@ -97,3 +106,60 @@ def test_a_collector_gap_in_real_data_raises_nothing(shared_data: Path) -> None:
     near = [t for t in transitions
             if gap[0] - 1800 <= parse_time(t["event"]["start"]) <= gap[1] + 1800]
     assert near == []
+
+
+def _log(rows: list[tuple[float, str, int, str]]) -> io.StringIO:
+    text = "timestamp,prb_id,asn,prefix,event,controller,msm_id,type\n" + "".join(
+        f"{t},{p},{a},,{e},ctr,7000,connection\n" for t, p, a, e in rows)
+    return io.StringIO(text)
+
+
+def test_the_logs_own_outages_are_labelled_by_one_rule() -> None:
+    t0 = 1_409_097_600.0
+    rows = [(t0, f"{a}-{i}", a, "connect") for a, n in ((100, 4), (200, 10), (300, 3),
+                                                           (400, 3)) for i in range(n)]
+    # AS100: 3 of 4 go within 40 s, back after 10-14 min: an outage
+    rows += [(t0 + 3600 + 20 * i, f"100-{i}", 100, "disconnect") for i in range(3)]
+    rows += [(t0 + 4200 + 120 * i, f"100-{i}", 100, "connect") for i in range(3)]
+    # AS200: the same 3 probes' pattern, but of 10: the network as a whole is up
+    rows += [(t0 + 3600 + 20 * i, f"200-{i}", 200, "disconnect") for i in range(3)]
+    rows += [(t0 + 4200, f"200-{i}", 200, "connect") for i in range(3)]
+    # AS300: all three go, but five minutes apart: not together
+    rows += [(t0 + 7200 + 300 * i, f"300-{i}", 300, "disconnect") for i in range(3)]
+    rows += [(t0 + 9000, f"300-{i}", 300, "connect") for i in range(3)]
+    # AS400: all three go together and are back within two minutes: a blip
+    rows += [(t0 + 7200 + i, f"400-{i}", 400, "disconnect") for i in range(3)]
+    rows += [(t0 + 7320, f"400-{i}", 400, "connect") for i in range(3)]
+    probes = read_connlog(_log(rows))
+    assert network_outages(probes) == [Outage(100, t0 + 3600, t0 + 4320, 3, 4)]
+    # looser thresholds take the others in, which is what the written ones keep out
+    assert {o.asn for o in network_outages(probes, min_share=0.3)} == {100, 200}
+    assert {o.asn for o in network_outages(probes, link_s=300)} == {100, 300}
+    assert {o.asn for o in network_outages(probes, min_down_s=60)} == {100, 400}
+
+
+@pytest.mark.slow
+def test_atlas_precision_against_the_outages_the_log_shows(shared_data: Path) -> None:
+    path = shared_data / "ripe-atlas-connlog-2014-08-27" / "connlog.csv"
+    with path.open(encoding="utf-8") as source:
+        probes = read_connlog(source)
+    outages = network_outages(probes)
+    twc = {o.asn for o in outages if o.asn in TWC and OUTAGE[0] <= o.end
+           and o.start <= OUTAGE[1]}
+    assert twc == {10796, 11351, 11426, 11427, 12271, 20001}  # the rule finds TWC's outage
+    # churn alone (probes moved across networks at random) shows almost no outage: the
+    # labels are shared causes, not coincidences
+    assert sum(len(network_outages(shuffle_networks(probes, s))) for s in range(5)) <= 2
+    assert len(outages) >= 20
+    items, truth, hours = atlas_shape(shared_data)(1)
+    events, entities = events_of(items, None)
+    score = Score()
+    score.add(events, truth, entities, hours)
+    figures = score.figures()
+    # against TWC alone the day's other 18 events counted as false (0.25); 19 of 24 events
+    # are outages the log shows; the 5 others are 3-5 probes of tiny networks going dark
+    # over 2-33 minutes, which the one-minute rule does not link
+    assert figures["precision"] >= 0.75
+    # missed: TWC's 07:38 blip in AS11426 (10 min) and AS12874 (7 of 12 for 9 min): with
+    # 5-minute heartbeats silence needs 7.7 min to show
+    assert figures["recall"] >= 0.75

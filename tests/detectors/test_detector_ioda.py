@@ -2,7 +2,9 @@
 
 A simulated fleet in Iran follows the active-probing curve (``detectors/ioda.py``): probes
 go dark province by province from 16:00 UTC, keep measuring (domestic targets answer,
-international ones do not) and stay dark.
+international ones do not), and come back with their backlogs as the curve recovers in
+stages (an hour's reopening on 24 January, a third of the country on the 27th at 00:00,
+most of it by 10:00, the rest on the 28th).
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ from typing import Any
 import pytest
 
 from cutwatch.detectors.fleet import FleetSpec, build_fleet
-from cutwatch.detectors.ioda import dark_spans, level_at, ranks, read_signal
+from cutwatch.detectors.ioda import (
+    dark_spans,
+    level_at,
+    normal_level,
+    ranks,
+    read_signal,
+    restored_at,
+)
 from cutwatch.detectors.ioda import ioda_stream as stream
 from cutwatch.detectors.model import parse_time
 from cutwatch.detectors.replay import replay
@@ -79,3 +88,50 @@ def test_probes_go_dark_network_by_network() -> None:
     # each network's probes are contiguous in the order, and nobody goes dark at 90 %+
     assert [a for i, a in enumerate(asns) if i == 0 or asns[i - 1] != a] == sorted(set(asns))
     assert max(rank.values()) < 0.9
+
+
+def test_a_staged_restoration_ends_when_its_last_stage_is_done() -> None:
+    # ordinary 96-100, a fall to 4, back to 36 (a third), 86, then 95: the end is at 95
+    curve = ([0.0, 100.0, 200.0, 300.0, 400.0, 500.0, 600.0, 700.0],
+             [96.0, 100.0, 98.0, 4.0, 36.0, 86.0, 95.0, 97.0])
+    normal = normal_level(curve, 250.0)
+    assert normal == 98.0
+    assert restored_at(curve, 300.0, normal) == 600.0  # 95 >= 0.9 x 98; 86 is not
+    assert restored_at(curve, 300.0, normal, share=0.3) == 400.0
+    assert restored_at(curve, 800.0, normal) is None
+
+
+@pytest.mark.slow
+def test_iran_through_the_staged_restoration(shared_data: Path) -> None:
+    # 20 probes uploading every 10 min (not 40 every minute) keep three weeks, backlogs
+    # included, to ~15 s; `cutwatch bench detect --data` runs 40 probes at 5 min
+    curve = _curve(shared_data)
+    onset = parse_time("2026-01-08T16:00:00Z")
+    lines = stream(curve, parse_time("2026-01-07T16:00:00Z"),
+                   parse_time("2026-01-28T12:00:00Z"), probes=20, order="province",
+                   cadence_s=600.0)
+    transitions = _run(list(lines))
+    # a day of ordinary data first: nothing before the onset
+    assert min(parse_time(t["at"]) for t in transitions) > onset
+    opened = [t for t in transitions if t["action"] == "opened"]
+    assert parse_time(opened[0]["at"]) <= onset + 1800  # the first province, in the fall
+    country = [t for t in transitions if t["event"]["entity"]["type"] == "country"
+               and t["event"]["entity"]["code"] == "IR"]
+    assert parse_time(next(t for t in country if t["action"] == "opened")["at"]) \
+        <= onset + 3600  # the country, while the curve reaches 7 %
+    final = country[-1]["event"]
+    # the backlogs (domestic targets reached, international ones not) name the kind
+    assert final["kind"] == "international_cut"
+    assert final["evidence"]["backlogs"]["verdict"] == "international_cut"
+    assert final["status"] == "resolved"
+    assert onset <= parse_time(final["start"]) <= onset + 3600
+    # it stays open through the 18 dark days and the hour's reopening of 24 January, and
+    # resolves in the restoration: after its first stage (27 Jan 00:00) and before the
+    # last (back at 90 % of normal, 28 Jan 10:00), saying part of the country is still dark
+    resolved = next(t for t in country if t["action"] == "resolved")
+    first_stage = parse_time("2026-01-26T23:30:00Z")
+    last_stage = restored_at(curve, onset + 86_400, normal_level(curve, onset - 86_400))
+    assert last_stage == parse_time("2026-01-28T10:00:00Z")
+    assert first_stage <= parse_time(resolved["at"]) <= last_stage
+    assert first_stage <= parse_time(final["end"]) <= last_stage
+    assert final["evidence"]["probes_still_silent"] >= 1
