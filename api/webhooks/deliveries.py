@@ -15,6 +15,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from cutwatch.api.webhooks.config import WebhookConfig
+from cutwatch.api.webhooks.outbox import notify_due
 from cutwatch.api.webhooks.payloads import TEST_TYPE
 
 log = logging.getLogger(__name__)
@@ -173,4 +174,7 @@ async def redeliver(conn: psycopg.AsyncConnection[Any], subscription_id: str,
     """Queue a delivery again now, same webhook-id, fresh schedule; None if not found."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(_REDELIVER, (delivery_id, subscription_id))
-        return await cur.fetchone()
+        row = await cur.fetchone()
+    if row is not None:
+        await notify_due(conn)
+    return row

@@ -2,7 +2,9 @@
 
 Claiming is ``FOR UPDATE SKIP LOCKED`` plus a lease (``next_attempt_at`` pushed forward), so
 several replicas never send the same attempt twice and a dispatcher that dies mid-flight only
-delays a delivery by the lease. A worker for ``cutwatch.api.app.WORKERS``.
+delays a delivery by the lease. A new delivery wakes every dispatcher at once (``Wake``:
+LISTEN/NOTIFY), so an alert does not wait for the next poll; polling stays for retries coming
+due and for when the listening connection is lost. A worker for ``cutwatch.api.app.WORKERS``.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from cutwatch.api import metrics
 from cutwatch.api.webhooks import config, payloads, signing
 from cutwatch.api.webhooks.config import WebhookConfig
 from cutwatch.api.webhooks.deliveries import Claimed, Outcome, claim, record
+from cutwatch.api.webhooks.outbox import CHANNEL
 from cutwatch.api.webhooks.ssrf import PinnedTransport, UnsafeTarget
 from cutwatch.detectors.model import Transition, TransitionError
 
@@ -29,6 +33,36 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 USER_AGENT = "Cutwatch-Webhooks/1"
 SHUTDOWN_GRACE_S = 5.0
+RELISTEN_S = 5.0
+
+
+class Wake:
+    """A dispatcher's ear on ``outbox.CHANNEL``: ``due`` is set when a transaction that made
+    deliveries due has committed. It listens on a connection of its own (a LISTEN does not
+    belong on a pooled connection that others borrow) and, when that is lost, says so in one
+    line and listens again after ``RELISTEN_S``; the dispatcher polls meanwhile."""
+
+    def __init__(self, conninfo: str) -> None:
+        self.conninfo = conninfo
+        self.due = asyncio.Event()
+        self.listening = asyncio.Event()
+
+    async def listen(self) -> None:
+        """Until cancelled."""
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                        self.conninfo, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self.listening.set()
+                    self.due.set()  # anything committed before the LISTEN: look once
+                    async for _ in conn.notifies():
+                        self.due.set()
+            except psycopg.Error as exc:
+                log.warning("webhook dispatcher not woken by new deliveries (polling) for "
+                            "%g s: %s", RELISTEN_S, str(exc).strip().splitlines()[0][:200])
+            self.listening.clear()
+            await asyncio.sleep(RELISTEN_S)
 
 
 def retry_after(response: httpx.Response, limit: float) -> float | None:
@@ -125,6 +159,9 @@ async def run(pool: AsyncConnectionPool[Any], cfg: WebhookConfig,
     """
     stopping = stopping or asyncio.Event()
     in_flight: set[asyncio.Task[None]] = set()
+    # a pool that computes its conninfo (none of ours does) leaves the dispatcher polling
+    wake = Wake(pool.conninfo if isinstance(pool.conninfo, str) else "")
+    listener = asyncio.create_task(wake.listen() if wake.conninfo else stopping.wait())
     async with make_client(cfg) as client:
         try:
             while not stopping.is_set():
@@ -142,14 +179,20 @@ async def run(pool: AsyncConnectionPool[Any], cfg: WebhookConfig,
                     task.add_done_callback(in_flight.discard)
                 if batch and len(in_flight) < cfg.batch_size:
                     continue  # more may be due right now
-                # Idle or full: wake for a free slot, a new poll, or shutdown.
+                # Idle or full: wake for a free slot, a new delivery, a poll, or shutdown.
                 stop = asyncio.create_task(stopping.wait())
-                await asyncio.wait({stop, *in_flight} if len(in_flight) >= cfg.batch_size
-                                   else {stop}, timeout=cfg.poll_interval,
+                due = asyncio.create_task(wake.due.wait())
+                await asyncio.wait({stop, due, *in_flight} if len(in_flight) >= cfg.batch_size
+                                   else {stop, due}, timeout=cfg.poll_interval,
                                    return_when=asyncio.FIRST_COMPLETED)
-                stop.cancel()
-                await asyncio.gather(stop, return_exceptions=True)
+                # cleared before the next claim, which sees every commit notified so far
+                wake.due.clear()
+                for waiter in (stop, due):
+                    waiter.cancel()
+                await asyncio.gather(stop, due, return_exceptions=True)
         finally:
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
             # Shutting down: let attempts already on the wire finish and be recorded (briefly),
             # so a deploy does not turn them into lease-expiry duplicates.
             if in_flight:

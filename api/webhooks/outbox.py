@@ -18,6 +18,14 @@ from cutwatch.api.webhooks import filters, payloads
 from cutwatch.detectors.model import Transition
 
 _dumps = partial(json.dumps, default=str)
+# Dispatchers LISTEN on it; a transaction that makes deliveries due NOTIFYs it, and
+# PostgreSQL delivers the notification at commit (never for a rolled-back one).
+CHANNEL = "cutwatch_deliveries_due"
+
+
+async def notify_due(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Wake the dispatchers when the caller's transaction commits (they also poll)."""
+    await conn.execute(f"NOTIFY {CHANNEL}")
 
 
 def new_delivery_id() -> str:
@@ -65,6 +73,8 @@ async def enqueue(conn: psycopg.AsyncConnection[Any], typed: Transition) -> int:
                 " VALUES (%s, %s, %s, %s, %s)",
                 [(new_delivery_id(), sub_id, kind, event_id, payload) for sub_id in wanted],
             )
+    if wanted:
+        await notify_due(conn)
     return len(wanted)
 
 
@@ -77,4 +87,5 @@ async def enqueue_test(conn: psycopg.AsyncConnection[Any], subscription_id: str)
         (delivery_id, subscription_id, payloads.TEST_TYPE,
          Jsonb(payloads.sample_transition().to_json(), dumps=_dumps)),
     )
+    await notify_due(conn)
     return delivery_id

@@ -208,6 +208,7 @@ async def resume(subscription_id: str, who: SubscriberDep, pool: PoolDep) -> Sub
         await conn.execute(
             "UPDATE deliveries SET next_attempt_at = now()"
             " WHERE subscription_id = %s AND status = 'pending'", (subscription_id,))
+        await outbox.notify_due(conn)
     return out
 
 

@@ -355,3 +355,28 @@ async def test_shutdown_lets_an_attempt_on_the_wire_finish(
             await eventually(lambda: len(receiver.requests) == 1)
         # Stopped mid-request: the answer was still awaited and recorded, no lease left over.
         assert await rows(pool, "SELECT status, attempts FROM deliveries") == [("succeeded", 1)]
+
+
+async def test_a_new_delivery_wakes_the_dispatcher_without_waiting_for_its_poll(
+        pool: AsyncConnectionPool[Any], fast: WebhookConfig) -> None:
+    """An alert leaves as its transaction commits (LISTEN/NOTIFY), not at the next poll; a
+    listening connection killed under the dispatcher costs only polling until it is back."""
+    slow_poll = WebhookConfig(**{**fast.__dict__, "poll_interval": 30.0})
+    async with subscribed(pool) as receiver, running(pool, slow_poll):
+        # the dispatcher's first claim happens at once; wait until it listens
+        await until(pool, "SELECT 1 FROM pg_stat_activity WHERE query = "
+                    f"'LISTEN {outbox.CHANNEL}'")
+        for n in range(3):
+            started = time.monotonic()
+            await enqueue(pool, transition(event_id=f"woken-{n}"))
+            await eventually(lambda n=n: len(receiver.accepted_ids()) == n + 1, within=5.0)
+            assert time.monotonic() - started < 5.0  # a poll would take 30 s
+        # the listener's connection dies: it listens again (RELISTEN_S) and wakes again
+        [(killed,)] = await rows(pool, "SELECT pid FROM pg_stat_activity WHERE query"
+                                 f" = 'LISTEN {outbox.CHANNEL}'")
+        await rows(pool, "SELECT pg_terminate_backend(%s)", killed)
+        await until(pool, "SELECT 1 FROM pg_stat_activity WHERE query = "
+                    f"'LISTEN {outbox.CHANNEL}' AND pid <> {int(killed)}",
+                    within=dispatcher.RELISTEN_S + 10)
+        await enqueue(pool, transition(event_id="after-reconnect"))
+        await eventually(lambda: len(receiver.accepted_ids()) == 4, within=5.0)
