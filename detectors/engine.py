@@ -128,7 +128,12 @@ class Engine:
                 gap.results.append((measured, scope, r.ok))
             if r.ok and scope != LAN and measured > p.last_ext_ok:
                 p.last_ext_ok = measured
-            if now - measured <= params.live_window_s:
+            # what the probe measured while it was silent (its backlog, up to the arrival
+            # that ended the silence) is the past: the gap's verdict reads it; as live
+            # conditions, the failures and slow answers of the outage and its repair would
+            # raise a block or throttling of the area that just came back
+            if now - measured <= params.live_window_s and (
+                    gap is None or gap.end is None or measured >= gap.end):
                 signals.observe(p, r, measured, params)
                 self.measuring.setdefault(r.target, set()).add(idx)
                 live = True
