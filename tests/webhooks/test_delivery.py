@@ -357,6 +357,23 @@ async def test_shutdown_lets_an_attempt_on_the_wire_finish(
         assert await rows(pool, "SELECT status, attempts FROM deliveries") == [("succeeded", 1)]
 
 
+async def listeners(pool: AsyncConnectionPool[Any]) -> set[int]:
+    """Backends listening on the dispatchers' channel."""
+    return {pid for (pid,) in await rows(pool, "SELECT pid FROM pg_stat_activity WHERE query"
+                                         " = %s", f"LISTEN {outbox.CHANNEL}")}
+
+
+async def listening(pool: AsyncConnectionPool[Any], but: set[int],
+                    within: float = 10.0) -> set[int]:
+    """Wait for a listener other than ``but``; all of them."""
+    deadline = time.monotonic() + within
+    while not (found := await listeners(pool)) - but:
+        if time.monotonic() > deadline:
+            raise AssertionError("nobody listens for new deliveries")
+        await asyncio.sleep(0.05)
+    return found
+
+
 async def test_a_new_delivery_wakes_the_dispatcher_without_waiting_for_its_poll(
         pool: AsyncConnectionPool[Any], fast: WebhookConfig) -> None:
     """An alert leaves as its transaction commits (LISTEN/NOTIFY), not at the next poll; a
@@ -364,19 +381,15 @@ async def test_a_new_delivery_wakes_the_dispatcher_without_waiting_for_its_poll(
     slow_poll = WebhookConfig(**{**fast.__dict__, "poll_interval": 30.0})
     async with subscribed(pool) as receiver, running(pool, slow_poll):
         # the dispatcher's first claim happens at once; wait until it listens
-        await until(pool, "SELECT 1 FROM pg_stat_activity WHERE query = "
-                    f"'LISTEN {outbox.CHANNEL}'")
+        killed = await listening(pool, but=set())
         for n in range(3):
             started = time.monotonic()
             await enqueue(pool, transition(event_id=f"woken-{n}"))
             await eventually(lambda n=n: len(receiver.accepted_ids()) == n + 1, within=5.0)
             assert time.monotonic() - started < 5.0  # a poll would take 30 s
         # the listener's connection dies: it listens again (RELISTEN_S) and wakes again
-        [(killed,)] = await rows(pool, "SELECT pid FROM pg_stat_activity WHERE query"
-                                 f" = 'LISTEN {outbox.CHANNEL}'")
-        await rows(pool, "SELECT pg_terminate_backend(%s)", killed)
-        await until(pool, "SELECT 1 FROM pg_stat_activity WHERE query = "
-                    f"'LISTEN {outbox.CHANNEL}' AND pid <> {int(killed)}",
-                    within=dispatcher.RELISTEN_S + 10)
+        for pid in killed:
+            await rows(pool, "SELECT pg_terminate_backend(%s)", pid)
+        await listening(pool, but=killed, within=dispatcher.RELISTEN_S + 10)
         await enqueue(pool, transition(event_id="after-reconnect"))
         await eventually(lambda: len(receiver.accepted_ids()) == 4, within=5.0)
