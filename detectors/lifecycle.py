@@ -9,6 +9,7 @@ seconds before its country does not raise both. Backlog verdicts (``classify``) 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 from cutwatch.detectors import sources
@@ -361,10 +362,21 @@ class Lifecycle:
 
     def _judge(self, ev: Event) -> EventVerdict | None:
         back = list(self.returns.get(ev.id, {}).values())
-        return judge_event(self._verdicts(ev), len(ev.members), self.engine.params,
-                           start_within=ev.silence_bracket,
-                           end_before=quantile(back, self.engine.params.edge_quantile)
-                           if back else None)
+        params = self.engine.params
+        verdicts = self._verdicts(ev)
+        end_before = quantile(back, params.edge_quantile) if back else None
+        verdict = judge_event(verdicts, len(ev.members), params,
+                              start_within=ev.silence_bracket, end_before=end_before)
+        early = [v for v in verdicts if v.onset_lo <= ev.detected_at]
+        if verdict is None or len(early) == len(verdicts):
+            return verdict
+        # Every gap overlapping the event votes on its kind, but its start is that of the
+        # silences it was opened from: a gap begun after it opened (a probe back for an hour
+        # during a long shutdown, then dark again; a probe joining a staggered fall) must not
+        # move the start hours later (the Iran replay's start jumped to a reopening's).
+        first = judge_event(early, len(ev.members), params,
+                            start_within=ev.silence_bracket, end_before=end_before)
+        return dataclasses.replace(verdict, start=ev.start if first is None else first.start)
 
     def _verdicts(self, ev: Event) -> list[GapVerdict]:
         verdicts = self.engine.verdicts
