@@ -5,15 +5,14 @@ reach that target at their usual speed (a target slow for everyone raises nothin
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Set
 
 from cutwatch.detectors import conditions as cond
 from cutwatch.detectors.decide import Verdict
 from cutwatch.detectors.entities import Entity
 from cutwatch.detectors.model import Kind
 from cutwatch.detectors.params import Params
-from cutwatch.detectors.signals.base import EngineView
+from cutwatch.detectors.signals.base import EngineView, Opening
 from cutwatch.detectors.state import ProbeState, TargetState
 
 
@@ -40,8 +39,7 @@ class Throttling:
                     if not fast_elsewhere.isdisjoint(cond.detail(view, p, self.raises))}
         return cond.judge_live(view, ent, self.raises, affected)
 
-    def describe(self, view: EngineView, ent: Entity,
-                 members: set[int]) -> tuple[float, dict[str, Any]]:
+    def describe(self, view: EngineView, ent: Entity, members: Set[int]) -> Opening:
         targets = sorted({t for p in members for t in cond.detail(view, p, self.raises)})
         # the slow run began that many of the probes' own measurement rounds ago (not a
         # fixed minute each: the default schedule measures every 30 s)
@@ -49,7 +47,10 @@ class Throttling:
         pace = statistics.median(view.probes[p].measure_every or params.throttle_onset_period_s
                                  for p in members)
         start = view.clock - params.throttle_min_results * pace
-        return start, {"signal": self.raises, "targets": targets}
+        return Opening(start, {"signal": self.raises, "targets": targets}, frozenset(members))
+
+    def widened_start(self, view: EngineView, start: float, affected: Set[int]) -> float:
+        return start  # a condition's start is read from its measurements, kept as it was
 
     def ended(self, view: EngineView, members: set[int], start: float, now: float) -> float:
         return now  # slowness has no failure edges to bracket: when it was seen to stop
