@@ -84,9 +84,12 @@ def observe(probe: ProbeState, result: Result, measured: float, params: Params) 
     if value is None or state.scope == LAN:
         return
     if state.n_ok > params.baseline_min_results and value >= params.throttle_factor * state.base:
+        # the run's first slow result is when the throttling began for this probe (a result
+        # measured earlier but received later moves it back)
+        state.slow_since = measured if not state.slow_run else min(state.slow_since, measured)
         state.slow_run += 1
         return
-    state.slow_run = 0
+    state.slow_run, state.slow_since = 0, 0.0
     a = params.baseline_alpha if state.n_ok > params.baseline_min_results else 1 / state.n_ok
     state.base = value if state.base == 0.0 else (1 - a) * state.base + a * value
 

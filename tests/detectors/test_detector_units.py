@@ -1,20 +1,27 @@
-"""Small pure parts as tables: the burst model's tail, backlog verdicts, entity codes."""
+"""Small pure parts as tables: the burst model's tail, backlog verdicts, entity codes, the
+start of a slow run."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
+import uuid
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
-from cutwatch.detectors.classify import GapVerdict, judge_event, judge_gap
+from cutwatch.detectors.classify import GapVerdict, judge_event, judge_gap, quantile
 from cutwatch.detectors.decide import binomial_tail
-from cutwatch.detectors.model import EntityKey, ProbeInfo
+from cutwatch.detectors.engine import Engine
+from cutwatch.detectors.model import EntityKey, ProbeInfo, iso, parse_time
 from cutwatch.detectors.params import Params
+from cutwatch.detectors.replay import replay
+from cutwatch.detectors.signals.probe import observe
 from cutwatch.detectors.state import DOMESTIC, INTERNATIONAL, LAN, GapRecord, ProbeState
+from cutwatch.wire import Result
 
 P = Params()
 
@@ -179,3 +186,91 @@ def test_a_cadence_learned_from_a_start_up_burst_is_learned_again() -> None:
     probe.learn_arrival(900.0, params)
     probe.learn_arrival(960.0, params)
     assert probe.cadence == pytest.approx(60.0)
+
+
+# ---- throttling's start: the first slow measurement --------------------------------------
+CUT = parse_time("2021-02-15T06:00:00Z")  # the throttling begins
+FAST_MS, SLOW_MS = 100.0, 900.0  # nine times the baseline: slow at any throttle_factor <= 9
+
+
+def _web(measured: float, duration_ms: float) -> Result:
+    return Result(id=uuid.UUID(int=int(measured)), kind="http", target="web",
+                  scope="international", measured_at=iso(measured), duration_ms=duration_ms,
+                  ok=True)
+
+
+def test_a_slow_run_remembers_its_first_measurement() -> None:
+    params = Params()
+    probe = ProbeState(0, ProbeInfo("p-1"), [], params)
+    for k in range(params.baseline_min_results + 1):  # the baseline, fast
+        observe(probe, _web(CUT - 600 + 60 * k, FAST_MS), CUT - 600 + 60 * k, params)
+    assert probe.targets is not None
+    web = probe.targets["web"]
+    assert (web.slow_run, web.slow_since) == (0, 0.0)
+    observe(probe, _web(CUT + 7, SLOW_MS), CUT + 7, params)
+    observe(probe, _web(CUT + 67, SLOW_MS), CUT + 67, params)
+    assert (web.slow_run, web.slow_since) == (2, CUT + 7)  # the run's first, not its last
+    observe(probe, _web(CUT + 2, SLOW_MS), CUT + 2, params)  # measured earlier, came later
+    assert (web.slow_run, web.slow_since) == (3, CUT + 2)
+    observe(probe, _web(CUT + 127, FAST_MS), CUT + 127, params)  # the run ends
+    assert (web.slow_run, web.slow_since) == (0, 0.0)
+    observe(probe, _web(CUT + 187, SLOW_MS), CUT + 187, params)  # a new run, its own start
+    assert (web.slow_run, web.slow_since) == (1, CUT + 187)
+
+
+def _line(probe: str, received: float, results: list[dict[str, object]]) -> str:
+    batch = {"schema_version": 1, "batch_id": str(uuid.UUID(int=int(received * 1000) * 64
+                                                              + int(probe[1:]))),
+             "probe_id": probe, "sent_at": iso(received),
+             "clock": {"synced": True, "offset_ms": 0.0},
+             "heartbeat": {"seq": 1, "spool_depth": 0, "dropped_total": 0,
+                           "started_at": iso(CUT - 86_400), "software": "test"},
+             "results": results}
+    return json.dumps({"type": "upload", "received_at": iso(received), "batch": batch})
+
+
+def _throttled_country() -> tuple[list[str], dict[str, float]]:
+    """Six probes in MM (two networks) and four controls in TH measure one international
+    target every minute, each at its own second of the minute; from CUT on MM's are nine
+    times slower. Returns the stream and each MM probe's first slow measurement."""
+    lines = [json.dumps({"type": "probe", "probe": {
+        "id": f"{c}{i}", "country": c.upper() * 2 if c == "m" else "TH",
+        "subdivision": ("MM" if c == "m" else "TH") + "-01",
+        "asn": (64500 if c == "m" else 64600) + i % 2}})
+        for c, n in (("m", 6), ("t", 4)) for i in range(n)]
+    first_slow: dict[str, float] = {}
+    uploads: list[tuple[float, str]] = []
+    for c, n in (("m", 6), ("t", 4)):
+        for i in range(n):
+            probe = f"{c}{i}"
+            for k in range(40):
+                received = CUT - 1800 + 7 * i + 60 * k
+                measured = received - 5
+                slow = c == "m" and measured >= CUT
+                if slow:
+                    first_slow.setdefault(probe, measured)
+                uploads.append((received, _line(probe, received, [{
+                    "id": str(uuid.UUID(int=int(measured) * 64 + 10 * (c == "t") + i)),
+                    "kind": "http", "target": "web", "scope": "international",
+                    "measured_at": iso(measured), "duration_ms": SLOW_MS if slow else FAST_MS,
+                    "ok": True}])))
+    return lines + [line for _, line in sorted(uploads)], first_slow
+
+
+def test_a_throttling_event_starts_at_its_first_slow_measurements() -> None:
+    """The start is read from the slow results themselves (the edge quantile of each
+    member's first slow measurement), not guessed back from when the event opened."""
+    lines, first_slow = _throttled_country()
+    engine = Engine()
+    opened = next(t for t in replay(lines, engine=engine)
+                  if t.action == "opened" and t.event.kind == "throttling")
+    assert opened.event.entity["code"] == "MM"
+    (event,) = [e for e in engine.life.open.values() if e.signal == "throttling"]
+    members = sorted(engine.probes[p].info.id for p in event.members)
+    # MM's probes slow for two rounds by then (m0, measuring last in the minute, not yet)
+    assert set(members) <= set(first_slow)
+    assert len(members) >= P.min_probes
+    expected = quantile([first_slow[m] for m in members], P.edge_quantile)
+    assert parse_time(opened.event.start) == expected
+    assert CUT <= expected < CUT + 60  # within one cadence of the cut
+    assert opened.at - expected > 60  # opened over a cadence later (two slow rounds each)
