@@ -311,12 +311,7 @@ class Lifecycle:
                 ev.end = verdict.end
         if ev.end is None:
             back = list(self.returns.get(ev.id, {}).values()) or [now]
-            cadence = quantile([eng.probes[p].cadence for p in ev.members], 0.5)
-            if ev.signal == "silence":
-                ev.end = max(ev.start, quantile(back, eng.params.end_return_quantile)
-                             - cadence / 2)
-            else:
-                ev.end = max(ev.start, since)
+            ev.end = RAISING[ev.signal][0].resolved_end(eng, ev.members, ev.start, back, since)
         if ev.signal == "silence":
             # a partial restoration says so: probes of the event still silent at its end
             ev.evidence["probes_still_silent"] = sum(

@@ -90,6 +90,13 @@ class Signal(Protocol):
         affected probes are ``affected``."""
         ...
 
+    def resolved_end(self, view: EngineView, members: Set[int], start: float,
+                     returns: Sequence[float], stopped: float) -> float:
+        """The end of an event (begun at ``start``) resolving now, without backlogs to read
+        it from: ``returns``, when its probes were seen back (at least one time); ``stopped``,
+        when its condition first fell below the threshold."""
+        ...
+
 
 class LiveSignal(Signal, Protocol):
     """A condition measured by the probes themselves, live (not a silence)."""

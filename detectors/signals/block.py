@@ -5,7 +5,7 @@ reach the target (a target down for everyone raises nothing)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Set
+from collections.abc import Mapping, Sequence, Set
 
 from cutwatch.detectors import conditions as cond
 from cutwatch.detectors.decide import Verdict
@@ -62,6 +62,10 @@ class Block:
 
     def widened_start(self, view: EngineView, start: float, affected: Set[int]) -> float:
         return start  # a condition's start is read from its measurements, kept as it was
+
+    def resolved_end(self, view: EngineView, members: Set[int], start: float,
+                     returns: Sequence[float], stopped: float) -> float:
+        return max(start, stopped)  # its probes never left: when the condition stopped
 
     def ended(self, view: EngineView, members: set[int], start: float, now: float) -> float:
         return cond.ended(view, members, start, now)

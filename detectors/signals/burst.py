@@ -7,7 +7,7 @@ entity's country (a fleet-wide wave, e.g. a mass reboot, makes a burst unsurpris
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Sequence, Set
 
 from cutwatch.detectors.decide import Verdict, judge
 from cutwatch.detectors.entities import Entity
@@ -49,6 +49,10 @@ class Burst:
 
     def widened_start(self, view: EngineView, start: float, affected: Set[int]) -> float:
         return silence.widened_start(view, start, affected)
+
+    def resolved_end(self, view: EngineView, members: Set[int], start: float,
+                     returns: Sequence[float], stopped: float) -> float:
+        return silence.resolved_end(view, members, start, returns)
 
 
 SIGNAL = Burst()

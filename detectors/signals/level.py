@@ -6,7 +6,7 @@ sees whole). Its verdicts carry ``path="level"``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Set
+from collections.abc import Sequence, Set
 
 from cutwatch.detectors.decide import Verdict, judge
 from cutwatch.detectors.entities import Entity
@@ -53,6 +53,10 @@ class Level:
 
     def widened_start(self, view: EngineView, start: float, affected: Set[int]) -> float:
         return silence.widened_start(view, start, affected)
+
+    def resolved_end(self, view: EngineView, members: Set[int], start: float,
+                     returns: Sequence[float], stopped: float) -> float:
+        return silence.resolved_end(view, members, start, returns)
 
 
 SIGNAL = Level()

@@ -8,7 +8,7 @@ backlogs judge later (``classify.judge_event``).
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Sequence, Set
 
 from cutwatch.detectors.classify import quantile
 from cutwatch.detectors.entities import Entity
@@ -37,6 +37,14 @@ def opening(view: EngineView, ent: Entity, members: Set[int], path: str) -> Open
             and probes[p].silent_since >= start - early
             and (probes[p].gap is not None or p in view.verdicts)}
     return Opening(start, evidence, frozenset(members) | back, bracket)
+
+
+def resolved_end(view: EngineView, members: Set[int], start: float,
+                 returns: Sequence[float]) -> float:
+    """Uploads say when the probes were back, half a cadence late on average: the end is
+    that much before the rank of returns most of them agree on."""
+    cadence = quantile([view.probes[p].cadence for p in members], 0.5)
+    return max(start, quantile(list(returns), view.params.end_return_quantile) - cadence / 2)
 
 
 def widened_start(view: EngineView, start: float, affected: Set[int]) -> float:

@@ -5,8 +5,8 @@ kind of the event vocabulary, and reads only documented ``Params``; on a fleet g
 its day it judges no entity affected; caught in the middle of the outage it exists for (at
 the evaluation that opens the event), it judges that entity affected, with a verdict whose
 probes are the entity's own, and describes the event's opening (start inside the outage,
-members, evidence) and its start once widened. Live signals also say nothing of a probe
-without targets.
+members, evidence), its start once widened and its end once resolved. Live signals also say
+nothing of a probe without targets.
 """
 
 from __future__ import annotations
@@ -129,6 +129,14 @@ def test_every_signal_keeps_the_contract(signal: Signal) -> None:
     # widening never moves the start later, and never before the outage
     widened = signal.widened_start(engine, opening.start, verdict.affected)
     assert start - cadence <= widened <= opening.start
+    # resolving without backlogs: a silence ends as its probes came back (half a cadence
+    # before their uploads say so), a condition when it stopped
+    back, stopped = at + 900, at + 600
+    end = signal.resolved_end(engine, verdict.affected, opening.start, [back], stopped)
+    if signal.raises == "silence":
+        assert end == pytest.approx(back - cadence / 2, abs=cadence / 10)
+    else:
+        assert end == stopped
 
 
 def test_the_quiet_stop_is_before_the_outage() -> None:
