@@ -122,6 +122,12 @@ class Params:
     """Results measured within this window of the clock describe the probe's present."""
     throttle_factor: float = 3.0
     """Latency (or 1/throughput) this many times the probe's own baseline is throttling."""
+    throttle_min_added_ms: float = 50.0
+    """A latency (TTFB, RTT, connect time, duration) is slow only when also this far above
+    the probe's baseline: a baseline of a few milliseconds (a resolver next door, the
+    drill's namespaces) triples with any scheduling blip of a busy machine; on loopback under
+    load a fifth of DNS results did (docs/benchmarks.md). Throughput is judged by
+    ``throttle_factor`` alone."""
     throttle_min_results: int = 2
     """Consecutive slow results of one target before a probe counts as throttled. Two: one
     slow round is too common (a loaded link, a busy resolver, a probe's own CPU) when half an

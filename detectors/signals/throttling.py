@@ -20,9 +20,10 @@ class Throttling:
     name = "throttling"
     raises = "throttling"
     kind: Kind = "throttling"
-    params = ("throttle_min_results", "throttle_factor", "min_probes", "open_fraction",
-              "control_min_probes", "control_ok_fraction", "churn_floor", "max_surprise",
-              "part_fraction", "part_min_probes", "min_asns", "network_surprise")
+    params = ("throttle_min_results", "throttle_factor", "throttle_min_added_ms",
+              "min_probes", "open_fraction", "control_min_probes", "control_ok_fraction",
+              "churn_floor", "max_surprise", "part_fraction", "part_min_probes", "min_asns",
+              "network_surprise")
 
     def probe_condition(self, probe: ProbeState, targets: Mapping[str, TargetState],
                         params: Params) -> dict[str, str] | None:

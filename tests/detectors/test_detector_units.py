@@ -274,3 +274,32 @@ def test_a_throttling_event_starts_at_its_first_slow_measurements() -> None:
     assert parse_time(opened.event.start) == expected
     assert CUT <= expected < CUT + 60  # within one cadence of the cut
     assert opened.at - expected > 60  # opened over a cadence later (two slow rounds each)
+
+
+def test_a_few_milliseconds_more_on_a_fast_target_is_not_throttling() -> None:
+    """A 2 ms DNS baseline tripled to 9 ms is a busy machine's blip, not throttling; 300 ms
+    is slow. Throughput has no floor: a quarter of a fast link is slow however few
+    nanoseconds per bit that adds."""
+    params = Params()
+    probe = ProbeState(0, ProbeInfo("p-1"), [], params)
+
+    def dns(at: float, ms: float) -> Result:
+        return Result(id=uuid.UUID(int=int(at)), kind="dns", target="dns", scope="domestic",
+                      measured_at=iso(at), duration_ms=ms, ok=True, details={"rtt_ms": ms})
+
+    def fetch(at: float, bps: float) -> Result:
+        return Result(id=uuid.UUID(int=int(at) + 1), kind="http", target="object",
+                      scope="international", measured_at=iso(at), duration_ms=100.0, ok=True,
+                      details={"throughput_bps": bps})
+
+    for k in range(params.baseline_min_results + 1):  # the baselines: 2 ms, 1 Gbit/s
+        observe(probe, dns(CUT + 10 * k, 2.0), CUT + 10 * k, params)
+        observe(probe, fetch(CUT + 10 * k, 1e9), CUT + 10 * k, params)
+    assert probe.targets is not None
+    state, obj = probe.targets["dns"], probe.targets["object"]
+    observe(probe, dns(CUT + 100, 9.0), CUT + 100, params)  # 4.5 x, 7 ms more
+    assert state.slow_run == 0
+    observe(probe, dns(CUT + 110, 300.0), CUT + 110, params)
+    assert (state.slow_run, state.slow_since) == (1, CUT + 110)
+    observe(probe, fetch(CUT + 110, 2.5e8), CUT + 110, params)  # 1 -> 4 ns per bit
+    assert (obj.slow_run, obj.slow_since) == (1, CUT + 110)
