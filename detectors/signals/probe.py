@@ -92,8 +92,11 @@ def observe(probe: ProbeState, result: Result, measured: float, params: Params) 
         # the run's first slow result is when the throttling began for this probe (a result
         # measured earlier but received later moves it back)
         state.slow_since = measured if not state.slow_run else min(state.slow_since, measured)
+        state.slow_until = measured if not state.slow_run else max(state.slow_until, measured)
         state.slow_run += 1
         return
+    if state.slow_run:  # the run ends: the throttling ended between these two measurements
+        state.fast_since = measured
     state.slow_run, state.slow_since = 0, 0.0
     a = params.baseline_alpha if state.n_ok > params.baseline_min_results else 1 / state.n_ok
     state.base = value if state.base == 0.0 else (1 - a) * state.base + a * value

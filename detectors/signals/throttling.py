@@ -64,7 +64,21 @@ class Throttling:
         return max(start, stopped)  # its probes never left: when the condition stopped
 
     def ended(self, view: EngineView, members: set[int], start: float, now: float) -> float:
-        return now  # slowness has no failure edges to bracket: when it was seen to stop
+        # each probe's end lies between its last slow measurement and the fast one after it;
+        # the middle of the bracket nearly all agree on (the median fast one when none)
+        lows: list[float] = []
+        highs: list[float] = []
+        for p in members:
+            done = [t for t in (view.probes[p].targets or {}).values()
+                    if not t.slow_run and t.slow_until >= start and t.fast_since > t.slow_until]
+            if done:
+                lows.append(max(t.slow_until for t in done))
+                highs.append(min(t.fast_since for t in done))
+        if not highs:
+            return now
+        q = view.params.edge_quantile
+        lo, hi = quantile(lows, 1 - q), quantile(highs, q)
+        return (lo + hi) / 2 if lo <= hi else quantile(highs, 0.5)
 
 
 SIGNAL = Throttling()

@@ -229,38 +229,43 @@ def _line(probe: str, received: float, results: list[dict[str, object]]) -> str:
     return json.dumps({"type": "upload", "received_at": iso(received), "batch": batch})
 
 
-def _throttled_country() -> tuple[list[str], dict[str, float]]:
+def _throttled_country(until: float = CUT + 600, end: float = float("inf"),
+                       ) -> tuple[list[str], dict[str, float], dict[str, tuple[float, float]]]:
     """Six probes in MM (two networks) and four controls in TH measure one international
-    target every minute, each at its own second of the minute; from CUT on MM's are nine
-    times slower. Returns the stream and each MM probe's first slow measurement."""
+    target every minute, each at its own second of the minute; from CUT to ``end`` MM's are
+    nine times slower. Returns the stream, each MM probe's first slow measurement and its
+    last slow and first fast one after."""
     lines = [json.dumps({"type": "probe", "probe": {
         "id": f"{c}{i}", "country": c.upper() * 2 if c == "m" else "TH",
         "subdivision": ("MM" if c == "m" else "TH") + "-01",
         "asn": (64500 if c == "m" else 64600) + i % 2}})
         for c, n in (("m", 6), ("t", 4)) for i in range(n)]
     first_slow: dict[str, float] = {}
+    ended: dict[str, tuple[float, float]] = {}
     uploads: list[tuple[float, str]] = []
     for c, n in (("m", 6), ("t", 4)):
         for i in range(n):
             probe = f"{c}{i}"
-            for k in range(40):
+            for k in range(int((until - CUT + 1800) // 60)):
                 received = CUT - 1800 + 7 * i + 60 * k
-                measured = received - 5
-                slow = c == "m" and measured >= CUT
+                measured = received - 45  # uploaded well after measured, as a pulse can be
+                slow = c == "m" and CUT <= measured < end
                 if slow:
                     first_slow.setdefault(probe, measured)
+                elif probe in first_slow and probe not in ended:
+                    ended[probe] = (measured - 60, measured)
                 uploads.append((received, _line(probe, received, [{
                     "id": str(uuid.UUID(int=int(measured) * 64 + 10 * (c == "t") + i)),
                     "kind": "http", "target": "web", "scope": "international",
                     "measured_at": iso(measured), "duration_ms": SLOW_MS if slow else FAST_MS,
                     "ok": True}])))
-    return lines + [line for _, line in sorted(uploads)], first_slow
+    return lines + [line for _, line in sorted(uploads)], first_slow, ended
 
 
 def test_a_throttling_event_starts_at_its_first_slow_measurements() -> None:
     """The start is read from the slow results themselves (the edge quantile of each
     member's first slow measurement), not guessed back from when the event opened."""
-    lines, first_slow = _throttled_country()
+    lines, first_slow, _ = _throttled_country()
     engine = Engine()
     opened = next(t for t in replay(lines, engine=engine)
                   if t.action == "opened" and t.event.kind == "throttling")
@@ -303,3 +308,21 @@ def test_a_few_milliseconds_more_on_a_fast_target_is_not_throttling() -> None:
     assert (state.slow_run, state.slow_since) == (1, CUT + 110)
     observe(probe, fetch(CUT + 110, 2.5e8), CUT + 110, params)  # 1 -> 4 ns per bit
     assert (obj.slow_run, obj.slow_since) == (1, CUT + 110)
+
+
+def test_a_throttling_event_ends_between_its_last_slow_and_first_fast_measurements() -> None:
+    """The end is read from the measurements too (between each probe's last slow result and
+    the fast one after it), not when the evaluation saw the condition stop."""
+    params = Params()
+    end = CUT + 900
+    lines, _, ended = _throttled_country(until=end + params.condition_hold_s + 600, end=end)
+    engine = Engine()
+    transitions = [t for t in replay(lines, engine=engine) if t.event.kind == "throttling"]
+    assert [t.action for t in transitions] == ["opened", "resolved"]
+    resolved = transitions[-1]
+    (event,) = [e for e in engine.life.closed if e.signal == "throttling"]
+    members = sorted(engine.probes[p].info.id for p in event.members)
+    got = parse_time(resolved.event.end or "")
+    # inside the probes' brackets (read when the condition stopped: the probes back by then)
+    assert min(ended[m][0] for m in members) <= got <= max(ended[m][1] for m in members)
+    assert abs(got - end) <= 30  # within half a cadence
