@@ -18,7 +18,7 @@ from cutwatch.detectors.decide import Verdict, binomial_tail
 from cutwatch.detectors.entities import Entity
 from cutwatch.detectors.model import RANK, Event, Transition, event_id
 from cutwatch.detectors.signals import LIVE_BY, RAISING
-from cutwatch.detectors.signals.base import EngineView
+from cutwatch.detectors.signals.base import EngineView, Signal
 from cutwatch.detectors.state import ALIVE
 
 # Evaluations fall on a grid: a wait a tenth short of its length ends on the tick it is due.
@@ -63,7 +63,7 @@ class Lifecycle:
         self._open_new(now, out)
         return out
 
-    def _candidates(self, now: float) -> Iterator[tuple[Entity, str, Verdict]]:
+    def _candidates(self, now: float) -> Iterator[tuple[Entity, str, Signal, Verdict]]:
         eng = self.engine
         ents = eng.index.entities
         churn = eng.churn(now)
@@ -74,20 +74,21 @@ class Lifecycle:
             if (e, signal) in seen or (e, signal) in self.open:
                 continue
             seen.add((e, signal))
-            verdict = self._judge_entity(ents[e], signal, churn)
-            if verdict is not None:
-                yield ents[e], signal, verdict
+            judged = self._judge_entity(ents[e], signal, churn)
+            if judged is not None:
+                yield ents[e], signal, *judged
 
-    def _judge_entity(self, ent: Entity, signal: str, churn: float) -> Verdict | None:
+    def _judge_entity(self, ent: Entity, signal: str,
+                      churn: float) -> tuple[Signal, Verdict] | None:
         """The registered signals raising ``signal`` judge the entity; when several qualify
         (burst and level for silence), the one that accounts for more of its probes (the
-        first registered on a tie)."""
-        best: Verdict | None = None
+        first registered on a tie), with its verdict."""
+        best: tuple[Signal, Verdict] | None = None
         for candidate in RAISING.get(signal, ()):
             verdict = candidate.judge(self.engine, ent, churn)
             if verdict is not None and (best is None or
-                                        len(verdict.affected) > len(best.affected)):
-                best = verdict
+                                        len(verdict.affected) > len(best[1].affected)):
+                best = candidate, verdict
         return best
 
     def _open_new(self, now: float, out: list[Transition]) -> None:
@@ -106,7 +107,7 @@ class Lifecycle:
                 covered.setdefault("silence", []).append(
                     {p for p in ev.members if probes[p].silent_since <= ev.end})
         pending: dict[tuple[int, str], float] = {}
-        for ent, signal, verdict in found:
+        for ent, signal, judged_by, verdict in found:
             cover = covered.setdefault(signal, [])
             young = self._young_inside(ent, signal, now)
             if young is None:
@@ -129,9 +130,9 @@ class Lifecycle:
                     (now - first < hold and self._rising_above(ent, signal)):
                 pending[key] = now if first is None else first
             elif young is not None:
-                self._widen(young, ent, verdict, now, out)
+                self._widen(young, ent, judged_by, verdict, now, out)
             else:
-                self._open(ent, signal, verdict, now, out)
+                self._open(ent, signal, judged_by, verdict, now, out)
         self.pending = pending
 
     def _young_inside(self, ent: Entity, signal: str, now: float) -> Event | None:
@@ -147,18 +148,14 @@ class Lifecycle:
                   and not ent.members <= ents[e].members]
         return max(inside, key=lambda ev: len(ev.members), default=None)
 
-    def _widen(self, ev: Event, ent: Entity, verdict: Verdict, now: float,
+    def _widen(self, ev: Event, ent: Entity, judged_by: Signal, verdict: Verdict, now: float,
                out: list[Transition]) -> None:
         """The wider entity is down as a whole: the event becomes its event (same id)."""
         eng = self.engine
         self.open.pop((eng.index.by_key[ev.entity], ev.signal), None)
         ev.evidence.setdefault("widened_from", []).append(ev.entity.to_json(ev.entity_name))
         ev.entity, ev.entity_name = ent.key, ent.name
-        if ev.signal == "silence":
-            # a staggered fall: the wider event began with its first parts, not its last
-            first = quantile([eng.probes[p].silent_since for p in verdict.affected],
-                             eng.params.edge_quantile)
-            ev.start = min(ev.start, first)
+        ev.start = judged_by.widened_start(eng, ev.start, verdict.affected)
         for p in verdict.affected - ev.members:
             ev.members.add(p)
             self.member_events.setdefault(p, []).append(ev)
@@ -232,29 +229,11 @@ class Lifecycle:
                 return True
         return False
 
-    def _open(self, ent: Entity, signal: str, verdict: Verdict, now: float,
+    def _open(self, ent: Entity, signal: str, judged_by: Signal, verdict: Verdict, now: float,
               out: list[Transition]) -> None:
         eng = self.engine
-        members = set(verdict.affected)
-        if signal == "silence":
-            # each probe's onset lies between its last arrival and the next one it owed
-            last = [eng.probes[p].silent_since for p in members]
-            owed = [eng.probes[p].silent_since + eng.probes[p].cadence for p in members]
-            q = eng.params.edge_quantile
-            start = quantile(last, 1 - q)
-            bracket = (start, max(start, quantile(owed, q)))
-            evidence: dict[str, object] = {"signal": "silence"}
-            if verdict.path == "level":
-                evidence["path"] = "level"
-            # probes whose silence began with this one but that came back before it opened
-            # (a mass reboot) are part of it: their backlogs must vote on what it was
-            early = eng.params.burst_window_s
-            members |= {p for p in ent.members if p not in members
-                        and eng.probes[p].liveness == ALIVE and eng.probes[p].silent_since
-                        and eng.probes[p].silent_since >= start - early
-                        and (eng.probes[p].gap is not None or p in eng.verdicts)}
-        else:
-            start, evidence = LIVE_BY[signal].describe(eng, ent, members)
+        opening = judged_by.describe(eng, ent, verdict.affected)
+        start, evidence, members = opening.start, dict(opening.evidence), set(opening.members)
         if ent.key.access is not None:
             evidence["access"] = ent.key.access
         evidence["probes_active"] = verdict.total
@@ -265,9 +244,8 @@ class Lifecycle:
             start=start, end=None, detected_at=now, confidence=verdict.confidence,
             members=members, probes_total=verdict.total, evidence=evidence,
             asns_affected=sorted({a for p in members if (a := eng.asn_of[p]) is not None}),
+            silence_bracket=opening.bracket,
         )
-        if signal == "silence":
-            ev.silence_bracket = bracket
         self.open[(ent.idx, signal)] = ev
         for p in members:
             self.member_events.setdefault(p, []).append(ev)
@@ -334,12 +312,7 @@ class Lifecycle:
                 ev.end = verdict.end
         if ev.end is None:
             back = list(self.returns.get(ev.id, {}).values()) or [now]
-            cadence = quantile([eng.probes[p].cadence for p in ev.members], 0.5)
-            if ev.signal == "silence":
-                ev.end = max(ev.start, quantile(back, eng.params.end_return_quantile)
-                             - cadence / 2)
-            else:
-                ev.end = max(ev.start, since)
+            ev.end = RAISING[ev.signal][0].resolved_end(eng, ev.members, ev.start, back, since)
         if ev.signal == "silence":
             # a partial restoration says so: probes of the event still silent at its end
             ev.evidence["probes_still_silent"] = sum(

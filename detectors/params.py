@@ -149,9 +149,6 @@ class Params:
     fail_min_results: int = 2
     """Consecutive failures of one target before it counts as failing (a gateway down, a
     blocked target, an international cut)."""
-    throttle_onset_period_s: float = 60.0
-    """A throttling event starts ``throttle_min_results`` of its probes' measurement periods
-    before it opened (the median); a probe that has not shown its period yet counts this."""
     edge_quantile: float = 0.1
     """Event edges are read between the ``edge_quantile`` and ``1 - edge_quantile`` ranks of
     the probes' brackets (onsets, ends, returns), so one probe's extreme does not set them."""

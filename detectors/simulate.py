@@ -100,8 +100,13 @@ def probe_lines(sp: SimProbe, effects: list[Effect], t0: float, t1: float, caden
         if up.off:
             up.off, up.started_at = False, t - rng.uniform(5, 40)
         if rounds % measure_every == 0:
-            up.spool.extend(_result(rng, target, t - rng.uniform(1, 20), now)
-                            for target in CATALOGUE)
+            for target in CATALOGUE:
+                measured = t - rng.uniform(1, 20)
+                # slow only when measured inside the throttling: its start is read from the
+                # slow results' own times (other effects follow the round, as they did)
+                shaping = [e for e in effects
+                           if e.start <= (measured if e.what == "slow" else t) < e.end]
+                up.spool.append(_result(rng, target, measured, shaping))
         attempt = t + rng.uniform(0.2, 3.0)
         failed = any(e.what == "upload_fail" for e in now)
         if not failed and rng.random() < 0.005:

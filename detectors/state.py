@@ -45,10 +45,11 @@ class GapRecord:
 
 
 class TargetState:
-    """One probe's view of one target: failure run, method, latency baseline."""
+    """One probe's view of one target: failure run, method, latency baseline, slow run."""
 
-    __slots__ = ("base", "fail_run", "fail_since", "last_at", "last_fail_at", "last_ok_at",
-                 "method", "n_ok", "scope", "slow_run")
+    __slots__ = ("base", "fail_run", "fail_since", "fast_since", "last_at", "last_fail_at",
+                 "last_ok_at", "method", "n_ok", "scope", "slow_run", "slow_since",
+                 "slow_until")
 
     def __init__(self, scope: int) -> None:
         self.scope = scope
@@ -61,6 +62,9 @@ class TargetState:
         self.n_ok = 0
         self.base = 0.0  # EWMA of the slowness measure while not slow
         self.slow_run = 0
+        self.slow_since = 0.0  # measured_at of the current slow run's first result
+        self.slow_until = 0.0  # measured_at of the last slow result (of this run or the last)
+        self.fast_since = 0.0  # measured_at of the fast result that ended the last slow run
 
 
 class ProbeState:

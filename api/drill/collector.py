@@ -19,7 +19,7 @@ from cutwatch.detectors.params import Params
 # stay.
 SCALED = ("eval_interval_s", "silence_margin_s", "burst_window_s", "hold_s", "backlog_wait_s",
           "refine_min_shift_s", "settle_s", "live_window_s", "condition_hold_s",
-          "throttle_onset_period_s", "gap_bucket_min_s")
+          "gap_bucket_min_s")
 # Scaled values the detector's own clock cannot go below.
 FLOORS = {"eval_interval_s": 0.5, "silence_margin_s": 1.0, "refine_min_shift_s": 1.0}
 

@@ -1,15 +1,17 @@
 """What every signal is (``Signal``), and what it may read of the engine (``EngineView``).
 
-A signal judges one entity from the engine's counters and returns a ``Verdict`` (or None).
-Silence signals (burst, level) raise ``silence`` events; live signals (international, block,
-throttling) also say which of a probe's target states make its condition, how an event of
-theirs is described when it opens and when it ended. Signals and the lifecycle read the engine
+A signal judges one entity from the engine's counters and returns a ``Verdict`` (or None),
+and says how an event of its opens (``Opening``: start, evidence, members) and where its start
+goes when it widens to a wider entity. Silence signals (burst, level) raise ``silence``
+events; live signals (international, block, throttling) also say which of a probe's target
+states make its condition and when it ended. Signals and the lifecycle read the engine
 through ``EngineView`` only: they never register, upload or advance it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cutwatch.detectors.classify import GapVerdict
@@ -52,6 +54,18 @@ class EngineView(Protocol):
     def churn(self, now: float) -> float: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """How an event opens, as the signal that judged it says: its start; the bracket the
+    start lies in when evidence still to come (backlogs) will judge it, else None; its
+    evidence; its members (the verdict's affected probes and any the signal adds)."""
+
+    start: float
+    evidence: dict[str, Any]
+    members: frozenset[int]
+    bracket: tuple[float, float] | None = None
+
+
 class Signal(Protocol):
     """One signal: a name, the event signal it raises, the kind its events open as, the
     ``Params`` it reads, and its judgement of one entity (``churn``: the fleet's learned rate
@@ -67,6 +81,22 @@ class Signal(Protocol):
     def params(self) -> tuple[str, ...]: ...
     def judge(self, view: EngineView, ent: Entity, churn: float) -> Verdict | None: ...
 
+    def describe(self, view: EngineView, ent: Entity, members: Set[int]) -> Opening:
+        """How the event this signal judged on ``ent`` (its probes ``members``) opens now."""
+        ...
+
+    def widened_start(self, view: EngineView, start: float, affected: Set[int]) -> float:
+        """The start of an event (begun at ``start``) once it widens to a wider entity whose
+        affected probes are ``affected``."""
+        ...
+
+    def resolved_end(self, view: EngineView, members: Set[int], start: float,
+                     returns: Sequence[float], stopped: float) -> float:
+        """The end of an event (begun at ``start``) resolving now, without backlogs to read
+        it from: ``returns``, when its probes were seen back (at least one time); ``stopped``,
+        when its condition first fell below the threshold."""
+        ...
+
 
 class LiveSignal(Signal, Protocol):
     """A condition measured by the probes themselves, live (not a silence)."""
@@ -76,11 +106,6 @@ class LiveSignal(Signal, Protocol):
         """This probe's condition now (``targets``: its live target states): {target: method}
         (``""`` where no method applies; no targets for an international cut), or None when
         it does not hold."""
-        ...
-
-    def describe(self, view: EngineView, ent: Entity,
-                 members: set[int]) -> tuple[float, dict[str, Any]]:
-        """Start and evidence of an event this signal opens."""
         ...
 
     def ended(self, view: EngineView, members: set[int], start: float, now: float) -> float:

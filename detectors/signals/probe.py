@@ -38,20 +38,21 @@ def method_of(result: Result) -> str:
     return "tcp"
 
 
-def slowness(result: Result) -> float | None:
-    """One number that grows when the path gets slower: 1/throughput, TTFB or duration."""
+def slowness(result: Result) -> tuple[float, bool] | None:
+    """One number that grows when the path gets slower (1/throughput, TTFB or duration), and
+    whether it is a latency in milliseconds (not a throughput)."""
     details: dict[str, Any] = result.details
     for key, scale in (("throughput_bps", 1.0), ("throughput_kbps", _KILO)):
         value = details.get(key)
         if isinstance(value, int | float) and value > 0:
-            return _NS / (float(value) * scale)
+            return _NS / (float(value) * scale), False
     timings = details.get("timings")
     nested = timings if isinstance(timings, dict) else {}
     for value in (nested.get("ttfb_ms"), details.get("ttfb_ms"), details.get("rtt_ms"),
                   details.get("rtt_avg_ms"), details.get("connect_ms")):
         if isinstance(value, int | float) and value > 0:
-            return float(value)
-    return result.duration_ms if result.duration_ms > 0 else None
+            return float(value), True
+    return (result.duration_ms, True) if result.duration_ms > 0 else None
 
 
 def observe(probe: ProbeState, result: Result, measured: float, params: Params) -> None:
@@ -80,14 +81,23 @@ def observe(probe: ProbeState, result: Result, measured: float, params: Params) 
     state.fail_run = 0
     state.n_ok += 1
     state.last_ok_at = max(state.last_ok_at, measured)
-    value = slowness(result)
-    if value is None or state.scope == LAN:
+    measure = slowness(result)
+    if measure is None or state.scope == LAN:
         return
+    value, _latency = measure
+    # a few milliseconds more is a busy machine or link, not an operator: slow is also a
+    # delay a user would notice (ms of latency, or ms more per megabit of a transfer)
     if state.n_ok > params.baseline_min_results and value >= params.throttle_factor * state.base \
             and value - state.base >= params.throttle_min_extra_ms:
+        # the run's first slow result is when the throttling began for this probe (a result
+        # measured earlier but received later moves it back)
+        state.slow_since = measured if not state.slow_run else min(state.slow_since, measured)
+        state.slow_until = measured if not state.slow_run else max(state.slow_until, measured)
         state.slow_run += 1
         return
-    state.slow_run = 0
+    if state.slow_run:  # the run ends: the throttling ended between these two measurements
+        state.fast_since = measured
+    state.slow_run, state.slow_since = 0, 0.0
     a = params.baseline_alpha if state.n_ok > params.baseline_min_results else 1 / state.n_ok
     state.base = value if state.base == 0.0 else (1 - a) * state.base + a * value
 

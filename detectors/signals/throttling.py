@@ -5,16 +5,15 @@ for everyone raises nothing)."""
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence, Set
 
 from cutwatch.detectors import conditions as cond
+from cutwatch.detectors.classify import quantile
 from cutwatch.detectors.decide import Verdict
 from cutwatch.detectors.entities import Entity
 from cutwatch.detectors.model import Kind
 from cutwatch.detectors.params import Params
-from cutwatch.detectors.signals.base import EngineView
+from cutwatch.detectors.signals.base import EngineView, Opening
 from cutwatch.detectors.state import ProbeState, TargetState
 
 
@@ -41,19 +40,45 @@ class Throttling:
                     if not fast_elsewhere.isdisjoint(cond.detail(view, p, self.raises))}
         return cond.judge_live(view, ent, self.raises, affected)
 
-    def describe(self, view: EngineView, ent: Entity,
-                 members: set[int]) -> tuple[float, dict[str, Any]]:
-        targets = sorted({t for p in members for t in cond.detail(view, p, self.raises)})
-        # the slow run began that many of the probes' own measurement rounds ago (not a
-        # fixed minute each: the default schedule measures every 30 s)
-        params = view.params
-        pace = statistics.median(view.probes[p].measure_every or params.throttle_onset_period_s
-                                 for p in members)
-        start = view.clock - params.throttle_min_results * pace
-        return start, {"signal": self.raises, "targets": targets}
+    def describe(self, view: EngineView, ent: Entity, members: Set[int]) -> Opening:
+        # each probe's first slow measurement of the targets that make its condition, read
+        # at the early edge quantile: the first probes to slow down, not one probe's blip
+        firsts: list[float] = []
+        targets: set[str] = set()
+        for p in members:
+            slow = cond.detail(view, p, self.raises)
+            states = view.probes[p].targets or {}
+            since = [s.slow_since for t in slow if (s := states.get(t)) is not None and s.slow_run]
+            if since:
+                firsts.append(min(since))
+            targets.update(slow)
+        start = quantile(firsts, view.params.edge_quantile) if firsts else view.clock
+        return Opening(start, {"signal": self.raises, "targets": sorted(targets)},
+                       frozenset(members))
+
+    def widened_start(self, view: EngineView, start: float, affected: Set[int]) -> float:
+        return start  # a condition's start is read from its measurements, kept as it was
+
+    def resolved_end(self, view: EngineView, members: Set[int], start: float,
+                     returns: Sequence[float], stopped: float) -> float:
+        return max(start, stopped)  # its probes never left: when the condition stopped
 
     def ended(self, view: EngineView, members: set[int], start: float, now: float) -> float:
-        return now  # slowness has no failure edges to bracket: when it was seen to stop
+        # each probe's end lies between its last slow measurement and the fast one after it;
+        # the middle of the bracket nearly all agree on (the median fast one when none)
+        lows: list[float] = []
+        highs: list[float] = []
+        for p in members:
+            done = [t for t in (view.probes[p].targets or {}).values()
+                    if not t.slow_run and t.slow_until >= start and t.fast_since > t.slow_until]
+            if done:
+                lows.append(max(t.slow_until for t in done))
+                highs.append(min(t.fast_since for t in done))
+        if not highs:
+            return now
+        q = view.params.edge_quantile
+        lo, hi = quantile(lows, 1 - q), quantile(highs, q)
+        return (lo + hi) / 2 if lo <= hi else quantile(highs, 0.5)
 
 
 SIGNAL = Throttling()

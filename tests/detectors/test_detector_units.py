@@ -1,20 +1,27 @@
-"""Small pure parts as tables: the burst model's tail, backlog verdicts, entity codes."""
+"""Small pure parts as tables: the burst model's tail, backlog verdicts, entity codes, the
+start of a slow run."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
+import uuid
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
-from cutwatch.detectors.classify import GapVerdict, judge_event, judge_gap
+from cutwatch.detectors.classify import GapVerdict, judge_event, judge_gap, quantile
 from cutwatch.detectors.decide import binomial_tail
-from cutwatch.detectors.model import EntityKey, ProbeInfo
+from cutwatch.detectors.engine import Engine
+from cutwatch.detectors.model import EntityKey, ProbeInfo, iso, parse_time
 from cutwatch.detectors.params import Params
+from cutwatch.detectors.replay import replay
+from cutwatch.detectors.signals.probe import observe
 from cutwatch.detectors.state import DOMESTIC, INTERNATIONAL, LAN, GapRecord, ProbeState
+from cutwatch.wire import Result
 
 P = Params()
 
@@ -179,3 +186,143 @@ def test_a_cadence_learned_from_a_start_up_burst_is_learned_again() -> None:
     probe.learn_arrival(900.0, params)
     probe.learn_arrival(960.0, params)
     assert probe.cadence == pytest.approx(60.0)
+
+
+# ---- throttling's start: the first slow measurement --------------------------------------
+CUT = parse_time("2021-02-15T06:00:00Z")  # the throttling begins
+FAST_MS, SLOW_MS = 100.0, 900.0  # nine times the baseline: slow at any throttle_factor <= 9
+
+
+def _web(measured: float, duration_ms: float) -> Result:
+    return Result(id=uuid.UUID(int=int(measured)), kind="http", target="web",
+                  scope="international", measured_at=iso(measured), duration_ms=duration_ms,
+                  ok=True)
+
+
+def test_a_slow_run_remembers_its_first_measurement() -> None:
+    params = Params()
+    probe = ProbeState(0, ProbeInfo("p-1"), [], params)
+    for k in range(params.baseline_min_results + 1):  # the baseline, fast
+        observe(probe, _web(CUT - 600 + 60 * k, FAST_MS), CUT - 600 + 60 * k, params)
+    assert probe.targets is not None
+    web = probe.targets["web"]
+    assert (web.slow_run, web.slow_since) == (0, 0.0)
+    observe(probe, _web(CUT + 7, SLOW_MS), CUT + 7, params)
+    observe(probe, _web(CUT + 67, SLOW_MS), CUT + 67, params)
+    assert (web.slow_run, web.slow_since) == (2, CUT + 7)  # the run's first, not its last
+    observe(probe, _web(CUT + 2, SLOW_MS), CUT + 2, params)  # measured earlier, came later
+    assert (web.slow_run, web.slow_since) == (3, CUT + 2)
+    observe(probe, _web(CUT + 127, FAST_MS), CUT + 127, params)  # the run ends
+    assert (web.slow_run, web.slow_since) == (0, 0.0)
+    observe(probe, _web(CUT + 187, SLOW_MS), CUT + 187, params)  # a new run, its own start
+    assert (web.slow_run, web.slow_since) == (1, CUT + 187)
+
+
+def _line(probe: str, received: float, results: list[dict[str, object]]) -> str:
+    batch = {"schema_version": 1, "batch_id": str(uuid.UUID(int=int(received * 1000) * 64
+                                                              + int(probe[1:]))),
+             "probe_id": probe, "sent_at": iso(received),
+             "clock": {"synced": True, "offset_ms": 0.0},
+             "heartbeat": {"seq": 1, "spool_depth": 0, "dropped_total": 0,
+                           "started_at": iso(CUT - 86_400), "software": "test"},
+             "results": results}
+    return json.dumps({"type": "upload", "received_at": iso(received), "batch": batch})
+
+
+def _throttled_country(until: float = CUT + 600, end: float = float("inf"),
+                       ) -> tuple[list[str], dict[str, float], dict[str, tuple[float, float]]]:
+    """Six probes in MM (two networks) and four controls in TH measure one international
+    target every minute, each at its own second of the minute; from CUT to ``end`` MM's are
+    nine times slower. Returns the stream, each MM probe's first slow measurement and its
+    last slow and first fast one after."""
+    lines = [json.dumps({"type": "probe", "probe": {
+        "id": f"{c}{i}", "country": c.upper() * 2 if c == "m" else "TH",
+        "subdivision": ("MM" if c == "m" else "TH") + "-01",
+        "asn": (64500 if c == "m" else 64600) + i % 2}})
+        for c, n in (("m", 6), ("t", 4)) for i in range(n)]
+    first_slow: dict[str, float] = {}
+    ended: dict[str, tuple[float, float]] = {}
+    uploads: list[tuple[float, str]] = []
+    for c, n in (("m", 6), ("t", 4)):
+        for i in range(n):
+            probe = f"{c}{i}"
+            for k in range(int((until - CUT + 1800) // 60)):
+                received = CUT - 1800 + 7 * i + 60 * k
+                measured = received - 45  # uploaded well after measured, as a pulse can be
+                slow = c == "m" and CUT <= measured < end
+                if slow:
+                    first_slow.setdefault(probe, measured)
+                elif probe in first_slow and probe not in ended:
+                    ended[probe] = (measured - 60, measured)
+                uploads.append((received, _line(probe, received, [{
+                    "id": str(uuid.UUID(int=int(measured) * 64 + 10 * (c == "t") + i)),
+                    "kind": "http", "target": "web", "scope": "international",
+                    "measured_at": iso(measured), "duration_ms": SLOW_MS if slow else FAST_MS,
+                    "ok": True}])))
+    return lines + [line for _, line in sorted(uploads)], first_slow, ended
+
+
+def test_a_throttling_event_starts_at_its_first_slow_measurements() -> None:
+    """The start is read from the slow results themselves (the edge quantile of each
+    member's first slow measurement), not guessed back from when the event opened."""
+    lines, first_slow, _ = _throttled_country()
+    engine = Engine()
+    opened = next(t for t in replay(lines, engine=engine)
+                  if t.action == "opened" and t.event.kind == "throttling")
+    assert opened.event.entity["code"] == "MM"
+    (event,) = [e for e in engine.life.open.values() if e.signal == "throttling"]
+    members = sorted(engine.probes[p].info.id for p in event.members)
+    # MM's probes slow for two rounds by then (m0, measuring last in the minute, not yet)
+    assert set(members) <= set(first_slow)
+    assert len(members) >= P.min_probes
+    expected = quantile([first_slow[m] for m in members], P.edge_quantile)
+    assert parse_time(opened.event.start) == expected
+    assert CUT <= expected < CUT + 60  # within one cadence of the cut
+    assert opened.at - expected > 60  # opened over a cadence later (two slow rounds each)
+
+
+def test_a_few_milliseconds_more_on_a_fast_target_is_not_throttling() -> None:
+    """A 2 ms DNS baseline tripled to 9 ms is a busy machine's blip, not throttling; 300 ms
+    is slow. Throughput has no floor: a quarter of a fast link is slow however few
+    nanoseconds per bit that adds."""
+    params = Params()
+    probe = ProbeState(0, ProbeInfo("p-1"), [], params)
+
+    def dns(at: float, ms: float) -> Result:
+        return Result(id=uuid.UUID(int=int(at)), kind="dns", target="dns", scope="domestic",
+                      measured_at=iso(at), duration_ms=ms, ok=True, details={"rtt_ms": ms})
+
+    def fetch(at: float, bps: float) -> Result:
+        return Result(id=uuid.UUID(int=int(at) + 1), kind="http", target="object",
+                      scope="international", measured_at=iso(at), duration_ms=100.0, ok=True,
+                      details={"throughput_bps": bps})
+
+    for k in range(params.baseline_min_results + 1):  # the baselines: 2 ms, 1 Gbit/s
+        observe(probe, dns(CUT + 10 * k, 2.0), CUT + 10 * k, params)
+        observe(probe, fetch(CUT + 10 * k, 1e9), CUT + 10 * k, params)
+    assert probe.targets is not None
+    state, obj = probe.targets["dns"], probe.targets["object"]
+    observe(probe, dns(CUT + 100, 9.0), CUT + 100, params)  # 4.5 x, 7 ms more
+    assert state.slow_run == 0
+    observe(probe, dns(CUT + 110, 300.0), CUT + 110, params)
+    assert (state.slow_run, state.slow_since) == (1, CUT + 110)
+    observe(probe, fetch(CUT + 110, 2.5e8), CUT + 110, params)  # 1 -> 4 ns per bit
+    assert (obj.slow_run, obj.slow_since) == (1, CUT + 110)
+
+
+def test_a_throttling_event_ends_between_its_last_slow_and_first_fast_measurements() -> None:
+    """The end is read from the measurements too (between each probe's last slow result and
+    the fast one after it), not when the evaluation saw the condition stop."""
+    params = Params()
+    end = CUT + 900
+    lines, _, ended = _throttled_country(until=end + params.condition_hold_s + 600, end=end)
+    engine = Engine()
+    transitions = [t for t in replay(lines, engine=engine) if t.event.kind == "throttling"]
+    assert [t.action for t in transitions] == ["opened", "resolved"]
+    resolved = transitions[-1]
+    (event,) = [e for e in engine.life.closed if e.signal == "throttling"]
+    members = sorted(engine.probes[p].info.id for p in event.members)
+    got = parse_time(resolved.event.end or "")
+    # inside the probes' brackets (read when the condition stopped: the probes back by then)
+    assert min(ended[m][0] for m in members) <= got <= max(ended[m][1] for m in members)
+    assert abs(got - end) <= 30  # within half a cadence

@@ -4,7 +4,9 @@ For each signal: its name is its own, it raises an event signal the lifecycle kn
 kind of the event vocabulary, and reads only documented ``Params``; on a fleet going about
 its day it judges no entity affected; caught in the middle of the outage it exists for (at
 the evaluation that opens the event), it judges that entity affected, with a verdict whose
-probes are the entity's own. Live signals also say nothing of a probe without targets.
+probes are the entity's own, and describes the event's opening (start inside the outage,
+members, evidence), its start once widened and its end once resolved. Live signals also say
+nothing of a probe without targets.
 """
 
 from __future__ import annotations
@@ -108,6 +110,33 @@ def test_every_signal_keeps_the_contract(signal: Signal) -> None:
     assert 0.5 < verdict.confidence <= 1.0
     assert verdict.total >= len(verdict.affected) * engine.params.open_fraction
     assert verdict.path == ("level" if signal.name == "level" else "burst")
+
+    # how its event opens: a start inside the outage (a cadence of slack: the probes'
+    # measurements and uploads fall anywhere in one), read from the signal's own evidence
+    cadence = FLEET.cadence_s
+    opening = signal.describe(engine, ent, verdict.affected)
+    assert start - cadence <= opening.start <= at
+    assert opening.evidence["signal"] == signal.raises
+    assert (opening.evidence.get("path") == "level") == (signal.name == "level")
+    assert verdict.affected <= opening.members <= ent.members
+    # only a silence waits for backlogs to judge its onset, inside a bracket of one cadence
+    if signal.raises == "silence":
+        assert opening.bracket is not None
+        assert opening.bracket[0] == opening.start <= opening.bracket[1] <= at
+        assert opening.bracket[1] - opening.bracket[0] <= cadence
+    else:
+        assert opening.bracket is None
+    # widening never moves the start later, and never before the outage
+    widened = signal.widened_start(engine, opening.start, verdict.affected)
+    assert start - cadence <= widened <= opening.start
+    # resolving without backlogs: a silence ends as its probes came back (half a cadence
+    # before their uploads say so), a condition when it stopped
+    back, stopped = at + 900, at + 600
+    end = signal.resolved_end(engine, verdict.affected, opening.start, [back], stopped)
+    if signal.raises == "silence":
+        assert end == pytest.approx(back - cadence / 2, abs=cadence / 10)
+    else:
+        assert end == stopped
 
 
 def test_the_quiet_stop_is_before_the_outage() -> None:

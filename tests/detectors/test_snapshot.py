@@ -111,6 +111,37 @@ def test_a_class_whose_fields_changed_is_refused() -> None:
         snapshot.load(_bytes(doc), Params())
 
 
+def _drop_field(doc: dict[str, Any], cls: str, name: str) -> int:
+    """``doc`` as code whose ``cls`` had no field ``name`` would have written it; the number
+    of objects changed."""
+    cid, layout = next((i, c) for i, c in enumerate(doc["classes"]) if c[1] == cls)
+    at = layout[2].index(name)
+    del layout[2][at]
+    changed = 0
+    todo: list[Any] = [doc["engine"]]
+    while todo:
+        v = todo.pop()
+        if type(v) is not list:
+            continue
+        if v and v[0] == "o" and v[1] == cid:
+            del v[2 + at]
+            changed += 1
+        todo.extend(v[1:])
+    return changed
+
+
+def test_a_snapshot_from_before_slow_runs_had_a_start_is_refused() -> None:
+    """Taken before ``TargetState.slow_since`` (and with ``throttle_onset_period_s`` among
+    the params): refused, so the leader rebuilds rather than read throttling starts of 0."""
+    doc = _doc(_saved())
+    assert _drop_field(doc, "TargetState", "slow_since") > 0  # probes measure targets
+    with pytest.raises(snapshot.SnapshotError, match="TargetState"):
+        snapshot.load(_bytes(doc), Params())
+    doc["params"]["throttle_onset_period_s"] = 60.0
+    with pytest.raises(snapshot.SnapshotError, match="params"):
+        snapshot.load(_bytes(doc), Params())
+
+
 def test_a_snapshot_naming_other_code_runs_nothing() -> None:
     # what a pickle would do: name a callable with arguments; here only data classes of the
     # detector can be named, and none is built through code the data chooses

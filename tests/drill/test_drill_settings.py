@@ -28,7 +28,6 @@ def test_the_collector_settings_carry_the_scaled_detector() -> None:
     assert params.condition_hold_s == Params().condition_hold_s / 12
     assert params.default_cadence_s == CADENCE
     assert params.eval_interval_s >= 0.5  # the floor of the scaled clock
-    assert params.throttle_onset_period_s == CADENCE
     # counts and fractions are not durations: they stay the production ones, all of them
     assert params.min_probes == Params().min_probes
     assert params.open_fraction == Params().open_fraction
