@@ -12,8 +12,13 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class Params:
     # --- evaluation clock -------------------------------------------------------------
-    eval_interval_s: float = 15.0
-    """The engine is evaluated at least this often (replay time); at most 30 s."""
+    eval_interval_s: float = 5.0
+    """The engine is evaluated at least this often (replay time); at most 30 s. An event
+    opens at the second evaluation that finds it (``confirm_cadences``), so this is paid about
+    one and a half times in every delay: at 15 s the default schedule opened service blocks
+    in 68 s (median) and blackouts in 60 s, at 5 s in 55 s and 40 s, with the negative,
+    churny and heartbeat suites still silent. An evaluation only visits what changed (a few
+    ms at 10,000 probes when nothing happens)."""
 
     # --- liveness (silence) -----------------------------------------------------------
     default_cadence_s: float = 60.0
