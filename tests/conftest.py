@@ -105,7 +105,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # other test competes with them for the two cores. A node id prefix each.
 SERIAL = (
     "tests/drill/",
-    "tests/api/test_drill",
     "tests/api/test_leader_healthz.py",
     "tests/api/test_leader_process.py",
     "tests/api/test_leader_snapshot.py",
