@@ -8,13 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import SERIAL
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_every_serial_entry_names_a_test_that_exists() -> None:
-    for entry in SERIAL:
+def test_every_serial_entry_names_a_test_that_exists(request: pytest.FixtureRequest) -> None:
+    # the root conftest as pytest loaded it (`import conftest` may find another folder's)
+    root = request.config.pluginmanager.get_plugin(str(ROOT / "tests" / "conftest.py"))
+    assert root is not None
+    serial: tuple[str, ...] = root.SERIAL
+    assert serial
+    for entry in serial:
         path, _, name = entry.partition("::")
         assert (ROOT / path).exists(), f"SERIAL names {path}, which is gone"
         if name:
