@@ -30,8 +30,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# On both cores (pytest-xdist, a file per worker at a time), then the tests marked `serial`
+# (timing-sensitive: tests/conftest.py) alone; both run, the status is the first failure's.
 pytest: $(STAMP)
-	$(BIN)/pytest -q
+	@status=0; $(BIN)/pytest -q -n 2 --dist loadfile -m "not serial" || status=$$?; \
+	$(BIN)/pytest -q -m serial || status=$$?; exit $$status
 
 # The storage tests again on a throwaway PostgreSQL 15 cluster (the oldest version supported),
 # installing Debian's postgresql-15 as root when missing, else one line and no failure.

@@ -51,9 +51,15 @@ def geoip_db(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(database_url: str, geoip_db: Path, tmp_path: Path) -> Settings:
+def settings(request: pytest.FixtureRequest, database_url: str, geoip_db: Path,
+             tmp_path: Path) -> Settings:
+    # The detector's leader is a child process: an interpreter start, imports and a database
+    # connection of its own for every service, competing for the CPU with the test. Only the
+    # tests marked `detector` look at its work, so only their service runs it.
+    detector = "child" if request.node.get_closest_marker("detector") else "off"
     return Settings(
         database_url=database_url,
+        detector=detector,
         admin_token=ADMIN_TOKEN,
         data_dir=tmp_path / "var",
         geoip_asn_db=geoip_db,

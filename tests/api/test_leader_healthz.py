@@ -85,6 +85,7 @@ def server(settings: Settings) -> Iterator[LiveServer]:
 
 
 @pytest.mark.slow
+@pytest.mark.detector
 def test_healthz_p99_stays_under_50ms_while_the_leader_works_through_a_burst(
         server: LiveServer, database_url: str) -> None:
     deadline = time.monotonic() + 60

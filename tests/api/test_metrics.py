@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from collector_helpers import LiveServer, make_batch, new_probe
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -25,6 +26,7 @@ def _value(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: 
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+@pytest.mark.detector
 def test_metrics_count_uploads_refusals_and_the_detector(live: LiveServer, settings: Any) -> None:
     before = _scrape(live)
     probe_id, token = new_probe(live)

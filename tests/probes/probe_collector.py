@@ -18,8 +18,9 @@ ADMIN = "probe-tests-admin-token-0123456789"
 
 
 def collector_settings(database_url: str, tmp: Path, catalogue: Path | None = None) -> Settings:
+    # No detector leader (a child process per service): the probe tests read results only.
     return Settings(database_url=database_url, admin_token=ADMIN, data_dir=tmp / "var",
-                    catalogue=catalogue, pool_max_size=4)
+                    catalogue=catalogue, pool_max_size=4, detector="off")
 
 
 class LiveCollector(LiveService):
