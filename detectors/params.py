@@ -127,13 +127,17 @@ class Params:
     """Results measured within this window of the clock describe the probe's present."""
     throttle_factor: float = 3.0
     """Latency (or 1/throughput) this many times the probe's own baseline is throttling."""
-    throttle_min_extra_ms: float = 100.0
+    throttle_min_extra_ms: float = 50.0
     """...and at least this much slower than the baseline, in ms of latency or, for a
     throughput, ms more per megabit transferred (1/throughput in ns per bit reads as ms per
-    megabit). Three times a few milliseconds is a busy CPU or a household's own traffic, not
-    an operator throttling: the blackout drill's probes, a few ms from their targets, showed
-    "slow" runs on every busy second of the host and kept a throttling event open (and
-    widened it to the country) a minute after the link was restored."""
+    megabit: a gigabit line counts as throttled below about 20 Mbit/s, not at a congested
+    evening's quarter of its speed). Three times a few milliseconds is a busy CPU or a
+    household's own traffic, not an operator throttling: the blackout drill's probes, a few ms
+    from their targets, showed "slow" runs on every busy second of the host and kept a
+    throttling event open (and widened it to the country) a minute after the link was
+    restored. On loopback DNS under load a fifth of single results tripled their baseline,
+    0.3 % were also 50 ms above it (docs/benchmarks.md); 100 ms cut into the simulated
+    throttling's own slow results and ended its events half an hour early."""
     throttle_min_results: int = 1
     """Consecutive slow results of one target before a probe counts as throttled. One: a
     result slow by ``throttle_factor`` and ``throttle_min_extra_ms`` is rare on its own (a

@@ -283,8 +283,8 @@ def test_a_throttling_event_starts_at_its_first_slow_measurements() -> None:
 
 def test_a_few_milliseconds_more_on_a_fast_target_is_not_throttling() -> None:
     """A 2 ms DNS baseline tripled to 9 ms is a busy machine's blip, not throttling; 300 ms
-    is slow. Throughput has no floor: a quarter of a fast link is slow however few
-    nanoseconds per bit that adds."""
+    is slow. A throughput is held to the same margin per megabit: a gigabit line at a quarter
+    of its speed (congestion) is not throttled, at 10 Mbit/s it is."""
     params = Params()
     probe = ProbeState(0, ProbeInfo("p-1"), [], params)
 
@@ -307,7 +307,9 @@ def test_a_few_milliseconds_more_on_a_fast_target_is_not_throttling() -> None:
     observe(probe, dns(CUT + 110, 300.0), CUT + 110, params)
     assert (state.slow_run, state.slow_since) == (1, CUT + 110)
     observe(probe, fetch(CUT + 110, 2.5e8), CUT + 110, params)  # 1 -> 4 ns per bit
-    assert (obj.slow_run, obj.slow_since) == (1, CUT + 110)
+    assert obj.slow_run == 0
+    observe(probe, fetch(CUT + 120, 1e7), CUT + 120, params)  # 1 -> 100 ns per bit
+    assert (obj.slow_run, obj.slow_since) == (1, CUT + 120)
 
 
 def test_a_throttling_event_ends_between_its_last_slow_and_first_fast_measurements() -> None:
