@@ -69,11 +69,18 @@ class Throttling:
         lows: list[float] = []
         highs: list[float] = []
         for p in members:
-            done = [t for t in (view.probes[p].targets or {}).values()
-                    if not t.slow_run and t.slow_until >= start and t.fast_since > t.slow_until]
-            if done:
-                lows.append(max(t.slow_until for t in done))
-                highs.append(min(t.fast_since for t in done))
+            # the probe's last slow result of the episode, whichever target it was, and the
+            # first fast one after it (a small page can come fast in a throttled round: its
+            # own run ending early must not end the probe's throttling)
+            slowed = [t for t in (view.probes[p].targets or {}).values()
+                      if t.slow_until >= start]
+            if not slowed or any(t.slow_run for t in slowed):
+                continue
+            last = max(t.slow_until for t in slowed)
+            after = [t.fast_since for t in slowed if t.fast_since > last]
+            if after:
+                lows.append(last)
+                highs.append(min(after))
         if not highs:
             return now
         q = view.params.edge_quantile

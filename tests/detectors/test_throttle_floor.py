@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
 from cutwatch.detectors.model import ProbeInfo
 from cutwatch.detectors.params import Params
 from cutwatch.detectors.signals import probe as signals
+from cutwatch.detectors.signals.base import EngineView
+from cutwatch.detectors.signals.throttling import SIGNAL
 from cutwatch.detectors.state import ProbeState
 from cutwatch.wire import Result
 
@@ -60,3 +64,27 @@ def test_slower_by_factor_and_margin_is_throttling(throughput: bool) -> None:
 def test_a_large_baseline_still_needs_the_factor() -> None:
     # 400 -> 600 ms is 200 ms more but only 1.5 times: congestion, not throttling
     assert slow_run(400.0, 600.0) == 0
+
+
+def test_a_page_coming_fast_inside_the_throttling_does_not_end_it() -> None:
+    """A small page can come fast in a throttled round while the download stays slow: the
+    probe's throttling ends after its last slow result, whichever target gave it (the drill's
+    throttling event ended 7 s before the repair when one target's early fast answer did)."""
+    probe = ProbeState(0, ProbeInfo("p"), [], PARAMS)
+
+    def page(at: float, ms: float) -> Result:
+        return result(at, ms).model_copy(update={"target": "page"})
+
+    for n in range(8):  # baselines: 20 ms each
+        for make in (result, page):
+            signals.observe(probe, make(T0 + 10 * n, 20.0), T0 + 10 * n, PARAMS)
+    cut = T0 + 100
+    # the page is slow once, then fast again; the download stays slow until the repair (+40)
+    timeline = [(0, 900.0, 900.0), (10, 900.0, 20.0), (20, 900.0, 20.0), (30, 900.0, 20.0),
+                (40, 20.0, 20.0), (50, 20.0, 20.0)]
+    for offset, news_ms, page_ms in timeline:
+        signals.observe(probe, result(cut + offset, news_ms), cut + offset, PARAMS)
+        signals.observe(probe, page(cut + offset, page_ms), cut + offset, PARAMS)
+    view = cast(EngineView, SimpleNamespace(probes=[probe], params=PARAMS))
+    end = SIGNAL.ended(view, {0}, cut, cut + 60)
+    assert cut + 30 < end < cut + 40  # between the last slow download and the first fast one
