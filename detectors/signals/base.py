@@ -22,6 +22,18 @@ from cutwatch.detectors.params import Params
 from cutwatch.detectors.state import ProbeState, TargetState
 
 
+class ConditionEdges:
+    """The edges every live condition shares: its start is read from its measurements and
+    kept when it widens; its probes never left, so it ends when the condition stopped."""
+
+    def widened_start(self, view: EngineView, start: float, affected: Set[int]) -> float:
+        return start
+
+    def resolved_end(self, view: EngineView, members: Set[int], start: float,
+                     returns: Sequence[float], stopped: float) -> float:
+        return max(start, stopped)
+
+
 class EngineView(Protocol):
     """The engine as the signals and the lifecycle see it: read-only."""
 

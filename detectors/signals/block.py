@@ -5,7 +5,7 @@ reach the target (a target down for everyone raises nothing)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Mapping, Set
 
 from cutwatch.detectors import conditions as cond
 from cutwatch.detectors.decide import Verdict
@@ -13,11 +13,11 @@ from cutwatch.detectors.entities import Entity
 from cutwatch.detectors.model import Kind
 from cutwatch.detectors.params import Params
 from cutwatch.detectors.signals import international
-from cutwatch.detectors.signals.base import EngineView, Opening
+from cutwatch.detectors.signals.base import ConditionEdges, EngineView, Opening
 from cutwatch.detectors.state import LAN, ProbeState, TargetState
 
 
-class Block:
+class Block(ConditionEdges):
     name = "block"
     raises = "block"
     kind: Kind = "service_block"
@@ -59,13 +59,6 @@ class Block:
             "methods": sorted(set(blocked.values())),
             "method": Counter(blocked.values()).most_common(1)[0][0] if blocked else None},
             frozenset(members))
-
-    def widened_start(self, view: EngineView, start: float, affected: Set[int]) -> float:
-        return start  # a condition's start is read from its measurements, kept as it was
-
-    def resolved_end(self, view: EngineView, members: Set[int], start: float,
-                     returns: Sequence[float], stopped: float) -> float:
-        return max(start, stopped)  # its probes never left: when the condition stopped
 
     def ended(self, view: EngineView, members: set[int], start: float, now: float) -> float:
         return cond.ended(view, members, start, now)

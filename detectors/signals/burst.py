@@ -7,17 +7,15 @@ entity's country (a fleet-wide wave, e.g. a mass reboot, makes a burst unsurpris
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
-
 from cutwatch.detectors.decide import Verdict, judge
 from cutwatch.detectors.entities import Entity
 from cutwatch.detectors.model import Kind
 from cutwatch.detectors.signals import silence
-from cutwatch.detectors.signals.base import EngineView, Opening
+from cutwatch.detectors.signals.base import EngineView
 from cutwatch.detectors.state import ALIVE
 
 
-class Burst:
+class Burst(silence.SilenceEdges):
     name = "burst"
     raises = "silence"
     kind: Kind = "blackout"
@@ -43,16 +41,6 @@ class Burst:
         # makes a burst in one entity unsurprising
         return judge(ent, ent.burst, unaffected, ent.active, max(churn, out_share),
                      lambda i: (len(ents[i].burst), ents[i].active), view.asn_of, params)
-
-    def describe(self, view: EngineView, ent: Entity, members: Set[int]) -> Opening:
-        return silence.opening(view, ent, members, self.name)
-
-    def widened_start(self, view: EngineView, start: float, affected: Set[int]) -> float:
-        return silence.widened_start(view, start, affected)
-
-    def resolved_end(self, view: EngineView, members: Set[int], start: float,
-                     returns: Sequence[float], stopped: float) -> float:
-        return silence.resolved_end(view, members, start, returns)
 
 
 SIGNAL = Burst()

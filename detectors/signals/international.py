@@ -5,14 +5,14 @@ that international links work, and a cut shows in its backlog instead)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Mapping, Set
 
 from cutwatch.detectors import conditions as cond
 from cutwatch.detectors.decide import Verdict
 from cutwatch.detectors.entities import Entity
 from cutwatch.detectors.model import Kind
 from cutwatch.detectors.params import Params
-from cutwatch.detectors.signals.base import EngineView, Opening
+from cutwatch.detectors.signals.base import ConditionEdges, EngineView, Opening
 from cutwatch.detectors.state import DOMESTIC, INTERNATIONAL, ProbeState, TargetState
 
 
@@ -32,7 +32,7 @@ def cut_pattern(targets: Mapping[str, TargetState], params: Params) -> bool:
     return bool(intl) and dom_ok and all(t.fail_run >= params.fail_min_results for t in intl)
 
 
-class International:
+class International(ConditionEdges):
     name = "international"
     raises = "international"
     kind: Kind = "international_cut"
@@ -51,13 +51,6 @@ class International:
 
     def describe(self, view: EngineView, ent: Entity, members: Set[int]) -> Opening:
         return Opening(cond.onset(view, members), {"signal": self.raises}, frozenset(members))
-
-    def widened_start(self, view: EngineView, start: float, affected: Set[int]) -> float:
-        return start  # a condition's start is read from its measurements, kept as it was
-
-    def resolved_end(self, view: EngineView, members: Set[int], start: float,
-                     returns: Sequence[float], stopped: float) -> float:
-        return max(start, stopped)  # its probes never left: when the condition stopped
 
     def ended(self, view: EngineView, members: set[int], start: float, now: float) -> float:
         return cond.ended(view, members, start, now)

@@ -6,17 +6,16 @@ sees whole). Its verdicts carry ``path="level"``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence, Set
 
 from cutwatch.detectors.decide import Verdict, judge
 from cutwatch.detectors.entities import Entity
 from cutwatch.detectors.model import Kind
 from cutwatch.detectors.signals import silence
-from cutwatch.detectors.signals.base import EngineView, Opening
+from cutwatch.detectors.signals.base import EngineView
 from cutwatch.detectors.state import ALIVE
 
 
-class Level:
+class Level(silence.SilenceEdges):
     name = "level"
     raises = "silence"
     kind: Kind = "blackout"
@@ -47,16 +46,6 @@ class Level:
                         lambda i: (len(ents[i].burst) + len(ents[i].old), ents[i].expected),
                         view.asn_of, params)
         return None if verdict is None else dataclasses.replace(verdict, path="level")
-
-    def describe(self, view: EngineView, ent: Entity, members: Set[int]) -> Opening:
-        return silence.opening(view, ent, members, self.name)
-
-    def widened_start(self, view: EngineView, start: float, affected: Set[int]) -> float:
-        return silence.widened_start(view, start, affected)
-
-    def resolved_end(self, view: EngineView, members: Set[int], start: float,
-                     returns: Sequence[float], stopped: float) -> float:
-        return silence.resolved_end(view, members, start, returns)
 
 
 SIGNAL = Level()

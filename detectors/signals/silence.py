@@ -52,3 +52,20 @@ def widened_start(view: EngineView, start: float, affected: Set[int]) -> float:
     first = quantile([view.probes[p].silent_since for p in affected],
                      view.params.edge_quantile)
     return min(start, first)
+
+
+class SilenceEdges:
+    """Burst and level open, widen and end their events alike (the functions above); the
+    signal's ``name`` is the path it records."""
+
+    name: str
+
+    def describe(self, view: EngineView, ent: Entity, members: Set[int]) -> Opening:
+        return opening(view, ent, members, self.name)
+
+    def widened_start(self, view: EngineView, start: float, affected: Set[int]) -> float:
+        return widened_start(view, start, affected)
+
+    def resolved_end(self, view: EngineView, members: Set[int], start: float,
+                     returns: Sequence[float], stopped: float) -> float:
+        return resolved_end(view, members, start, returns)

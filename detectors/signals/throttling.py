@@ -5,7 +5,7 @@ for everyone raises nothing)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Mapping, Set
 
 from cutwatch.detectors import conditions as cond
 from cutwatch.detectors.classify import quantile
@@ -13,11 +13,11 @@ from cutwatch.detectors.decide import Verdict
 from cutwatch.detectors.entities import Entity
 from cutwatch.detectors.model import Kind
 from cutwatch.detectors.params import Params
-from cutwatch.detectors.signals.base import EngineView, Opening
+from cutwatch.detectors.signals.base import ConditionEdges, EngineView, Opening
 from cutwatch.detectors.state import ProbeState, TargetState
 
 
-class Throttling:
+class Throttling(ConditionEdges):
     name = "throttling"
     raises = "throttling"
     kind: Kind = "throttling"
@@ -55,13 +55,6 @@ class Throttling:
         start = quantile(firsts, view.params.edge_quantile) if firsts else view.clock
         return Opening(start, {"signal": self.raises, "targets": sorted(targets)},
                        frozenset(members))
-
-    def widened_start(self, view: EngineView, start: float, affected: Set[int]) -> float:
-        return start  # a condition's start is read from its measurements, kept as it was
-
-    def resolved_end(self, view: EngineView, members: Set[int], start: float,
-                     returns: Sequence[float], stopped: float) -> float:
-        return max(start, stopped)  # its probes never left: when the condition stopped
 
     def ended(self, view: EngineView, members: set[int], start: float, now: float) -> float:
         # each probe's end lies between its last slow measurement and the fast one after it;
